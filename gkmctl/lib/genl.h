@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef GKMCTL_GENL_H
+#define GKMCTL_GENL_H
+
+#include <stdint.h>
+#include <libmnl/libmnl.h>
+
+/*
+ * A generic netlink session with the "gkm" family, built on libmnl. Errors
+ * come back as negative errno values; the kernel's extended ack message
+ * (if any) is kept in @errmsg so callers can show it verbatim.
+ */
+struct gkm_genl {
+	struct mnl_socket *nl;
+	uint32_t portid;
+	uint32_t seq;
+	uint16_t family_id;
+	char errmsg[256];
+	char buf[32768];	/* requests and replies */
+};
+
+int gkm_genl_open(struct gkm_genl *g);
+void gkm_genl_close(struct gkm_genl *g);
+/* Start a request for @cmd in g->buf; add attributes with mnl_attr_put_*. */
+struct nlmsghdr *gkm_genl_request(struct gkm_genl *g, uint8_t cmd, uint16_t flags);
+/* Send @nlh and feed each reply message to @cb until the ack or dump end. */
+int gkm_genl_talk(struct gkm_genl *g, struct nlmsghdr *nlh, mnl_cb_t cb, void *data);
+/* Parse the attributes of one gkm reply into @tb (size GKM_A_MAX + 1). */
+int gkm_genl_parse(const struct nlmsghdr *nlh, const struct nlattr **tb);
+/* One line describing the last failure: the extack message or strerror. */
+const char *gkm_genl_error(const struct gkm_genl *g, int err);
+
+#endif /* GKMCTL_GENL_H */

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gkm: multicast group key management — module entry point.
+ *
+ * Order matters: per-namespace state exists before the netlink family can
+ * deliver a request that uses it, and on unload the family goes first so
+ * that no request races with namespace teardown.
+ */
+
+#include <linux/module.h>
+#include <linux/rcupdate.h>
+#include <net/genetlink.h>
+#include <linux/gkm.h>
+
+#include "netns.h"
+#include "netlink.h"
+#include "group.h"
+#include "version.h"
+
+static int __init gkm_init(void)
+{
+	int ret;
+
+	ret = gkm_netns_register();
+	if (ret)
+		return ret;
+	ret = gkm_netlink_register();
+	if (ret)
+		goto err_netns;
+	pr_info("gkm %s loaded\n", GKM_VERSION);
+	return 0;
+
+err_netns:
+	gkm_netns_unregister();
+	return ret;
+}
+
+static void __exit gkm_exit(void)
+{
+	gkm_netlink_unregister();
+	gkm_netns_unregister();
+	/* Groups are freed by call_rcu(); let those callbacks finish first. */
+	rcu_barrier();
+	if (gkm_group_live_count())
+		pr_err("leak: %d groups still alive at unload\n",
+		       gkm_group_live_count());
+	pr_info("gkm %s unloaded\n", GKM_VERSION);
+}
+
+module_init(gkm_init);
+module_exit(gkm_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("Multicast group key management (LKH rekey, multicast ESP SAs)");
+MODULE_VERSION(GKM_VERSION);
+MODULE_ALIAS_GENL_FAMILY(GKM_GENL_NAME);

@@ -1,0 +1,70 @@
+# SPDX-License-Identifier: GPL-2.0
+# Test targets. `make check` runs them all through selftests/check-all,
+# which counts results and prints the final "N passed, M failed" line.
+
+KTEST_SRCS := $(wildcard selftests/kernel/*_test.c)
+KTEST_BINS := $(patsubst selftests/kernel/%.c,$(BUILD)/ktest/%,$(KTEST_SRCS))
+KMOD_SRCS := $(shell git ls-files --cached --others --exclude-standard 'kmod/*.[ch]' 2>/dev/null)
+DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
+KVER_KDIR = $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h 2>/dev/null)
+
+$(BUILD)/ktest/%: $(BUILD)/obj/selftests/kernel/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(USER_LDFLAGS) -o $@ $^ $(USER_LIBS)
+
+unit-build: $(UNIT_BINS)
+ktest-build: $(KTEST_BINS) $(BUILD)/gkmctl
+
+# Userspace unit tests, from the repository root (they read test vectors).
+unit: unit-build
+	@fail=0; for t in $(UNIT_BINS); do echo "# unit: $$t"; $$t || fail=1; done; exit $$fail
+
+unit-asan:
+	$(MAKE) BUILD=build/asan SAN=1 unit
+
+# In-VM kernel tests: boot Debian's kernel for $(KDIR), load kmod/gkm.ko.
+vmtest: module ktest-build
+	KDIR=$(KDIR) selftests/vm/run -- selftests/kernel/run-all $(BUILD)/ktest
+
+# Module build with every W=1 warning turned into an error.
+module-werror:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 KCFLAGS=-Werror modules
+
+style: $(CHECKPATCH)
+	perl $(CHECKPATCH) --strict --no-tree --terse --show-types \
+		--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG -f $(KMOD_SRCS)
+
+# sparse over every module source (C=2: all files, not just rebuilt ones).
+sparse:
+	@out=$$($(MAKE) -s -C $(KDIR) M=$(CURDIR) C=2 CF="-D__CHECK_ENDIAN__" modules 2>&1); \
+	echo "$$out"; \
+	if echo "$$out" | grep -E '(warning|error):' >/dev/null; then \
+		echo "sparse: reports found" >&2; exit 1; fi
+
+# DKMS round trip against the installed headers: add, build, remove.
+dkms-check:
+	@test "$$(id -u)" = 0 || { echo "dkms-check: needs root" >&2; exit 1; }
+	-dkms remove gkm/$(DKMS_VERSION) --all >/dev/null 2>&1
+	rm -rf /usr/src/gkm-$(DKMS_VERSION) $(BUILD)/dkms
+	mkdir -p $(BUILD)/dkms/gkm-$(DKMS_VERSION)
+	git ls-files -z --cached --others --exclude-standard | \
+		grep -zE '^(Kbuild|dkms.conf|kmod/|uapi/)' | \
+		xargs -0 cp --parents -t $(BUILD)/dkms/gkm-$(DKMS_VERSION)
+	dkms add $(BUILD)/dkms/gkm-$(DKMS_VERSION)
+	dkms build gkm/$(DKMS_VERSION) -k $(KVER_KDIR) || \
+		{ cat /var/lib/dkms/gkm/$(DKMS_VERSION)/build/make.log; \
+		  dkms remove gkm/$(DKMS_VERSION) --all; exit 1; }
+	test -f /var/lib/dkms/gkm/$(DKMS_VERSION)/$(KVER_KDIR)/x86_64/module/gkm.ko* || \
+		test -n "$$(find /var/lib/dkms/gkm/$(DKMS_VERSION) -name 'gkm.ko*')"
+	dkms remove gkm/$(DKMS_VERSION) --all
+	rm -rf /usr/src/gkm-$(DKMS_VERSION)
+	test ! -e /var/lib/dkms/gkm/$(DKMS_VERSION)
+
+check:
+	KDIR=$(KDIR) BUILD=$(BUILD) selftests/check-all
+
+demo: deps
+	$(MAKE) all
+	KDIR=$(KDIR) selftests/vm/run -- env GKM_BUILD=$(BUILD) selftests/demo
+
+.PHONY: unit-build ktest-build module-werror
