@@ -103,3 +103,6 @@ clean:
 	rm -rf $(BUILD)
 	@if [ -n "$(KDIR)" ] && [ -f "$(KDIR)/Makefile" ]; then \
 		$(MAKE) -C $(KDIR) M=$(CURDIR) clean; fi
+
+# Objects built through pattern chains are kept (no rebuild on every run).
+.SECONDARY:

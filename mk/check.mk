@@ -68,3 +68,8 @@ demo: deps
 	KDIR=$(KDIR) selftests/vm/run -- env GKM_BUILD=$(BUILD) selftests/demo
 
 .PHONY: unit-build ktest-build module-werror
+
+# The in-VM tests under the debug kernel (KASAN, kmemleak, lockdep, ...).
+check-debug: ktest-build
+	BUILD=$(BUILD) selftests/vm/debug-kernel/check
+.PHONY: check-debug
