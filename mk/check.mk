@@ -73,3 +73,31 @@ demo: deps
 check-debug: ktest-build
 	BUILD=$(BUILD) selftests/vm/debug-kernel/check
 .PHONY: check-debug
+
+# libFuzzer targets: selftests/fuzz/NAME_fuzz.c, seeds in selftests/fuzz/corpus/NAME/.
+# New inputs go to build/fuzz/corpus/NAME (the seed corpus stays as committed).
+FUZZ_SECONDS ?= 60
+FUZZ_SRCS := $(wildcard selftests/fuzz/*_fuzz.c)
+FUZZ_BINS := $(patsubst selftests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_CFLAGS := $(filter-out -O2,$(USER_CFLAGS)) -O1 -fsanitize=fuzzer,address,undefined \
+	-fno-sanitize-recover=all
+
+$(BUILD)/fuzz/%: selftests/fuzz/%.c $(LIB_SRCS) $(HDRS) | ksft
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(USER_LIBS)
+
+fuzz: $(FUZZ_BINS)
+	@for f in $(FUZZ_BINS); do \
+		n=$$(basename $$f _fuzz); mkdir -p $(BUILD)/fuzz/corpus/$$n; \
+		echo "# fuzz: $$f for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			$(BUILD)/fuzz/corpus/$$n selftests/fuzz/corpus/$$n || exit 1; \
+	done
+
+# Benchmarks (not tests): each prints a table and writes bench/out/NAME.json.
+bench: $(BENCH_BINS)
+	@mkdir -p bench/out
+	@for b in $(BENCH_BINS); do \
+		n=$$(basename $$b _bench); echo "# bench: $$n"; \
+		$$b bench/out/$$n.json || exit 1; \
+	done
