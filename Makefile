@@ -32,7 +32,7 @@ SAN ?=
 
 CC ?= cc
 USER_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror \
-	-Wno-unused-parameter -Iuapi -Ikmod/core -Igkmctl/lib -isystem $(KSFT_DIR) \
+	-Wno-unused-parameter -Iuapi -Ikmod/core -Igkmctl/lib -Iselftests/kernel/lib -isystem $(KSFT_DIR) \
 	$(shell pkg-config --cflags json-c 2>/dev/null)
 ifeq ($(SAN),1)
 USER_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -46,7 +46,8 @@ USER_LIBS := -lssl -lcrypto -lsqlite3 -lmnl -ljson-c
 LIB_SRCS := $(wildcard kmod/core/*.c) $(wildcard gkmctl/lib/*.c)
 LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 LIB := $(BUILD)/libgkm.a
-HDRS := $(wildcard uapi/linux/*.h kmod/core/*.h gkmctl/lib/*.h gkmctl/*.h gkmctl/gkmd/*.h)
+HDRS := $(wildcard uapi/linux/*.h kmod/core/*.h gkmctl/lib/*.h gkmctl/*.h gkmctl/gkmd/*.h \
+	selftests/kernel/lib/*.h)
 
 GKMCTL_SRCS := $(wildcard gkmctl/*.c)
 GKMD_SRCS := $(wildcard gkmctl/gkmd/*.c)

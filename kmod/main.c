@@ -15,6 +15,7 @@
 #include "netns.h"
 #include "netlink.h"
 #include "group.h"
+#include "sa.h"
 #include "version.h"
 
 static int __init gkm_init(void)
@@ -44,6 +45,8 @@ static void __exit gkm_exit(void)
 	if (gkm_group_live_count())
 		pr_err("leak: %d groups still alive at unload\n",
 		       gkm_group_live_count());
+	if (gkm_sa_live_count())
+		pr_err("leak: %d SAs still alive at unload\n", gkm_sa_live_count());
 	pr_info("gkm %s unloaded\n", GKM_VERSION);
 }
 

@@ -3,25 +3,49 @@
  * The "gkm" generic netlink family: the contract is uapi/linux/gkm.h.
  * Every operation runs in process context with the genl mutex held (the
  * family is not parallel_ops); group state is further guarded by the
- * namespace's gkm_net.lock, which namespace teardown also takes.
+ * namespace's gkm_net.lock (the group list) and group->lock (its keys).
+ * Every rejection carries an extack message.
  */
 
 #include <net/genetlink.h>
 #include <net/sock.h>
+#include <net/ipv6.h>
+#include <linux/key.h>
+#include <linux/netdevice.h>
+#include <keys/asymmetric-type.h>
 #include <linux/gkm.h>
+#include <linux/gkm_wire.h>
 
 #include "netlink.h"
 #include "netns.h"
 #include "group.h"
 #include "version.h"
 
-static struct genl_family gkm_genl_family;
-
 static const struct nla_policy gkm_genl_policy[GKM_A_MAX + 1] = {
 	[GKM_A_VERSION] = { .type = NLA_REJECT },
 	[GKM_A_ABI_VERSION] = { .type = NLA_REJECT },
 	[GKM_A_GROUP_COUNT] = { .type = NLA_REJECT },
 	[GKM_A_GROUP_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+	[GKM_A_FAMILY] = { .type = NLA_U16 },
+	[GKM_A_CTRL_ADDR] = { .type = NLA_BINARY, .len = 16 },
+	[GKM_A_CTRL_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
+	[GKM_A_IFINDEX] = { .type = NLA_U32 },
+	[GKM_A_DATA_ADDR] = { .type = NLA_BINARY, .len = 16 },
+	[GKM_A_REQID] = { .type = NLA_U32 },
+	[GKM_A_ROLE] = NLA_POLICY_RANGE(NLA_U16, GKM_ROLE_RECEIVER, GKM_ROLE_ALL),
+	[GKM_A_REGISTRATION] = { .type = NLA_BINARY, .len = GKM_WIRE_MAX_REG_LEN },
+	[GKM_A_GCKS_KEY] = { .type = NLA_S32 },
+	[GKM_A_STATE] = { .type = NLA_REJECT },
+	[GKM_A_MSG_ID] = { .type = NLA_REJECT },
+	[GKM_A_KEK_ID] = { .type = NLA_REJECT },
+	[GKM_A_KEK_VER] = { .type = NLA_REJECT },
+	[GKM_A_SAS] = { .type = NLA_REJECT },
+	[GKM_A_STATS] = { .type = NLA_REJECT },
+	[GKM_A_LATENCY] = { .type = NLA_REJECT },
+	[GKM_A_EVENT] = { .type = NLA_REJECT },
+	[GKM_A_REASON] = { .type = NLA_REJECT },
+	[GKM_A_REASON_STR] = { .type = NLA_REJECT },
+	[GKM_A_PAD] = { .type = NLA_REJECT },
 };
 
 static struct gkm_net *gkm_genl_net(struct genl_info *info)
@@ -29,8 +53,29 @@ static struct gkm_net *gkm_genl_net(struct genl_info *info)
 	return gkm_netns_get(genl_info_net(info));
 }
 
-static int gkm_genl_require_group_id(struct genl_info *info)
+/* The family policy is shared: refuse attributes a command does not use. */
+static int gkm_genl_only(struct genl_info *info, u64 allowed)
 {
+	int i;
+
+	BUILD_BUG_ON(GKM_A_MAX >= 64);
+	for (i = 1; i <= GKM_A_MAX; i++) {
+		if (info->attrs[i] && !(allowed & BIT_ULL(i))) {
+			NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[i],
+					    "attribute not valid for this command");
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Only @allowed attributes, and a group id among them. */
+static int gkm_genl_check_group_req(struct genl_info *info, u64 allowed)
+{
+	int ret = gkm_genl_only(info, allowed | BIT_ULL(GKM_A_GROUP_ID));
+
+	if (ret)
+		return ret;
 	if (!GENL_REQ_ATTR_CHECK(info, GKM_A_GROUP_ID))
 		return 0;
 	GENL_SET_ERR_MSG(info, "missing group id (GKM_A_GROUP_ID)");
@@ -67,25 +112,105 @@ nla_failure:
 	return -EMSGSIZE;
 }
 
+/* An address attribute of @family's length; @multicast: must be one. */
+static int gkm_genl_addr(struct genl_info *info, int attr, u16 family,
+			 bool multicast, xfrm_address_t *out)
+{
+	struct nlattr *nla = info->attrs[attr];
+	int len = family == AF_INET ? 4 : 16;
+
+	if (nla_len(nla) != len) {
+		NL_SET_ERR_MSG_ATTR(info->extack, nla,
+				    "address length does not match the address family");
+		return -EINVAL;
+	}
+	memset(out, 0, sizeof(*out));
+	nla_memcpy(out, nla, len);
+	if (multicast && ((family == AF_INET && !ipv4_is_multicast(out->a4)) ||
+			  (family == AF_INET6 && !ipv6_addr_is_multicast(&out->in6)))) {
+		NL_SET_ERR_MSG_ATTR(info->extack, nla,
+				    "the control address must be a multicast address");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int gkm_genl_parse_cfg(struct genl_info *info, struct gkm_group_cfg *cfg)
+{
+	struct nlattr **attrs = info->attrs;
+	bool ctrl = attrs[GKM_A_CTRL_ADDR] || attrs[GKM_A_CTRL_PORT];
+	struct net_device *dev;
+	int ret;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->role = attrs[GKM_A_ROLE] ? nla_get_u16(attrs[GKM_A_ROLE]) :
+					GKM_ROLE_RECEIVER;
+	cfg->reqid = attrs[GKM_A_REQID] ? nla_get_u32(attrs[GKM_A_REQID]) : 0;
+	cfg->ifindex = attrs[GKM_A_IFINDEX] ? nla_get_u32(attrs[GKM_A_IFINDEX]) : 0;
+	if (!attrs[GKM_A_FAMILY]) {
+		if (ctrl || attrs[GKM_A_DATA_ADDR]) {
+			GENL_SET_ERR_MSG(info, "addresses need GKM_A_FAMILY");
+			return -EINVAL;
+		}
+		return 0;
+	}
+	cfg->family = nla_get_u16(attrs[GKM_A_FAMILY]);
+	if (cfg->family != AF_INET && cfg->family != AF_INET6) {
+		NL_SET_ERR_MSG_ATTR(info->extack, attrs[GKM_A_FAMILY],
+				    "address family must be AF_INET or AF_INET6");
+		return -EAFNOSUPPORT;
+	}
+	if (!attrs[GKM_A_CTRL_ADDR] || !attrs[GKM_A_CTRL_PORT]) {
+		GENL_SET_ERR_MSG(info, "control channel needs GKM_A_CTRL_ADDR and _PORT");
+		return -EINVAL;
+	}
+	ret = gkm_genl_addr(info, GKM_A_CTRL_ADDR, cfg->family, true,
+			    &cfg->ctrl_addr);
+	if (ret)
+		return ret;
+	cfg->ctrl_port = nla_get_u16(attrs[GKM_A_CTRL_PORT]);
+	if (attrs[GKM_A_DATA_ADDR]) {
+		ret = gkm_genl_addr(info, GKM_A_DATA_ADDR, cfg->family, false,
+				    &cfg->data_addr);
+		if (ret)
+			return ret;
+		cfg->has_data_addr = true;
+	}
+	if (cfg->ifindex) {
+		dev = dev_get_by_index(genl_info_net(info), cfg->ifindex);
+		if (!dev) {
+			NL_SET_ERR_MSG_ATTR(info->extack, attrs[GKM_A_IFINDEX],
+					    "no such interface in this network namespace");
+			return -ENODEV;
+		}
+		dev_put(dev);
+	}
+	return 0;
+}
+
+#define GKM_GROUP_NEW_ATTRS (BIT_ULL(GKM_A_FAMILY) | \
+	BIT_ULL(GKM_A_CTRL_ADDR) | BIT_ULL(GKM_A_CTRL_PORT) | \
+	BIT_ULL(GKM_A_IFINDEX) | BIT_ULL(GKM_A_DATA_ADDR) | \
+	BIT_ULL(GKM_A_REQID) | BIT_ULL(GKM_A_ROLE))
+
 static int gkm_genl_group_new(struct sk_buff *skb, struct genl_info *info)
 {
 	struct gkm_net *gn = gkm_genl_net(info);
-	u32 id;
+	struct gkm_group_cfg cfg;
 	int ret;
 
-	if (gkm_genl_require_group_id(info))
-		return -EINVAL;
-	id = nla_get_u32(info->attrs[GKM_A_GROUP_ID]);
+	ret = gkm_genl_check_group_req(info, GKM_GROUP_NEW_ATTRS);
+	if (ret)
+		return ret;
+	ret = gkm_genl_parse_cfg(info, &cfg);
+	if (ret)
+		return ret;
 
 	mutex_lock(&gn->lock);
-	ret = gkm_group_create(gn, id, NULL);
+	ret = gkm_group_create(gn, genl_info_net(info),
+			       nla_get_u32(info->attrs[GKM_A_GROUP_ID]), &cfg,
+			       NULL, info->extack);
 	mutex_unlock(&gn->lock);
-
-	if (ret == -EEXIST)
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[GKM_A_GROUP_ID],
-				    "a group with this id already exists in this network namespace");
-	else if (ret == -ENOSPC)
-		GENL_SET_ERR_MSG(info, "too many groups in this network namespace");
 	return ret;
 }
 
@@ -93,15 +218,14 @@ static int gkm_genl_group_del(struct sk_buff *skb, struct genl_info *info)
 {
 	struct gkm_net *gn = gkm_genl_net(info);
 	struct gkm_group *group;
-	int ret = 0;
-	u32 id;
+	int ret;
 
-	if (gkm_genl_require_group_id(info))
-		return -EINVAL;
-	id = nla_get_u32(info->attrs[GKM_A_GROUP_ID]);
+	ret = gkm_genl_check_group_req(info, 0);
+	if (ret)
+		return ret;
 
 	mutex_lock(&gn->lock);
-	group = gkm_group_find(gn, id);
+	group = gkm_group_find(gn, nla_get_u32(info->attrs[GKM_A_GROUP_ID]));
 	if (group)
 		gkm_group_delete(gn, group);
 	else
@@ -114,8 +238,162 @@ static int gkm_genl_group_del(struct sk_buff *skb, struct genl_info *info)
 	return ret;
 }
 
+static int gkm_genl_group_set(struct sk_buff *skb, struct genl_info *info)
+{
+	struct gkm_net *gn = gkm_genl_net(info);
+	struct gkm_group *group;
+	struct nlattr *reg;
+	key_ref_t kref;
+	struct key *key;
+	int ret;
+
+	ret = gkm_genl_check_group_req(info, BIT_ULL(GKM_A_REGISTRATION) |
+				       BIT_ULL(GKM_A_GCKS_KEY));
+	if (ret)
+		return ret;
+	if (GENL_REQ_ATTR_CHECK(info, GKM_A_REGISTRATION) ||
+	    GENL_REQ_ATTR_CHECK(info, GKM_A_GCKS_KEY)) {
+		GENL_SET_ERR_MSG(info, "GROUP_SET needs GKM_A_REGISTRATION and GKM_A_GCKS_KEY");
+		return -EINVAL;
+	}
+	reg = info->attrs[GKM_A_REGISTRATION];
+
+	/* The caller must be able to search for the key: its own keyrings. */
+	kref = lookup_user_key(nla_get_s32(info->attrs[GKM_A_GCKS_KEY]), 0,
+			       KEY_NEED_SEARCH);
+	if (IS_ERR(kref)) {
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[GKM_A_GCKS_KEY],
+				    "GCKS key not found or not searchable by the caller");
+		return PTR_ERR(kref);
+	}
+	key = key_ref_to_ptr(kref);
+	if (key->type != &key_type_asymmetric) {
+		key_put(key);
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[GKM_A_GCKS_KEY],
+				    "the GCKS key must be of type \"asymmetric\"");
+		return -EKEYREJECTED;
+	}
+
+	mutex_lock(&gn->lock);
+	group = gkm_group_find(gn, nla_get_u32(info->attrs[GKM_A_GROUP_ID]));
+	if (group)
+		ret = gkm_group_register(group, nla_data(reg), nla_len(reg), key,
+					 info->extack);
+	else
+		ret = -ENOENT;
+	mutex_unlock(&gn->lock);
+
+	if (ret == -ENOENT)
+		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[GKM_A_GROUP_ID],
+				    "no group with this id in this network namespace");
+	if (ret)
+		key_put(key);
+	return ret;
+}
+
+static int gkm_genl_put_addr(struct sk_buff *msg, int attr, u16 family,
+			     const xfrm_address_t *addr)
+{
+	return nla_put(msg, attr, family == AF_INET ? 4 : 16, addr);
+}
+
+static int gkm_genl_put_sas(struct sk_buff *msg, struct gkm_group *group)
+{
+	const struct gkm_keystore *ks = group->ks;
+	struct nlattr *sas, *sa_nest;
+	int i;
+
+	sas = nla_nest_start(msg, GKM_A_SAS);
+	if (!sas)
+		return -EMSGSIZE;
+	for (i = 0; i < ks->nsas; i++) {
+		const struct gkm_sa *sa = &ks->sas[i];
+		const struct gkm_group_sa *gsa = NULL;
+		int j;
+
+		for (j = 0; j < GKM_GROUP_MAX_SAS; j++)
+			if (group->sas[j].spi == sa->pol.spi)
+				gsa = &group->sas[j];
+		sa_nest = nla_nest_start(msg, GKM_A_SA);
+		if (!sa_nest ||
+		    nla_put_u32(msg, GKM_SA_A_SPI, sa->pol.spi) ||
+		    nla_put_u8(msg, GKM_SA_A_STATE, sa->state) ||
+		    nla_put_u32(msg, GKM_SA_A_SENDER_ID, sa->pol.sender_id) ||
+		    nla_put_u8(msg, GKM_SA_A_INSTALLED, gsa && gsa->x) ||
+		    nla_put_u64_64bit(msg, GKM_SA_A_AGE, gsa && gsa->x ?
+				      (jiffies - gsa->added) / HZ : 0,
+				      GKM_SA_A_UNSPEC))
+			return -EMSGSIZE;
+		nla_nest_end(msg, sa_nest);
+	}
+	nla_nest_end(msg, sas);
+	return 0;
+}
+
+static int gkm_genl_put_stats(struct sk_buff *msg, struct gkm_group *group)
+{
+	u64 count, p50, p99, max;
+	struct nlattr *nest;
+	int i;
+
+	nest = nla_nest_start(msg, GKM_A_STATS);
+	if (!nest)
+		return -EMSGSIZE;
+	for (i = 1; i <= GKM_STAT_MAX; i++)
+		if (nla_put_u64_64bit(msg, i, atomic64_read(&group->stats[i]),
+				      GKM_STAT_UNSPEC))
+			return -EMSGSIZE;
+	nla_nest_end(msg, nest);
+
+	gkm_group_latency(group, &count, &p50, &p99, &max);
+	nest = nla_nest_start(msg, GKM_A_LATENCY);
+	if (!nest ||
+	    nla_put_u64_64bit(msg, GKM_LAT_COUNT, count, GKM_LAT_UNSPEC) ||
+	    nla_put_u64_64bit(msg, GKM_LAT_P50, p50, GKM_LAT_UNSPEC) ||
+	    nla_put_u64_64bit(msg, GKM_LAT_P99, p99, GKM_LAT_UNSPEC) ||
+	    nla_put_u64_64bit(msg, GKM_LAT_MAX, max, GKM_LAT_UNSPEC))
+		return -EMSGSIZE;
+	nla_nest_end(msg, nest);
+	return 0;
+}
+
+/* Group status; never key material. Takes group->lock. */
+static int gkm_genl_put_group(struct sk_buff *msg, struct gkm_group *group)
+{
+	const struct gkm_group_cfg *cfg = &group->cfg;
+	int ret = -EMSGSIZE;
+
+	if (nla_put_u32(msg, GKM_A_GROUP_ID, group->id) ||
+	    nla_put_u16(msg, GKM_A_ROLE, cfg->role) ||
+	    nla_put_u32(msg, GKM_A_REQID, cfg->reqid))
+		return -EMSGSIZE;
+	if (cfg->family &&
+	    (nla_put_u16(msg, GKM_A_FAMILY, cfg->family) ||
+	     gkm_genl_put_addr(msg, GKM_A_CTRL_ADDR, cfg->family, &cfg->ctrl_addr) ||
+	     nla_put_u16(msg, GKM_A_CTRL_PORT, cfg->ctrl_port) ||
+	     nla_put_u32(msg, GKM_A_IFINDEX, cfg->ifindex)))
+		return -EMSGSIZE;
+	if (cfg->has_data_addr &&
+	    gkm_genl_put_addr(msg, GKM_A_DATA_ADDR, cfg->family, &cfg->data_addr))
+		return -EMSGSIZE;
+
+	mutex_lock(&group->lock);
+	if (nla_put_u8(msg, GKM_A_STATE, group->state))
+		goto out;
+	if (group->state != GKM_STATE_UNREGISTERED &&
+	    (nla_put_u64_64bit(msg, GKM_A_MSG_ID, group->ks->last_msg_id, GKM_A_PAD) ||
+	     nla_put_u32(msg, GKM_A_KEK_ID, group->ks->kek.id) ||
+	     nla_put_u32(msg, GKM_A_KEK_VER, group->ks->kek.ver) ||
+	     gkm_genl_put_sas(msg, group)))
+		goto out;
+	ret = 0;
+out:
+	mutex_unlock(&group->lock);
+	return ret ? ret : gkm_genl_put_stats(msg, group);
+}
+
 /* @cb is set when dumping, so that a racing change marks the dump. */
-static int gkm_genl_fill_group(struct sk_buff *msg, const struct gkm_group *group,
+static int gkm_genl_fill_group(struct sk_buff *msg, struct gkm_group *group,
 			       u32 portid, u32 seq, int flags,
 			       struct netlink_callback *cb)
 {
@@ -127,7 +405,7 @@ static int gkm_genl_fill_group(struct sk_buff *msg, const struct gkm_group *grou
 		return -EMSGSIZE;
 	if (cb)
 		genl_dump_check_consistent(cb, hdr);
-	if (nla_put_u32(msg, GKM_A_GROUP_ID, group->id)) {
+	if (gkm_genl_put_group(msg, group)) {
 		genlmsg_cancel(msg, hdr);
 		return -EMSGSIZE;
 	}
@@ -142,9 +420,10 @@ static int gkm_genl_group_get(struct sk_buff *skb, struct genl_info *info)
 	struct sk_buff *msg;
 	int ret;
 
-	if (gkm_genl_require_group_id(info))
-		return -EINVAL;
-	msg = genlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	ret = gkm_genl_check_group_req(info, 0);
+	if (ret)
+		return ret;
+	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
 	if (!msg)
 		return -ENOMEM;
 
@@ -178,16 +457,14 @@ static int gkm_genl_group_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	struct gkm_net *gn = gkm_netns_get(sock_net(skb->sk));
 	struct gkm_group *group;
 	long idx = 0, start = cb->args[0];
-	int ret = 0;
 
 	mutex_lock(&gn->lock);
 	cb->seq = gn->generation;
 	list_for_each_entry(group, &gn->groups, node) {
 		if (idx++ < start)
 			continue;
-		ret = gkm_genl_fill_group(skb, group, NETLINK_CB(cb->skb).portid,
-					  cb->nlh->nlmsg_seq, NLM_F_MULTI, cb);
-		if (ret) {
+		if (gkm_genl_fill_group(skb, group, NETLINK_CB(cb->skb).portid,
+					cb->nlh->nlmsg_seq, NLM_F_MULTI, cb)) {
 			idx--;
 			break;
 		}
@@ -195,7 +472,7 @@ static int gkm_genl_group_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	mutex_unlock(&gn->lock);
 
 	cb->args[0] = idx;
-	/* A full skb (-EMSGSIZE) is not an error: the dump continues. */
+	/* A full skb is not an error: the dump continues. */
 	return skb->len;
 }
 
@@ -217,10 +494,23 @@ static const struct genl_small_ops gkm_genl_ops[] = {
 		.doit = gkm_genl_group_get,
 		.dumpit = gkm_genl_group_dump,
 		.flags = GENL_UNS_ADMIN_PERM,
+	}, {
+		.cmd = GKM_CMD_GROUP_SET,
+		.doit = gkm_genl_group_set,
+		.flags = GENL_UNS_ADMIN_PERM,
 	},
 };
 
-static struct genl_family gkm_genl_family __ro_after_init = {
+static const struct genl_multicast_group gkm_genl_mcgrps[] = {
+	{
+		.name = GKM_MCGRP_EVENTS,
+#ifdef GENL_MCAST_CAP_NET_ADMIN
+		.flags = GENL_MCAST_CAP_NET_ADMIN,
+#endif
+	},
+};
+
+struct genl_family gkm_genl_family __ro_after_init = {
 	.name = GKM_GENL_NAME,
 	.version = GKM_GENL_VERSION,
 	.maxattr = GKM_A_MAX,
@@ -229,6 +519,8 @@ static struct genl_family gkm_genl_family __ro_after_init = {
 	.module = THIS_MODULE,
 	.small_ops = gkm_genl_ops,
 	.n_small_ops = ARRAY_SIZE(gkm_genl_ops),
+	.mcgrps = gkm_genl_mcgrps,
+	.n_mcgrps = ARRAY_SIZE(gkm_genl_mcgrps),
 };
 
 int gkm_netlink_register(void)

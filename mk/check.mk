@@ -8,7 +8,9 @@ KMOD_SRCS := $(shell git ls-files --cached --others --exclude-standard 'kmod/*.[
 DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
 KVER_KDIR = $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h 2>/dev/null)
 
-$(BUILD)/ktest/%: $(BUILD)/obj/selftests/kernel/%.o $(LIB)
+KTEST_LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard selftests/kernel/lib/*.c))
+
+$(BUILD)/ktest/%: $(BUILD)/obj/selftests/kernel/%.o $(KTEST_LIB_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(USER_LDFLAGS) -o $@ $^ $(USER_LIBS)
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <poll.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 #include <linux/gkm.h>
@@ -24,14 +25,35 @@ static int family_attr_cb(const struct nlattr *attr, void *data)
 	return MNL_CB_OK;
 }
 
+static int mcgrp_attr_cb(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+
+	if (mnl_attr_type_valid(attr, CTRL_ATTR_MCAST_GRP_MAX) >= 0)
+		tb[mnl_attr_get_type(attr)] = attr;
+	return MNL_CB_OK;
+}
+
 static int family_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nlattr *tb[CTRL_ATTR_MAX + 1] = { 0 };
-	uint16_t *id = data;
+	struct gkm_genl *g = data;
+	const struct nlattr *grp;
 
 	mnl_attr_parse(nlh, sizeof(struct genlmsghdr), family_attr_cb, tb);
 	if (tb[CTRL_ATTR_FAMILY_ID])
-		*id = mnl_attr_get_u16(tb[CTRL_ATTR_FAMILY_ID]);
+		g->family_id = mnl_attr_get_u16(tb[CTRL_ATTR_FAMILY_ID]);
+	if (!tb[CTRL_ATTR_MCAST_GROUPS])
+		return MNL_CB_OK;
+	mnl_attr_for_each_nested(grp, tb[CTRL_ATTR_MCAST_GROUPS]) {
+		const struct nlattr *gtb[CTRL_ATTR_MCAST_GRP_MAX + 1] = { 0 };
+
+		mnl_attr_parse_nested(grp, mcgrp_attr_cb, gtb);
+		if (gtb[CTRL_ATTR_MCAST_GRP_NAME] && gtb[CTRL_ATTR_MCAST_GRP_ID] &&
+		    !strcmp(mnl_attr_get_str(gtb[CTRL_ATTR_MCAST_GRP_NAME]),
+			    GKM_MCGRP_EVENTS))
+			g->events_group = mnl_attr_get_u32(gtb[CTRL_ATTR_MCAST_GRP_ID]);
+	}
 	return MNL_CB_OK;
 }
 
@@ -162,7 +184,7 @@ int gkm_genl_open(struct gkm_genl *g)
 
 	nlh = put_header(g, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1, 0);
 	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, GKM_GENL_NAME);
-	ret = gkm_genl_talk(g, nlh, family_cb, &g->family_id);
+	ret = gkm_genl_talk(g, nlh, family_cb, g);
 	if (!ret && !g->family_id)
 		ret = -ENOENT;
 	if (ret)
@@ -208,4 +230,34 @@ const char *gkm_genl_error(const struct gkm_genl *g, int err)
 	if (g->errmsg[0])
 		return g->errmsg;
 	return strerror(-err);
+}
+
+int gkm_genl_subscribe(struct gkm_genl *g)
+{
+	int grp = (int)g->events_group;
+
+	if (!grp)
+		return -ENOENT;
+	if (mnl_socket_setsockopt(g->nl, NETLINK_ADD_MEMBERSHIP, &grp, sizeof(grp)))
+		return -errno;
+	return 0;
+}
+
+int gkm_genl_wait_event(struct gkm_genl *g, int timeout_ms, mnl_cb_t cb, void *data)
+{
+	struct pollfd pfd = { .fd = mnl_socket_get_fd(g->nl), .events = POLLIN };
+	ssize_t len;
+	int ret;
+
+	ret = poll(&pfd, 1, timeout_ms);
+	if (ret < 0)
+		return -errno;
+	if (ret == 0)
+		return -ETIMEDOUT;
+	len = mnl_socket_recvfrom(g->nl, g->buf, sizeof(g->buf));
+	if (len < 0)
+		return -errno;
+	/* Notifications carry sequence 0 and port id 0. */
+	ret = mnl_cb_run(g->buf, len, 0, 0, cb, data);
+	return ret == MNL_CB_ERROR ? -errno : 0;
 }

@@ -15,6 +15,7 @@ struct gkm_genl {
 	uint32_t portid;
 	uint32_t seq;
 	uint16_t family_id;
+	uint32_t events_group;	/* multicast group id of "events" */
 	char errmsg[256];
 	char buf[32768];	/* requests and replies */
 };
@@ -29,5 +30,13 @@ int gkm_genl_talk(struct gkm_genl *g, struct nlmsghdr *nlh, mnl_cb_t cb, void *d
 int gkm_genl_parse(const struct nlmsghdr *nlh, const struct nlattr **tb);
 /* One line describing the last failure: the extack message or strerror. */
 const char *gkm_genl_error(const struct gkm_genl *g, int err);
+
+/* Join the "events" multicast group (needs CAP_NET_ADMIN). */
+int gkm_genl_subscribe(struct gkm_genl *g);
+/*
+ * Wait up to @timeout_ms (-1: forever) for notifications and feed them to
+ * @cb: 0, -ETIMEDOUT, or -errno.
+ */
+int gkm_genl_wait_event(struct gkm_genl *g, int timeout_ms, mnl_cb_t cb, void *data);
 
 #endif /* GKMCTL_GENL_H */

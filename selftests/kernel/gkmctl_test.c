@@ -141,7 +141,7 @@ TEST_F(gkmctl, errors_have_messages_and_exit_codes)
 	ASSERT_EQ(0, run_gkmctl(&self->r, 0, "group add 12"));
 	EXPECT_EQ(5, self->r.status);
 	EXPECT_NE(NULL, strstr(self->r.err,
-			       "a group with this id already exists in this network namespace"));
+			       "a group with this id already exists in this netns"));
 	ASSERT_EQ(0, run_gkmctl(&self->r, 0, "show 13"));
 	EXPECT_EQ(5, self->r.status);
 	EXPECT_NE(NULL, strstr(self->r.err, "no group with this id"));

@@ -22,15 +22,35 @@
  *            GKM_A_GROUP_COUNT (u32, groups in the caller's netns).
  *
  * GKM_CMD_GROUP_NEW
- *   Request: GKM_A_GROUP_ID (u32, 1..2^32-1, required).
- *   Creates an empty member group in the caller's netns. -EEXIST when the id
+ *   Request: GKM_A_GROUP_ID (u32, 1..2^32-1, required); optionally the
+ *   control channel: GKM_A_FAMILY (AF_INET or AF_INET6), GKM_A_CTRL_ADDR
+ *   (4 or 16 bytes, a multicast address of that family), GKM_A_CTRL_PORT
+ *   (u16, host order), GKM_A_IFINDEX (u32, 0 = route lookup); the data SAs:
+ *   GKM_A_DATA_ADDR (4/16 bytes), GKM_A_REQID (u32, the reqid of the xfrm
+ *   policy templates), GKM_A_ROLE (GKM_ROLE_* of gkm_wire.h). With a control
+ *   address the module opens a UDP socket bound to it, joins the multicast
+ *   group and processes rekey datagrams in the kernel. -EEXIST when the id
  *   is taken, -ENOSPC beyond GKM_MAX_GROUPS_PER_NETNS groups.
+ *
+ * GKM_CMD_GROUP_SET
+ *   Request: GKM_A_GROUP_ID, GKM_A_REGISTRATION (a registration payload,
+ *   Documentation/protocol.rst) and GKM_A_GCKS_KEY (the serial of a key of
+ *   type "asymmetric" in a keyring the caller can search: the GCKS's
+ *   verification key). Replaces the group's keys and data SAs atomically:
+ *   on any error nothing changes.
  *
  * GKM_CMD_GROUP_DEL
  *   Request: GKM_A_GROUP_ID (required). -ENOENT when there is no such group.
  *
  * GKM_CMD_GROUP_GET (doit with GKM_A_GROUP_ID, or dump of all groups)
- *   Reply, one message per group: GKM_A_GROUP_ID.
+ *   Reply, one message per group: GKM_A_GROUP_ID, the configuration given
+ *   to GROUP_NEW, GKM_A_STATE, and once registered GKM_A_MSG_ID,
+ *   GKM_A_KEK_ID/GKM_A_KEK_VER (the epoch), GKM_A_SAS, GKM_A_STATS,
+ *   GKM_A_LATENCY. Never key material.
+ *
+ * Events (multicast group GKM_MCGRP_EVENTS, GKM_CMD_EVENT): GKM_A_GROUP_ID,
+ * GKM_A_EVENT (enum gkm_event), GKM_A_MSG_ID, and for rejections
+ * GKM_A_REASON (enum gkm_wire_err) and GKM_A_REASON_STR.
  */
 #ifndef _UAPI_LINUX_GKM_H
 #define _UAPI_LINUX_GKM_H
@@ -44,6 +64,7 @@
 #define GKM_ABI_VERSION		1
 
 #define GKM_MAX_GROUPS_PER_NETNS	1024
+#define GKM_MCGRP_EVENTS		"events"
 
 enum gkm_cmd {
 	GKM_CMD_UNSPEC,
@@ -51,6 +72,8 @@ enum gkm_cmd {
 	GKM_CMD_GROUP_NEW,
 	GKM_CMD_GROUP_DEL,
 	GKM_CMD_GROUP_GET,
+	GKM_CMD_GROUP_SET,
+	GKM_CMD_EVENT,		/* notifications only */
 
 	__GKM_CMD_MAX
 };
@@ -62,9 +85,90 @@ enum gkm_attr {
 	GKM_A_ABI_VERSION,	/* u32 */
 	GKM_A_GROUP_COUNT,	/* u32 */
 	GKM_A_GROUP_ID,		/* u32, never 0 */
+	GKM_A_FAMILY,		/* u16 AF_INET / AF_INET6 */
+	GKM_A_CTRL_ADDR,	/* binary, 4 or 16 bytes */
+	GKM_A_CTRL_PORT,	/* u16 */
+	GKM_A_IFINDEX,		/* u32 */
+	GKM_A_DATA_ADDR,	/* binary, 4 or 16 bytes */
+	GKM_A_REQID,		/* u32 */
+	GKM_A_ROLE,		/* u16 GKM_ROLE_* */
+	GKM_A_REGISTRATION,	/* binary, at most GKM_WIRE_MAX_REG_LEN */
+	GKM_A_GCKS_KEY,		/* s32 key serial */
+	GKM_A_STATE,		/* u8 enum gkm_group_state */
+	GKM_A_MSG_ID,		/* u64 */
+	GKM_A_KEK_ID,		/* u32 */
+	GKM_A_KEK_VER,		/* u32 */
+	GKM_A_SAS,		/* nest of GKM_A_SA */
+	GKM_A_STATS,		/* nest of enum gkm_stat, each u64 */
+	GKM_A_LATENCY,		/* nest of enum gkm_latency, each u64 */
+	GKM_A_EVENT,		/* u8 enum gkm_event */
+	GKM_A_REASON,		/* u32 enum gkm_wire_err */
+	GKM_A_REASON_STR,	/* string */
+	GKM_A_PAD,
 
 	__GKM_A_MAX
 };
 #define GKM_A_MAX (__GKM_A_MAX - 1)
+
+enum gkm_group_state {
+	GKM_STATE_UNREGISTERED = 1,	/* created, no registration installed */
+	GKM_STATE_ACTIVE,		/* keys current */
+	GKM_STATE_OUT_OF_SYNC,		/* must re-register */
+};
+
+/* Inside GKM_A_SAS: one GKM_A_SA nest per data SA. */
+enum gkm_sa_attr {
+	GKM_SA_A_UNSPEC,
+	GKM_SA_A_SPI,		/* u32 */
+	GKM_SA_A_STATE,		/* u8: 1 active, 2 dying */
+	GKM_SA_A_SENDER_ID,	/* u32, 0 = shared SA */
+	GKM_SA_A_AGE,		/* u64 seconds since installed */
+	GKM_SA_A_INSTALLED,	/* u8: 1 if the xfrm state exists */
+
+	__GKM_SA_A_MAX
+};
+#define GKM_SA_A_MAX (__GKM_SA_A_MAX - 1)
+#define GKM_A_SA 1
+
+/* Counters in GKM_A_STATS; attribute type = counter. */
+enum gkm_stat {
+	GKM_STAT_UNSPEC,
+	GKM_STAT_RX,		/* datagrams received by the socket */
+	GKM_STAT_ACCEPTED,	/* applied */
+	GKM_STAT_DUPLICATE,	/* same message id and fragment again */
+	GKM_STAT_REPLAYED,	/* older message id */
+	GKM_STAT_BAD_TAG,	/* AEAD or unknown KEK */
+	GKM_STAT_BAD_SIG,
+	GKM_STAT_MALFORMED,	/* any parse error */
+	GKM_STAT_RATE_LIMITED,	/* dropped before signature check */
+	GKM_STAT_QUEUE_DROPS,	/* receive queue full */
+	GKM_STAT_OUT_OF_SYNC,
+	GKM_STAT_WRONG_GROUP,
+	GKM_STAT_SA_INSTALLED,
+	GKM_STAT_SA_REMOVED,
+	GKM_STAT_SA_ERRORS,	/* xfrm refused an SA */
+
+	__GKM_STAT_MAX
+};
+#define GKM_STAT_MAX (__GKM_STAT_MAX - 1)
+
+/* Apply latency (datagram arrival -> SAs installed), nanoseconds. */
+enum gkm_latency {
+	GKM_LAT_UNSPEC,
+	GKM_LAT_COUNT,
+	GKM_LAT_P50,
+	GKM_LAT_P99,
+	GKM_LAT_MAX,
+
+	__GKM_LAT_MAX
+};
+#define GKM_LAT_MAX_ATTR (__GKM_LAT_MAX - 1)
+
+enum gkm_event {
+	GKM_EVENT_REKEY_APPLIED = 1,
+	GKM_EVENT_REKEY_REJECTED,
+	GKM_EVENT_OUT_OF_SYNC,
+	GKM_EVENT_KEYS_EXPIRING,
+};
 
 #endif /* _UAPI_LINUX_GKM_H */

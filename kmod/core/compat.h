@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The portable core (kmod/core) is compiled unchanged into gkm.ko and into
+ * the userspace library.  This shim is the only place that knows which:
+ * core .c files include nothing else from the platform.
+ */
+#ifndef _GKM_CORE_COMPAT_H
+#define _GKM_CORE_COMPAT_H
+
+#ifdef __KERNEL__
+
+#include <linux/types.h>
+#include <linux/errno.h>
+#include <linux/kernel.h>
+#include <linux/string.h>
+/*
+ * <asm/unaligned.h> moved to <linux/unaligned.h> in 6.12.  Kbuild defines
+ * GKM_HAVE_LINUX_UNALIGNED when $(srctree)/include/linux/unaligned.h exists.
+ */
+#ifdef GKM_HAVE_LINUX_UNALIGNED
+#include <linux/unaligned.h>
+#else
+#include <asm/unaligned.h>
+#endif
+
+#else /* !__KERNEL__ */
+
+#include <assert.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <errno.h>
+#include <linux/types.h>
+
+/* Kernel integer names, mapped onto the uapi ones. */
+#define u8 __u8
+#define u16 __u16
+#define u32 __u32
+#define u64 __u64
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
+
+/* explicit_bzero (glibc >= 2.25, needs _DEFAULT_SOURCE) is not elided. */
+#define memzero_explicit(p, n) explicit_bzero((p), (n))
+
+#define BUILD_BUG_ON(cond) static_assert(!(cond), #cond)
+
+static inline u16 get_unaligned_be16(const void *p)
+{
+	const u8 *b = p;
+
+	return (u16)((u16)b[0] << 8 | b[1]);
+}
+
+static inline u32 get_unaligned_be32(const void *p)
+{
+	const u8 *b = p;
+
+	return (u32)b[0] << 24 | (u32)b[1] << 16 | (u32)b[2] << 8 | b[3];
+}
+
+static inline u64 get_unaligned_be64(const void *p)
+{
+	const u8 *b = p;
+
+	return (u64)get_unaligned_be32(b) << 32 | get_unaligned_be32(b + 4);
+}
+
+static inline void put_unaligned_be16(u16 v, void *p)
+{
+	u8 *b = p;
+
+	b[0] = v >> 8;
+	b[1] = v & 0xff;
+}
+
+static inline void put_unaligned_be32(u32 v, void *p)
+{
+	u8 *b = p;
+
+	b[0] = v >> 24;
+	b[1] = (v >> 16) & 0xff;
+	b[2] = (v >> 8) & 0xff;
+	b[3] = v & 0xff;
+}
+
+static inline void put_unaligned_be64(u64 v, void *p)
+{
+	u8 *b = p;
+
+	put_unaligned_be32(v >> 32, b);
+	put_unaligned_be32(v & 0xffffffffu, b + 4);
+}
+
+#endif /* __KERNEL__ */
+
+#endif /* _GKM_CORE_COMPAT_H */

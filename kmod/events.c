@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Slow-path events to user space on the family's "events" multicast group:
+ * rekey applied or rejected, out of sync (re-register), keys expiring.
+ * gkmctl join listens for them to re-register; gkmctl monitor prints them.
+ * Sending never blocks: without listeners nothing is built, and an event
+ * that cannot be allocated is lost (user space also polls the state).
+ */
+
+#include <net/genetlink.h>
+#include <linux/gkm.h>
+
+#include "group.h"
+#include "events.h"
+#include "netlink.h"
+
+void gkm_events_send(struct gkm_group *group, u8 event, u64 msg_id, int reason)
+{
+	struct sk_buff *skb;
+	void *hdr;
+
+	if (!genl_has_listeners(&gkm_genl_family, group->net, 0))
+		return;
+	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_ATOMIC);
+	if (!skb)
+		return;
+	hdr = genlmsg_put(skb, 0, 0, &gkm_genl_family, 0, GKM_CMD_EVENT);
+	if (!hdr)
+		goto err;
+	if (nla_put_u32(skb, GKM_A_GROUP_ID, group->id) ||
+	    nla_put_u8(skb, GKM_A_EVENT, event) ||
+	    nla_put_u64_64bit(skb, GKM_A_MSG_ID, msg_id, GKM_A_PAD))
+		goto err;
+	if (reason && (nla_put_u32(skb, GKM_A_REASON, reason) ||
+		       nla_put_string(skb, GKM_A_REASON_STR,
+				      gkm_wire_strerror(reason))))
+		goto err;
+	genlmsg_end(skb, hdr);
+	genlmsg_multicast_netns(&gkm_genl_family, group->net, skb, 0, 0,
+				GFP_ATOMIC);
+	return;
+err:
+	nlmsg_free(skb);
+}

@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _GKM_EVENTS_H
+#define _GKM_EVENTS_H
+
+#include <linux/types.h>
+
+struct gkm_group;
+
+/* Multicast a GKM_CMD_EVENT to the "events" group; any context. */
+void gkm_events_send(struct gkm_group *group, u8 event, u64 msg_id, int reason);
+
+#endif /* _GKM_EVENTS_H */

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers for the in-VM tests: network namespaces, a test key server that
+ * builds registrations and signed rekey datagrams with the real encoder,
+ * the kernel keyring, and the gkm netlink family.
+ */
+#ifndef GKM_KTEST_H
+#define GKM_KTEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <linux/gkm.h>
+
+#include "genl.h"
+#include "crypto_openssl.h"
+#include "keystore.h"
+#include "wire_encode.h"
+
+/* Run a shell command; returns its exit status (or -1). */
+int kt_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Enter the named netns ("" or NULL: the one the process started in). */
+int kt_netns_enter(const char *name);
+
+/*
+ * Test topology: namespaces gk-srv (198.18.0.1), gk-m1 (.2), gk-m2 (.3),
+ * each with eth0 on the bridge gk-br (multicast snooping off), and a
+ * multicast route on eth0. kt_topo_down() removes everything.
+ */
+int kt_topo_up(void);
+void kt_topo_down(void);
+
+/* A socket created in netns @ns (the caller stays where it was). */
+int kt_socket_in(const char *ns, int domain, int type, int proto);
+/* genl session in netns @ns. */
+int kt_genl_in(const char *ns, struct gkm_genl *g);
+/* ifindex of @dev in netns @ns, or 0. */
+unsigned int kt_ifindex_in(const char *ns, const char *dev);
+
+/* The test's key server. */
+struct kt_gcks {
+	struct gkm_crypto c;
+	EVP_PKEY *sign;
+	uint8_t *der;
+	size_t der_len;
+	struct gkm_key kek;
+	struct gkm_key leaf;
+	struct gkm_key tek;
+	uint32_t spi;
+	uint64_t msg_id;
+	uint32_t group;
+};
+
+int kt_gcks_init(struct kt_gcks *k, uint32_t group, uint32_t spi);
+void kt_gcks_free(struct kt_gcks *k);
+/* Registration payload for a member with @role; returns its length or -errno. */
+int kt_gcks_registration(struct kt_gcks *k, uint16_t role, uint8_t *out, uint32_t cap);
+/*
+ * The next rekey: a new TEK (new version, wrapped under the KEK), a new data
+ * SA with SPI k->spi + 1 (atd/dtd seconds) and a delete of the old SA.
+ * Updates k and returns the datagram length or -errno.
+ */
+int kt_gcks_rekey(struct kt_gcks *k, uint32_t atd, uint32_t dtd, uint8_t *out,
+		  uint32_t cap);
+/* Seal and sign @body as the next message (no state change beyond msg_id). */
+int kt_gcks_seal(struct kt_gcks *k, EVP_PKEY *signer, const uint8_t *body,
+		 uint32_t body_len, uint8_t *out, uint32_t cap);
+
+/* Add the GCKS certificate as an "asymmetric" key; returns the serial. */
+int32_t kt_keyring_add(const struct kt_gcks *k);
+
+/* genl: create a group with a control channel on @ifindex. */
+int kt_group_new(struct gkm_genl *g, uint32_t id, const char *ctrl, uint16_t port,
+		 unsigned int ifindex, const char *data, uint32_t reqid, uint16_t role);
+int kt_group_set(struct gkm_genl *g, uint32_t id, const uint8_t *reg, uint32_t len,
+		 int32_t key);
+int kt_group_del(struct gkm_genl *g, uint32_t id);
+
+/* What GROUP_GET reports. */
+struct kt_status {
+	uint8_t state;
+	uint64_t msg_id;
+	uint32_t kek_id, kek_ver;
+	uint64_t stats[GKM_STAT_MAX + 1];
+	uint64_t lat[GKM_LAT_MAX_ATTR + 1];
+	int nsas;
+	struct {
+		uint32_t spi;
+		uint8_t state;
+		uint8_t installed;
+	} sas[32];
+};
+
+int kt_group_status(struct gkm_genl *g, uint32_t id, struct kt_status *st);
+/* Poll GROUP_GET until msg_id >= @msg_id; 0, or -ETIMEDOUT after @ms. */
+int kt_wait_msg_id(struct gkm_genl *g, uint32_t id, uint64_t msg_id, int ms);
+
+/* Send @len bytes to @addr:@port from socket @fd (IPv4). */
+int kt_send4(int fd, const char *addr, uint16_t port, const void *buf, size_t len);
+/* Does `ip -n NS xfrm state` list SPI @spi? */
+bool kt_xfrm_has_spi(const char *ns, uint32_t spi);
+
+#endif /* GKM_KTEST_H */

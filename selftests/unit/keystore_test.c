@@ -1,0 +1,552 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Member key store tests: registration, multi-level unwrap chains, keys for
+ * other members, out-of-sync detection, fragments, KEK roll-over, deletes,
+ * conflicts and capacity limits.  Every rejected datagram must leave the
+ * store bitwise unchanged.
+ */
+#include "gkm_test.h"
+#include "kselftest_harness.h"
+
+static struct tw W;
+static EVP_PKEY *W_pub;
+
+static void __attribute__((constructor)) keystore_test_init(void)
+{
+	if (tw_init(&W, NULL)) {
+		fprintf(stderr, "keystore_test: GCKS setup failed\n");
+		exit(1);
+	}
+	W_pub = gkm_ossl_cert_pubkey(W.cert, W.cert_len);
+	if (!W_pub)
+		exit(1);
+}
+
+#define REG_MSG_ID 10
+
+/* Members A (leaf 1), B (leaf 2, leaves the group), C (leaf 3). */
+FIXTURE(grp) {
+	struct gkm_keystore a, b, c, scratch, snap;
+	struct gkm_wire_msg m;
+	struct gkm_key g1, g2;
+	u8 body[GKM_WIRE_MAX_DATAGRAM];
+	u8 pkt[GKM_WIRE_MAX_DATAGRAM];
+	u32 len;
+};
+
+static int join(FIXTURE_DATA(grp) *self, struct gkm_keystore *ks, u32 leaf)
+{
+	u8 reg[GKM_WIRE_MAX_REG_LEN];
+	u32 len;
+	int ret;
+
+	ret = tw_reg(&W, leaf, REG_MSG_ID, reg, sizeof(reg), &len);
+	if (ret)
+		return 1000;
+	return load_reg(ks, &self->m, reg, len);
+}
+
+FIXTURE_SETUP(grp)
+{
+	ASSERT_EQ(GKM_OK, join(self, &self->a, TW_L(1)));
+	ASSERT_EQ(GKM_OK, join(self, &self->b, TW_L(2)));
+	ASSERT_EQ(GKM_OK, join(self, &self->c, TW_L(3)));
+	tw_gkek(&self->g1, 1);
+	tw_gkek(&self->g2, 2);
+}
+
+FIXTURE_TEARDOWN(grp)
+{
+}
+
+static int rx(FIXTURE_DATA(grp) *self, struct gkm_keystore *ks,
+	      const u8 *pkt, u32 len)
+{
+	return gkm_keystore_receive(ks, &self->scratch, &self->m, &W.c, W_pub,
+				    pkt, len);
+}
+
+/* Seal @b's body under @kek as message @id and deliver it to @ks. */
+static int deliver(FIXTURE_DATA(grp) *self, struct gkm_keystore *ks,
+		const struct gkm_key *kek, u64 id, const struct gkm_enc_buf *b)
+{
+	if (b->err || tw_rekey(&W, kek, id, 0, 1, b->data, b->len, self->pkt,
+			       &self->len))
+		return 1000;
+	return rx(self, ks, self->pkt, self->len);
+}
+
+static void snap(FIXTURE_DATA(grp) *self, const struct gkm_keystore *ks)
+{
+	memcpy(&self->snap, ks, sizeof(self->snap));
+}
+
+static bool same(FIXTURE_DATA(grp) *self, const struct gkm_keystore *ks)
+{
+	return !memcmp(&self->snap, ks, sizeof(*ks));
+}
+
+/* Keys and SAs equal to the snapshot (replay state may differ). */
+static bool same_keys(FIXTURE_DATA(grp) *self, const struct gkm_keystore *ks)
+{
+	const struct gkm_keystore *s = &self->snap;
+
+	return s->nkeys == ks->nkeys && s->nsas == ks->nsas &&
+	       !memcmp(s->keys, ks->keys, sizeof(ks->keys)) &&
+	       !memcmp(s->sas, ks->sas, sizeof(ks->sas)) &&
+	       !memcmp(&s->kek, &ks->kek, sizeof(ks->kek)) &&
+	       !memcmp(&s->prev_kek, &ks->prev_kek, sizeof(ks->kek));
+}
+
+TEST_F(grp, registration_loads_key_path)
+{
+	const struct gkm_sa *sa;
+	struct gkm_key t1;
+
+	ASSERT_TRUE(self->a.valid);
+	ASSERT_EQ(TW_GROUP, self->a.group);
+	ASSERT_EQ(TW_L(1), self->a.leaf_id);
+	ASSERT_EQ(5, self->a.nkeys);
+	ASSERT_TRUE(key_is(&self->a, TW_L(1), 1));
+	ASSERT_TRUE(key_is(&self->a, TW_N12, 1));
+	ASSERT_TRUE(key_is(&self->a, TW_ROOT, 1));
+	ASSERT_TRUE(key_is(&self->a, TW_G, 1));
+	ASSERT_TRUE(key_is(&self->a, TW_T, 1));
+	ASSERT_TRUE(key_is(&self->c, TW_N34, 1));
+	ASSERT_EQ(NULL, gkm_keystore_find_key(&self->a, TW_N34));
+	ASSERT_EQ(0, memcmp(&self->a.kek, &self->g1, sizeof(self->g1)));
+	ASSERT_EQ(0, self->a.prev_kek.id);
+	sa = gkm_keystore_find_sa(&self->a, TW_SPI);
+	ASSERT_NE(NULL, sa);
+	tw_tek(&t1, TW_T, 1, GKM_KEY_TEK128_LEN);
+	ASSERT_EQ(GKM_SA_ACTIVE, sa->state);
+	ASSERT_EQ(20, sa->key_len);
+	ASSERT_EQ(0, memcmp(sa->key, t1.key, 20));
+	ASSERT_EQ(1, self->a.nnext);
+	ASSERT_EQ(TW_NEXT_SPI, self->a.next_spi[0]);
+	ASSERT_EQ(REG_MSG_ID, self->a.last_msg_id);
+	ASSERT_FALSE(gkm_keystore_pending(&self->a));
+}
+
+TEST_F(grp, multi_level_chain_opens)
+{
+	struct gkm_enc_buf b;
+	const struct gkm_sa *sa;
+	struct gkm_key t2;
+
+	gkm_enc_init(&b, self->body, sizeof(self->body));
+	tw_leave_b(&W, &b, true);
+	ASSERT_EQ(GKM_OK, deliver(self, &self->a, &self->g1, 11, &b));
+
+	/* L1 -> N12 v2 -> R v2 -> G v2 and T v2: three levels. */
+	ASSERT_TRUE(key_is(&self->a, TW_N12, 2));
+	ASSERT_TRUE(key_is(&self->a, TW_ROOT, 2));
+	ASSERT_TRUE(key_is(&self->a, TW_G, 2));
+	ASSERT_TRUE(key_is(&self->a, TW_T, 2));
+	ASSERT_TRUE(key_is(&self->a, TW_L(1), 1));
+	/* Old versions are gone, not kept beside the new ones. */
+	ASSERT_EQ(5, self->a.nkeys);
+	ASSERT_EQ(0, memcmp(&self->a.kek, &self->g2, sizeof(self->g2)));
+	ASSERT_EQ(0, memcmp(&self->a.prev_kek, &self->g1, sizeof(self->g1)));
+
+	sa = gkm_keystore_find_sa(&self->a, 0x2001);
+	ASSERT_NE(NULL, sa);
+	tw_tek(&t2, TW_T, 2, GKM_KEY_TEK128_LEN);
+	ASSERT_EQ(0, memcmp(sa->key, t2.key, 20));
+	ASSERT_EQ(GKM_SA_ACTIVE, sa->state);
+	ASSERT_EQ(11, sa->added_msg);
+	sa = gkm_keystore_find_sa(&self->a, TW_SPI);
+	ASSERT_NE(NULL, sa);
+	ASSERT_EQ(GKM_SA_DYING, sa->state);
+	ASSERT_EQ(11, sa->dying_msg);
+	ASSERT_EQ(11, self->a.last_msg_id);
+	ASSERT_FALSE(gkm_keystore_pending(&self->a));
+}
+
+TEST_F(grp, keys_for_other_members_ignored)
+{
+	struct gkm_enc_buf b;
+	struct gkm_key x, y;
+
+	gkm_enc_init(&b, self->body, sizeof(self->body));
+	tw_leave_b(&W, &b, true);
+	/* Plus a key only the holder of some unrelated key 999 can read. */
+	tw_kwk(&x, 555, 1);
+	tw_kwk(&y, 999, 1);
+	gkm_enc_wrapped_key(&b, &W.c, &x, &y);
+	ASSERT_EQ(GKM_OK, deliver(self, &self->c, &self->g1, 11, &b));
+
+	ASSERT_TRUE(key_is(&self->c, TW_ROOT, 2));	/* via N34 */
+	ASSERT_TRUE(key_is(&self->c, TW_G, 2));
+	ASSERT_TRUE(key_is(&self->c, TW_N34, 1));
+	ASSERT_EQ(NULL, gkm_keystore_find_key(&self->c, TW_N12));
+	ASSERT_EQ(NULL, gkm_keystore_find_key(&self->c, 555));
+	ASSERT_EQ(NULL, gkm_keystore_find_key(&self->c, TW_L(1)));
+	ASSERT_EQ(5, self->c.nkeys);
+	ASSERT_EQ(2, self->c.kek.ver);
+}
+
+TEST_F(grp, evicted_member_out_of_sync)
+{
+	struct gkm_enc_buf b;
+
+	snap(self, &self->b);
+	gkm_enc_init(&b, self->body, sizeof(self->body));
+	tw_leave_b(&W, &b, true);
+	ASSERT_EQ(GKM_E_OUT_OF_SYNC, deliver(self, &self->b, &self->g1, 11, &b));
+	/* Nothing applied, but the message id is consumed. */
+	ASSERT_TRUE(same_keys(self, &self->b));
+	ASSERT_EQ(11, self->b.last_msg_id);
+	ASSERT_TRUE(gkm_keystore_pending(&self->b));
+	snap(self, &self->b);
+	ASSERT_EQ(GKM_E_REPLAY, rx(self, &self->b, self->pkt, self->len));
+	ASSERT_TRUE(same(self, &self->b));
+	/* And the next rekey, under the KEK B never got, is opaque. */
+	gkm_enc_init(&b, self->body, sizeof(self->body));
+	gkm_enc_next_spi(&b, 0x7777);
+	ASSERT_EQ(GKM_E_UNKNOWN_KEK, deliver(self, &self->b, &self->g2, 12, &b));
+	ASSERT_TRUE(same(self, &self->b));
+}
+
+TEST_F(grp, unreachable_tek_is_out_of_sync)
+{
+	struct gkm_enc_buf b;
+	struct gkm_wire_sa sa;
+	struct gkm_key t, y, n2, l1;
+
+	snap(self, &self->a);
+	gkm_enc_init(&b, self->body, sizeof(self->body));
+	/* A can open this one, but the datagram as a whole is not for A. */
+	tw_kwk(&n2, TW_N12, 2);
+	tw_kwk(&l1, TW_L(1), 1);
+	gkm_enc_wrapped_key(&b, &W.c, &n2, &l1);
+	tw_tek(&t, 3000, 1, GKM_KEY_TEK128_LEN);
+	tw_kwk(&y, 999, 1);
+	gkm_enc_wrapped_key(&b, &W.c, &t, &y);
+	tw_sa(&sa, 0x3001, 3000, 1);
+	gkm_enc_data_sa(&b, &sa);
+	ASSERT_EQ(GKM_E_OUT_OF_SYNC, deliver(self, &self->a, &self->g1, 11, &b));
+	ASSERT_TRUE(same_keys(self, &self->a));
+	ASSERT_EQ(NULL, gkm_keystore_find_sa(&self->a, 0x3001));
+}
+
+TEST_F(grp, kek_rollover_and_retire)
+{
+	struct gkm_enc_buf b;
+	struct gkm_wire_sa sa;
+	struct gkm_key t3, r2;
+
+	gkm_enc_init(&b, self->body, sizeof(self->body));
+	tw_leave_b(&W, &b, false);
+	ASSERT_EQ(GKM_OK, deliver(self, &self->a, &self->g1, 11, &b));
+	ASSERT_EQ(2, self->a.kek.ver);
+
+	/* Second message of the pair: new TEK, sealed with the new KEK. */
+	tw_kwk(&r2, TW_ROOT, 2);
+	tw_tek(&t3, TW_T, 3, GKM_KEY_TEK256_LEN);
+	gkm_enc_init(&b, self->body, sizeof(self->body));
+	gkm_enc_wrapped_key(&b, &W.c, &t3, &r2);
+	tw_sa(&sa, 0x3001, TW_T, 3);
+	sa.transform = GKM_ESP_AES_GCM_256;
+	gkm_enc_data_sa(&b, &sa);
+	ASSERT_EQ(GKM_OK, deliver(self, &self->a, &self->g2, 12, &b));
+	ASSERT_EQ(36, gkm_keystore_find_sa(&self->a, 0x3001)->key_len);
+	ASSERT_EQ(0, memcmp(gkm_keystore_find_sa(&self->a, 0x3001)->key,
+			    t3.key, 36));
+
+	/* The previous KEK still opens until retired. */
+	gkm_enc_init(&b, self->body, sizeof(self->body));
+	gkm_enc_next_spi(&b, 0x4001);
+	ASSERT_EQ(GKM_OK, deliver(self, &self->a, &self->g1, 13, &b));
+	gkm_keystore_retire_prev_kek(&self->a);
+	snap(self, &self->a);
+	ASSERT_EQ(GKM_E_UNKNOWN_KEK, deliver(self, &self->a, &self->g1, 14, &b));
+	ASSERT_TRUE(same(self, &self->a));
+	ASSERT_EQ(GKM_OK, deliver(self, &self->a, &self->g2, 14, &b));
+}
+
+TEST_F(grp, fragments_in_order)
+{
+	static struct tw_frags f;
+
+	ASSERT_EQ(0, tw_leave_frags(&W, &f, &self->g1, 11));
+	/* A's chain is in fragment 1: fragment 0 gives it nothing yet. */
+	snap(self, &self->a);
+	ASSERT_EQ(GKM_E_PENDING, rx(self, &self->a, f.pkt[0], f.len[0]));
+	ASSERT_TRUE(same_keys(self, &self->a));
+	ASSERT_TRUE(gkm_keystore_pending(&self->a));
+	ASSERT_EQ(GKM_OK, rx(self, &self->a, f.pkt[1], f.len[1]));
+	ASSERT_FALSE(gkm_keystore_pending(&self->a));
+	ASSERT_TRUE(key_is(&self->a, TW_G, 2));
+	ASSERT_EQ(2, self->a.kek.ver);
+	ASSERT_NE(NULL, gkm_keystore_find_sa(&self->a, 0x2001));
+	ASSERT_EQ(GKM_E_REPLAY, rx(self, &self->a, f.pkt[0], f.len[0]));
+	ASSERT_EQ(GKM_E_REPLAY, rx(self, &self->a, f.pkt[1], f.len[1]));
+
+	/* C's chain is in fragment 0; fragment 1 then adds nothing. */
+	ASSERT_EQ(GKM_OK, rx(self, &self->c, f.pkt[0], f.len[0]));
+	ASSERT_EQ(2, self->c.kek.ver);
+	snap(self, &self->c);
+	ASSERT_EQ(GKM_OK, rx(self, &self->c, f.pkt[1], f.len[1]));
+	ASSERT_TRUE(same_keys(self, &self->c));
+
+	/* B gets neither: out of sync once every fragment was seen. */
+	ASSERT_EQ(GKM_E_PENDING, rx(self, &self->b, f.pkt[0], f.len[0]));
+	ASSERT_EQ(GKM_E_OUT_OF_SYNC, rx(self, &self->b, f.pkt[1], f.len[1]));
+	ASSERT_EQ(1, self->b.kek.ver);
+}
+
+TEST_F(grp, fragments_reordered_and_lost)
+{
+	static struct tw_frags f;
+	struct gkm_enc_buf b;
+
+	ASSERT_EQ(0, tw_leave_frags(&W, &f, &self->g1, 11));
+	/* Fragment 1 first: A resolves at once, 0 is then harmless. */
+	ASSERT_EQ(GKM_OK, rx(self, &self->a, f.pkt[1], f.len[1]));
+	snap(self, &self->a);
+	ASSERT_EQ(GKM_OK, rx(self, &self->a, f.pkt[0], f.len[0]));
+	ASSERT_TRUE(same_keys(self, &self->a));
+
+	/* B loses fragment 1: stays pending; that is what timers are for. */
+	ASSERT_EQ(GKM_E_PENDING, rx(self, &self->b, f.pkt[0], f.len[0]));
+	ASSERT_TRUE(gkm_keystore_pending(&self->b));
+
+	/* C sees fragment 0, then a datagram with another count. */
+	ASSERT_EQ(GKM_OK, rx(self, &self->c, f.pkt[0], f.len[0]));
+	gkm_enc_init(&b, self->body, sizeof(self->body));
+	gkm_enc_next_spi(&b, 0x7777);
+	ASSERT_EQ(0, tw_rekey(&W, &self->g1, 11, 2, 3, b.data, b.len,
+			      self->pkt, &self->len));
+	snap(self, &self->c);
+	ASSERT_EQ(GKM_E_BAD_FRAG, rx(self, &self->c, self->pkt, self->len));
+	ASSERT_TRUE(same(self, &self->c));
+}
+
+TEST_F(grp, delete_sa_and_key)
+{
+	struct gkm_enc_buf b;
+
+	gkm_enc_init(&b, self->body, sizeof(self->body));
+	gkm_enc_delete(&b, GKM_DELETE_SPI, TW_SPI);
+	gkm_enc_delete(&b, GKM_DELETE_SPI, 0x9999);	/* unknown: ignored */
+	gkm_enc_delete(&b, GKM_DELETE_KEY, TW_N12);
+	ASSERT_EQ(GKM_OK, deliver(self, &self->a, &self->g1, 11, &b));
+	ASSERT_EQ(GKM_SA_DYING, gkm_keystore_find_sa(&self->a, TW_SPI)->state);
+	ASSERT_EQ(NULL, gkm_keystore_find_key(&self->a, TW_N12));
+	ASSERT_EQ(4, self->a.nkeys);
+	ASSERT_TRUE(gkm_keystore_remove_sa(&self->a, TW_SPI));
+	ASSERT_FALSE(gkm_keystore_remove_sa(&self->a, TW_SPI));
+	ASSERT_EQ(0, self->a.nsas);
+}
+
+TEST_F(grp, conflicts_rejected)
+{
+	struct gkm_wire_rekey_sa rs = { TW_ROOT, 1, 0, 0 };
+	struct gkm_enc_buf b;
+	struct gkm_wire_sa sa;
+	struct gkm_key t1, r1, k;
+
+	tw_kwk(&r1, TW_ROOT, 1);
+	tw_tek(&t1, TW_T, 1, GKM_KEY_TEK128_LEN);
+	snap(self, &self->a);
+
+	/* Same key id and version, other bytes. */
+	k = t1;
+	k.key[3] ^= 0x40;
+	gkm_enc_init(&b, self->body, sizeof(self->body));
+	gkm_enc_wrapped_key(&b, &W.c, &k, &r1);
+	ASSERT_EQ(GKM_E_KEY_CONFLICT, deliver(self, &self->a, &self->g1, 11, &b));
+	ASSERT_TRUE(same(self, &self->a));
+
+	/* Same SPI, other policy. */
+	tw_sa(&sa, TW_SPI, TW_T, 1);
+	sa.hard++;
+	gkm_enc_init(&b, self->body, sizeof(self->body));
+	gkm_enc_data_sa(&b, &sa);
+	ASSERT_EQ(GKM_E_SA_CONFLICT, deliver(self, &self->a, &self->g1, 11, &b));
+	ASSERT_TRUE(same(self, &self->a));
+
+	/* REKEY_SA naming a key that is not a group KEK. */
+	gkm_enc_init(&b, self->body, sizeof(self->body));
+	gkm_enc_rekey_sa(&b, &rs);
+	ASSERT_EQ(GKM_E_KEY_CONFLICT, deliver(self, &self->a, &self->g1, 11, &b));
+	ASSERT_TRUE(same(self, &self->a));
+
+	/* The same key and SA again is idempotent. */
+	tw_sa(&sa, TW_SPI, TW_T, 1);
+	gkm_enc_init(&b, self->body, sizeof(self->body));
+	gkm_enc_wrapped_key(&b, &W.c, &t1, &r1);
+	gkm_enc_data_sa(&b, &sa);
+	ASSERT_EQ(GKM_OK, deliver(self, &self->a, &self->g1, 11, &b));
+	ASSERT_TRUE(same_keys(self, &self->a));
+}
+
+TEST_F(grp, unwrap_rules)
+{
+	struct gkm_enc_buf b;
+	struct gkm_key n0, l1, x, t1, g1;
+
+	/* Older version than held: ignored, never a downgrade. */
+	tw_kwk(&n0, TW_N12, 0);
+	tw_kwk(&l1, TW_L(1), 1);
+	/* Wrapped under a TEK or the group KEK: those never unwrap. */
+	tw_kwk(&x, 600, 1);
+	tw_tek(&t1, TW_T, 1, GKM_KEY_TEK128_LEN);
+	t1.usage = GKM_KEY_KWK;		/* encoder wraps with any bytes */
+	t1.len = 32;
+	g1 = self->g1;
+	snap(self, &self->a);
+	gkm_enc_init(&b, self->body, sizeof(self->body));
+	gkm_enc_wrapped_key(&b, &W.c, &n0, &l1);
+	gkm_enc_wrapped_key(&b, &W.c, &x, &g1);
+	x.id = 601;
+	t1.id = TW_T;
+	gkm_enc_wrapped_key(&b, &W.c, &x, &t1);
+	/* An ignored old version must not open anything either. */
+	x.id = 602;
+	gkm_enc_wrapped_key(&b, &W.c, &x, &n0);
+	ASSERT_EQ(GKM_OK, deliver(self, &self->a, &self->g1, 11, &b));
+	ASSERT_TRUE(same_keys(self, &self->a));
+	ASSERT_TRUE(key_is(&self->a, TW_N12, 1));
+}
+
+TEST_F(grp, unwrap_integrity_failures)
+{
+	u8 wrapped[GKM_KW_MAX_WRAPPED_LEN], padded[24], val[64];
+	struct gkm_enc_buf b;
+	struct gkm_key k, l1;
+
+	tw_kwk(&l1, TW_L(1), 1);
+	tw_kwk(&k, 700, 1);
+	snap(self, &self->a);
+
+	/* Signed and sealed, but the wrapped bytes are damaged. */
+	gkm_enc_init(&b, self->body, sizeof(self->body));
+	gkm_enc_wrapped_key(&b, &W.c, &k, &l1);
+	b.data[b.len - 1] ^= 1;
+	ASSERT_EQ(GKM_E_UNWRAP, deliver(self, &self->a, &self->g1, 11, &b));
+	ASSERT_TRUE(same(self, &self->a));
+
+	/* A 20-byte TEK whose padding is not zero. */
+	tw_tek(&k, 701, 1, GKM_KEY_TEK128_LEN);
+	memcpy(padded, k.key, 20);
+	memset(padded + 20, 0xee, 4);
+	ASSERT_EQ(0, W.c.ops->wrap(NULL, l1.key, 32, padded, 24, wrapped));
+	memset(val, 0, sizeof(val));
+	put_unaligned_be32(701, val);
+	put_unaligned_be32(1, val + 4);
+	put_unaligned_be32(TW_L(1), val + 8);
+	put_unaligned_be32(1, val + 12);
+	val[16] = GKM_KEY_TEK;
+	val[17] = 20;
+	memcpy(val + 20, wrapped, 32);
+	gkm_enc_init(&b, self->body, sizeof(self->body));
+	gkm_enc_tlv(&b, GKM_TLV_CRITICAL | GKM_TLV_WRAPPED_KEY, val, 52);
+	ASSERT_EQ(GKM_E_UNWRAP, deliver(self, &self->a, &self->g1, 11, &b));
+	ASSERT_TRUE(same(self, &self->a));
+}
+
+TEST_F(grp, key_capacity)
+{
+	struct gkm_wire_rekey_sa r = { TW_G, 1, 0, 0 };
+	struct gkm_wire_member mb = { TW_L(1), 0, GKM_ROLE_RECEIVER };
+	static u8 body[GKM_WIRE_MAX_REG_LEN], blob[GKM_WIRE_MAX_REG_LEN];
+	struct gkm_enc_buf b;
+	struct gkm_key k, l1;
+	u32 len, i;
+
+	/* A member already holding MAX_KEYS - 2 keys. */
+	gkm_enc_init(&b, body, sizeof(body));
+	gkm_enc_member(&b, &mb);
+	gkm_enc_rekey_sa(&b, &r);
+	tw_kwk(&l1, TW_L(1), 1);
+	gkm_enc_plain_key(&b, &l1);
+	gkm_enc_plain_key(&b, &self->g1);
+	for (i = 0; i < GKM_WIRE_MAX_KEYS - 4; i++) {
+		tw_kwk(&k, 5000 + i, 1);
+		gkm_enc_plain_key(&b, &k);
+	}
+	ASSERT_EQ(0, b.err);
+	ASSERT_EQ(0, gkm_enc_registration(TW_GROUP, REG_MSG_ID, 1, body, b.len,
+					  blob, sizeof(blob), &len));
+	ASSERT_EQ(GKM_OK, load_reg(&self->a, &self->m, blob, len));
+	ASSERT_EQ(GKM_WIRE_MAX_KEYS - 2, self->a.nkeys);
+
+	/* Two more fit... */
+	gkm_enc_init(&b, self->body, sizeof(self->body));
+	for (i = 0; i < 2; i++) {
+		tw_kwk(&k, 6000 + i, 1);
+		gkm_enc_wrapped_key(&b, &W.c, &k, &l1);
+	}
+	ASSERT_EQ(GKM_OK, deliver(self, &self->a, &self->g1, 11, &b));
+	ASSERT_EQ(GKM_WIRE_MAX_KEYS, self->a.nkeys);
+
+	/* ...a third does not, and nothing of that datagram applies. */
+	snap(self, &self->a);
+	gkm_enc_init(&b, self->body, sizeof(self->body));
+	tw_kwk(&k, 5000, 2);	/* would replace 5000 v1 after compaction */
+	gkm_enc_wrapped_key(&b, &W.c, &k, &l1);
+	ASSERT_EQ(GKM_E_TOO_MANY_KEYS, deliver(self, &self->a, &self->g1, 12, &b));
+	ASSERT_TRUE(same(self, &self->a));
+}
+
+TEST_F(grp, next_spi_replaced)
+{
+	struct gkm_enc_buf b;
+
+	gkm_enc_init(&b, self->body, sizeof(self->body));
+	gkm_enc_next_spi(&b, 0x4001);
+	gkm_enc_next_spi(&b, 0x4002);
+	ASSERT_EQ(GKM_OK, deliver(self, &self->a, &self->g1, 11, &b));
+	ASSERT_EQ(2, self->a.nnext);
+	ASSERT_EQ(0x4001, self->a.next_spi[0]);
+	ASSERT_EQ(0x4002, self->a.next_spi[1]);
+}
+
+/* The staged API as the kernel drives it, one stage at a time. */
+TEST_F(grp, staged_api)
+{
+	struct gkm_wire_msg *m = &self->m;
+	struct gkm_enc_buf b;
+
+	gkm_enc_init(&b, self->body, sizeof(self->body));
+	tw_leave_b(&W, &b, true);
+	ASSERT_EQ(0, tw_rekey(&W, &self->g1, 11, 0, 1, b.data, b.len,
+			      self->pkt, &self->len));
+	snap(self, &self->a);
+
+	ASSERT_EQ(GKM_OK, gkm_wire_parse_header(m, self->pkt, self->len));
+	ASSERT_EQ(TW_GROUP, m->hdr.group);		/* stage 2 lookup key */
+	ASSERT_EQ(GKM_OK, gkm_keystore_check_replay(&self->a, m));
+	ASSERT_EQ(GKM_E_WRONG_GROUP, gkm_keystore_check_replay(&self->scratch,
+							       m));
+	ASSERT_EQ(GKM_OK, gkm_keystore_open(&self->a, m, &W.c));
+	ASSERT_EQ(GKM_OK, gkm_wire_verify(m, &W.c, W_pub, self->a.sig_alg));
+	ASSERT_EQ(GKM_OK, gkm_wire_parse_body(m));
+	ASSERT_EQ(GKM_OK, gkm_keystore_stage(&self->a, &self->scratch, m,
+					     &W.c));
+	/* Staging leaves the live store alone until commit. */
+	ASSERT_TRUE(same(self, &self->a));
+	ASSERT_EQ(2, self->scratch.kek.ver);
+	gkm_keystore_commit(&self->a, &self->scratch);
+	ASSERT_EQ(2, self->a.kek.ver);
+	ASSERT_FALSE(self->scratch.valid);
+	/* Staging the same message again: the window now refuses it. */
+	ASSERT_EQ(GKM_E_REPLAY, gkm_keystore_stage(&self->a, &self->scratch,
+						   m, &W.c));
+	gkm_wire_msg_wipe(m);
+}
+
+TEST_F(grp, wipe_zeroes_everything)
+{
+	const u8 *p = (const u8 *)&self->a;
+	size_t i;
+
+	gkm_keystore_wipe(&self->a);
+	for (i = 0; i < sizeof(self->a); i++)
+		ASSERT_EQ(0, p[i]);
+	ASSERT_FALSE(gkm_keystore_pending(&self->a));
+}
+
+TEST_HARNESS_MAIN
