@@ -39,7 +39,7 @@ USER_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 USER_LDFLAGS += -fsanitize=address,undefined
 endif
-USER_LIBS := -lssl -lcrypto -lsqlite3 -lmnl -ljson-c
+USER_LIBS := -lssl -lcrypto -lsqlite3 -lmnl -ljson-c -linih
 
 # The portable core (kmod/core) is compiled unchanged into gkm.ko and into
 # the userspace library; gkmctl/lib holds userspace-only shared code.
@@ -99,6 +99,7 @@ module:
 
 include mk/deps.mk
 include mk/check.mk
+include mk/deb.mk
 
 clean:
 	rm -rf $(BUILD)

@@ -22,7 +22,11 @@ static const struct {
 	const char *summary;
 } commands[] = {
 	{ "show", gkmctl_show_main, "show the module and its groups in this netns" },
-	{ "group", gkmctl_group_main, "low-level: add, delete or list kernel groups" },
+	{ "monitor", gkmctl_monitor_main, "print gkm.ko events as they happen" },
+	{ "join", gkmctl_join_main, "register with a key server and set a group up" },
+	{ "leave", gkmctl_leave_main, "de-register and remove a group's state" },
+	{ "policy", gkmctl_policy_main, "low-level: add or delete a group's xfrm policies" },
+	{ "group", gkmctl_group_main, "low-level: add or delete kernel groups" },
 };
 
 int gkmctl_fail(int code, const char *fmt, ...)

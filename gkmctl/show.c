@@ -1,20 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * gkmctl show [GROUP]: the module's version and ABI, and the groups of the
- * caller's network namespace. Human output by default, JSON with -j.
- * Never prints key material (the kernel never sends any).
+ * caller's network namespace with their configuration, state, epoch, data
+ * SAs, counters and apply latency. Human output by default (like
+ * `wg show`), JSON with -j. Never prints key material (the kernel never
+ * sends any).
  */
 #include <errno.h>
-#include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <net/if.h>
 #include <json-c/json.h>
 #include <linux/gkm.h>
 
 #include "gkmctl.h"
 #include "genl.h"
-#include <inttypes.h>
 
 struct module_info {
 	char version[32];
@@ -39,50 +42,192 @@ static int get_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int group_cb(const struct nlmsghdr *nlh, void *data)
+static const char *addr_str(uint16_t family, const uint8_t *addr, char *buf)
 {
-	const struct nlattr *tb[GKM_A_MAX + 1];
-	json_object *groups = data, *group;
-
-	if (gkm_genl_parse(nlh, tb) || !tb[GKM_A_GROUP_ID])
-		return MNL_CB_ERROR;
-	group = json_object_new_object();
-	json_object_object_add(group, "id",
-			       json_object_new_int64(mnl_attr_get_u32(tb[GKM_A_GROUP_ID])));
-	json_object_array_add(groups, group);
-	return MNL_CB_OK;
+	return inet_ntop(family, addr, buf, INET6_ADDRSTRLEN) ? buf : "?";
 }
 
-static void print_human(const struct module_info *info, json_object *groups)
+static const char *sa_state_str(uint8_t state)
 {
-	size_t n = json_object_array_length(groups);
+	return state == 1 ? "active" : state == 2 ? "dying" : "unknown";
+}
 
-	printf("module: gkm %s (abi %u)\n", info->version, info->abi);
-	printf("groups: %u\n", info->group_count);
-	for (size_t i = 0; i < n; i++) {
-		json_object *g = json_object_array_get_idx(groups, i);
-		json_object *id;
+static const char *latency_str(uint64_t ns, char *buf, size_t len)
+{
+	if (ns < 1000)
+		snprintf(buf, len, "%" PRIu64 " ns", ns);
+	else if (ns < 1000000)
+		snprintf(buf, len, "%.2f us", ns / 1e3);
+	else if (ns < 1000000000)
+		snprintf(buf, len, "%.2f ms", ns / 1e6);
+	else
+		snprintf(buf, len, "%.2f s", ns / 1e9);
+	return buf;
+}
 
-		json_object_object_get_ex(g, "id", &id);
-		printf("\ngroup: %" PRId64 "\n", json_object_get_int64(id));
+static json_object *json_u64(uint64_t v)
+{
+	return json_object_new_uint64(v);
+}
+
+static json_object *group_json(const struct gkmctl_group *grp)
+{
+	json_object *o = json_object_new_object();
+	char a[INET6_ADDRSTRLEN], ifname[IF_NAMESIZE];
+	int i;
+
+	json_object_object_add(o, "id", json_u64(grp->id));
+	json_object_object_add(o, "state", json_object_new_string(gkmctl_state_str(grp->state)));
+	json_object_object_add(o, "role", json_object_new_string(gkmctl_role_str(grp->role)));
+	json_object_object_add(o, "reqid", json_u64(grp->reqid));
+	if (grp->family)
+		json_object_object_add(o, "family", json_object_new_string(
+				       grp->family == AF_INET ? "inet" : "inet6"));
+	if (grp->has_ctrl) {
+		json_object *c = json_object_new_object();
+
+		json_object_object_add(c, "address", json_object_new_string(
+				       addr_str(grp->family, grp->ctrl_addr, a)));
+		json_object_object_add(c, "port", json_u64(grp->ctrl_port));
+		json_object_object_add(c, "ifindex", json_u64(grp->ifindex));
+		if (grp->ifindex && if_indextoname(grp->ifindex, ifname))
+			json_object_object_add(c, "interface", json_object_new_string(ifname));
+		json_object_object_add(o, "control", c);
 	}
+	if (grp->has_data)
+		json_object_object_add(o, "data_address", json_object_new_string(
+				       addr_str(grp->family, grp->data_addr, a)));
+	if (grp->registered) {
+		json_object *e = json_object_new_object(), *sas = json_object_new_array();
+
+		json_object_object_add(o, "msg_id", json_u64(grp->msg_id));
+		json_object_object_add(e, "kek_id", json_u64(grp->kek_id));
+		json_object_object_add(e, "kek_version", json_u64(grp->kek_ver));
+		json_object_object_add(o, "epoch", e);
+		for (i = 0; i < grp->nsas; i++) {
+			json_object *s = json_object_new_object();
+
+			json_object_object_add(s, "spi", json_u64(grp->sas[i].spi));
+			json_object_object_add(s, "state", json_object_new_string(
+					       sa_state_str(grp->sas[i].state)));
+			json_object_object_add(s, "sender_id", json_u64(grp->sas[i].sender_id));
+			json_object_object_add(s, "installed",
+					       json_object_new_boolean(grp->sas[i].installed));
+			json_object_object_add(s, "age", json_u64(grp->sas[i].age));
+			json_object_array_add(sas, s);
+		}
+		json_object_object_add(o, "sas", sas);
+	}
+	if (grp->has_stats) {
+		json_object *s = json_object_new_object();
+
+		for (i = 1; i <= GKM_STAT_MAX; i++)
+			if (gkmctl_stat_name(i))
+				json_object_object_add(s, gkmctl_stat_name(i),
+						       json_u64(grp->stats[i]));
+		json_object_object_add(o, "stats", s);
+	}
+	if (grp->has_latency) {
+		json_object *l = json_object_new_object();
+
+		json_object_object_add(l, "count", json_u64(grp->latency[GKM_LAT_COUNT]));
+		json_object_object_add(l, "p50_ns", json_u64(grp->latency[GKM_LAT_P50]));
+		json_object_object_add(l, "p99_ns", json_u64(grp->latency[GKM_LAT_P99]));
+		json_object_object_add(l, "max_ns", json_u64(grp->latency[GKM_LAT_MAX]));
+		json_object_object_add(o, "latency", l);
+	}
+	return o;
+}
+
+static void group_human(const struct gkmctl_group *grp)
+{
+	char a[INET6_ADDRSTRLEN], ifname[IF_NAMESIZE], l1[32], l2[32], l3[32];
+	int i, n;
+
+	printf("\ngroup: %u\n", grp->id);
+	printf("  state: %s\n", gkmctl_state_str(grp->state));
+	printf("  role: %s\n", gkmctl_role_str(grp->role));
+	if (grp->has_ctrl) {
+		printf("  control: %s port %u", addr_str(grp->family, grp->ctrl_addr, a),
+		       grp->ctrl_port);
+		if (!grp->ifindex)
+			printf(" dev (route lookup)\n");
+		else if (if_indextoname(grp->ifindex, ifname))
+			printf(" dev %s\n", ifname);
+		else
+			printf(" ifindex %u\n", grp->ifindex);
+	}
+	if (grp->has_data)
+		printf("  data: %s\n", addr_str(grp->family, grp->data_addr, a));
+	printf("  reqid: %u\n", grp->reqid);
+	if (grp->registered) {
+		printf("  message id: %" PRIu64 "\n", grp->msg_id);
+		printf("  epoch: kek %u version %u\n", grp->kek_id, grp->kek_ver);
+		for (i = 0; i < grp->nsas; i++) {
+			printf("  sa: spi 0x%08x %s", grp->sas[i].spi,
+			       sa_state_str(grp->sas[i].state));
+			if (grp->sas[i].installed)
+				printf(", installed %" PRIu64 "s ago", grp->sas[i].age);
+			else
+				printf(", not installed");
+			if (grp->sas[i].sender_id)
+				printf(", sender %u", grp->sas[i].sender_id);
+			putchar('\n');
+		}
+	}
+	if (grp->has_stats) {
+		printf("  counters:");
+		for (i = 1, n = 0; i <= GKM_STAT_MAX; i++) {
+			if (!gkmctl_stat_name(i))
+				continue;
+			printf("%s %s %" PRIu64, n++ ? "," : "", gkmctl_stat_name(i),
+			       grp->stats[i]);
+		}
+		putchar('\n');
+	}
+	if (grp->has_latency) {
+		if (!grp->latency[GKM_LAT_COUNT])
+			printf("  apply latency: no samples\n");
+		else
+			printf("  apply latency: %" PRIu64 " samples, p50 %s, p99 %s, max %s\n",
+			       grp->latency[GKM_LAT_COUNT],
+			       latency_str(grp->latency[GKM_LAT_P50], l1, sizeof(l1)),
+			       latency_str(grp->latency[GKM_LAT_P99], l2, sizeof(l2)),
+			       latency_str(grp->latency[GKM_LAT_MAX], l3, sizeof(l3)));
+	}
+}
+
+static int collect_cb(const struct gkmctl_group *grp, void *data)
+{
+	json_object_array_add(data, group_json(grp));
+	return 0;
+}
+
+static int human_cb(const struct gkmctl_group *grp, void *data)
+{
+	group_human(grp);
+	return 0;
 }
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: %s [-j] show [GROUP]\n", gkmctl_prog);
+	fprintf(f, "Usage: %s [-j] show [GROUP]\n"
+		"Show the module and the groups of this network namespace (or one\n"
+		"GROUP): configuration, state, epoch, data SAs, counters, apply\n"
+		"latency. -j prints JSON. Never shows key material.\n", gkmctl_prog);
 }
 
 int gkmctl_show_main(int argc, char **argv, const struct gkmctl_opts *opts)
 {
 	struct module_info info = { 0 };
+	struct gkmctl_group *grp = NULL;
+	json_object *groups = NULL;
 	struct gkm_genl *g;
 	struct nlmsghdr *nlh;
-	json_object *groups;
 	uint32_t group_id = 0;
 	int ret, err;
 
-	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+	if (argc > 1 && gkmctl_is_help(argv[1])) {
 		usage(stdout);
 		return GKMCTL_EXIT_OK;
 	}
@@ -94,56 +239,67 @@ int gkmctl_show_main(int argc, char **argv, const struct gkmctl_opts *opts)
 		return GKMCTL_EXIT_USAGE;
 
 	g = calloc(1, sizeof(*g));
-	if (!g)
-		return gkmctl_fail(GKMCTL_EXIT_FAILURE, "out of memory");
+	grp = calloc(1, sizeof(*grp));
+	if (!g || !grp) {
+		ret = gkmctl_fail(GKMCTL_EXIT_FAILURE, "out of memory");
+		goto out_free;
+	}
 	ret = gkmctl_genl_open(g);
 	if (ret)
 		goto out_free;
 
 	nlh = gkm_genl_request(g, GKM_CMD_GET, 0);
 	err = gkm_genl_talk(g, nlh, get_cb, &info);
-	if (err) {
-		ret = gkmctl_fail(gkmctl_exit_for_errno(err), "show: %s",
-				  gkm_genl_error(g, err));
-		goto out_close;
-	}
+	if (err)
+		goto fail;
 
-	groups = json_object_new_array();
+	/* One group: fetch it before printing anything (it may not exist). */
 	if (group_id) {
-		nlh = gkm_genl_request(g, GKM_CMD_GROUP_GET, 0);
-		mnl_attr_put_u32(nlh, GKM_A_GROUP_ID, group_id);
-	} else {
-		nlh = gkm_genl_request(g, GKM_CMD_GROUP_GET, NLM_F_DUMP);
+		err = gkmctl_group_get(g, group_id, grp);
+		if (err)
+			goto fail;
 	}
-	err = gkm_genl_talk(g, nlh, group_cb, groups);
-	if (err) {
-		ret = gkmctl_fail(gkmctl_exit_for_errno(err), "show: %s",
-				  gkm_genl_error(g, err));
-		goto out_put;
-	}
-
 	if (opts->json) {
 		json_object *root = json_object_new_object();
 		json_object *mod = json_object_new_object();
 
+		groups = json_object_new_array();
+		if (group_id)
+			collect_cb(grp, groups);
+		else
+			err = gkmctl_group_dump(g, collect_cb, groups);
+		if (err) {
+			json_object_put(root);
+			json_object_put(mod);
+			goto fail;
+		}
 		json_object_object_add(mod, "version", json_object_new_string(info.version));
-		json_object_object_add(mod, "abi", json_object_new_int64(info.abi));
-		json_object_object_add(mod, "group_count",
-				       json_object_new_int64(info.group_count));
+		json_object_object_add(mod, "abi", json_u64(info.abi));
+		json_object_object_add(mod, "group_count", json_u64(info.group_count));
 		json_object_object_add(root, "module", mod);
 		json_object_object_add(root, "groups", json_object_get(groups));
 		printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY |
 							       JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(root);
 	} else {
-		print_human(&info, groups);
+		printf("module: gkm %s (abi %u)\n", info.version, info.abi);
+		printf("groups: %u\n", info.group_count);
+		if (group_id)
+			group_human(grp);
+		else
+			err = gkmctl_group_dump(g, human_cb, NULL);
+		if (err)
+			goto fail;
 	}
 	ret = GKMCTL_EXIT_OK;
-out_put:
-	json_object_put(groups);
+	goto out_close;
+fail:
+	ret = gkmctl_fail(gkmctl_exit_for_errno(err), "show: %s", gkm_genl_error(g, err));
 out_close:
+	json_object_put(groups);
 	gkm_genl_close(g);
 out_free:
+	free(grp);
 	free(g);
 	return ret;
 }

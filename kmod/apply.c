@@ -16,6 +16,8 @@
  *     delay (packets sent under it are still in flight), then the timer
  *     removes it from the store, and the next sync deletes its state.
  *  3. Installed SAs the store no longer has are deleted.
+ *  4. When an active SA reaches its soft lifetime and no rekey has made it
+ *     dying, user space is told (KEYS_EXPIRING) so it can re-register.
  *
  * SAs that this host may send on carry the group's reqid (the output policy
  * template's); SAs it only receives on carry reqid 0, so that the output
@@ -97,7 +99,7 @@ static void gkm_apply_arm(struct gkm_group *group, unsigned long when,
 }
 
 int gkm_apply_sync(struct gkm_group *group, bool registration,
-		   struct netlink_ext_ack *extack)
+		   unsigned long arrival, struct netlink_ext_ack *extack)
 {
 	struct gkm_keystore *ks = group->ks;
 	u32 added[GKM_WIRE_MAX_SAS];
@@ -105,6 +107,8 @@ int gkm_apply_sync(struct gkm_group *group, bool registration,
 	int nadded = 0, i;
 
 	lockdep_assert_held(&group->lock);
+	if (!arrival || time_after(arrival, now))
+		arrival = now;
 
 	/* 1. New SAs: install now, or remember when to. */
 	for (i = 0; i < ks->nsas; i++) {
@@ -119,7 +123,7 @@ int gkm_apply_sync(struct gkm_group *group, bool registration,
 			gsa->spi = sa->pol.spi;
 			gsa->activate_at = now;
 			if (!registration && sa->pol.atd && gkm_apply_sends_on(group, sa))
-				gsa->activate_at = now + sa->pol.atd * HZ;
+				gsa->activate_at = arrival + sa->pol.atd * HZ;
 		}
 		if (gsa->x)
 			continue;
@@ -142,6 +146,8 @@ int gkm_apply_sync(struct gkm_group *group, bool registration,
 		}
 		gsa->x = x;
 		gsa->added = now;
+		if (sa->pol.soft)
+			gsa->expiring_at = now + sa->pol.soft * HZ ? : 1;
 		if (nadded < GKM_WIRE_MAX_SAS)
 			added[nadded++] = gsa->spi;
 	}
@@ -162,6 +168,8 @@ int gkm_apply_sync(struct gkm_group *group, bool registration,
 			if (!gsa->dying_since)
 				gsa->dying_since = now ? now : 1;
 			gkm_apply_arm(group, gsa->dying_since + sa->pol.dtd * HZ, &next);
+		} else if (gsa->expiring_at && !gsa->expiring_sent) {
+			gkm_apply_arm(group, gsa->expiring_at, &next);
 		}
 	}
 
@@ -212,6 +220,19 @@ void gkm_apply_timer_work(struct work_struct *work)
 		if (sa && time_after_eq(now, gsa->dying_since + sa->pol.dtd * HZ))
 			gkm_keystore_remove_sa(ks, gsa->spi);
 	}
+	for (i = 0; i < GKM_GROUP_MAX_SAS; i++) {
+		struct gkm_group_sa *gsa = &group->sas[i];
+		const struct gkm_sa *sa;
+
+		if (!gsa->x || !gsa->expiring_at || gsa->expiring_sent ||
+		    time_before(now, gsa->expiring_at))
+			continue;
+		sa = gkm_keystore_find_sa(ks, gsa->spi);
+		if (!sa || sa->state != GKM_SA_ACTIVE)
+			continue;
+		gsa->expiring_sent = true;
+		gkm_events_send(group, GKM_EVENT_KEYS_EXPIRING, ks->last_msg_id, 0);
+	}
 	if (ks->prev_kek.id && group->prev_kek_since &&
 	    time_after_eq(now, group->prev_kek_since + ks->kek_dtd * HZ)) {
 		gkm_keystore_retire_prev_kek(ks);
@@ -227,7 +248,7 @@ void gkm_apply_timer_work(struct work_struct *work)
 					ks->last_msg_id, GKM_E_PENDING);
 		}
 	}
-	gkm_apply_sync(group, false, NULL);
+	gkm_apply_sync(group, false, 0, NULL);
 out:
 	mutex_unlock(&group->lock);
 }

@@ -14,16 +14,31 @@
 #include "events.h"
 #include "netlink.h"
 
+/*
+ * Cleared (then synchronize_rcu) before the family is unregistered, so that
+ * a worker still running during module unload never sends on a family (and
+ * multicast group ids) that no longer exist.
+ */
+static bool gkm_events_enabled = true;
+
+void gkm_events_disable(void)
+{
+	WRITE_ONCE(gkm_events_enabled, false);
+	synchronize_rcu();
+}
+
 void gkm_events_send(struct gkm_group *group, u8 event, u64 msg_id, int reason)
 {
 	struct sk_buff *skb;
 	void *hdr;
 
-	if (!genl_has_listeners(&gkm_genl_family, group->net, 0))
-		return;
+	rcu_read_lock();
+	if (!READ_ONCE(gkm_events_enabled) ||
+	    !genl_has_listeners(&gkm_genl_family, group->net, 0))
+		goto out;
 	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_ATOMIC);
 	if (!skb)
-		return;
+		goto out;
 	hdr = genlmsg_put(skb, 0, 0, &gkm_genl_family, 0, GKM_CMD_EVENT);
 	if (!hdr)
 		goto err;
@@ -38,7 +53,9 @@ void gkm_events_send(struct gkm_group *group, u8 event, u64 msg_id, int reason)
 	genlmsg_end(skb, hdr);
 	genlmsg_multicast_netns(&gkm_genl_family, group->net, skb, 0, 0,
 				GFP_ATOMIC);
-	return;
+	goto out;
 err:
 	nlmsg_free(skb);
+out:
+	rcu_read_unlock();
 }

@@ -6,6 +6,8 @@
 
 struct gkm_group;
 
+/* Stop sending for good (module unload); may sleep. */
+void gkm_events_disable(void);
 /* Multicast a GKM_CMD_EVENT to the "events" group; any context. */
 void gkm_events_send(struct gkm_group *group, u8 event, u64 msg_id, int reason);
 

@@ -201,7 +201,7 @@ int gkm_group_register(struct gkm_group *group, const u8 *blob, u32 len,
 	old = group->ks;
 	group->ks = group->scratch;
 	group->scratch = old;
-	ret = gkm_apply_sync(group, true, extack);
+	ret = gkm_apply_sync(group, true, 0, extack);
 	if (ret) {
 		/* A strict sync that failed changed no SA. */
 		group->scratch = group->ks;

@@ -43,6 +43,8 @@ struct gkm_group_sa {
 	unsigned long added;		/* jiffies when installed */
 	unsigned long activate_at;	/* jiffies; install then (senders) */
 	unsigned long dying_since;	/* jiffies; 0 = not dying */
+	unsigned long expiring_at;	/* jiffies; soft lifetime end, 0 = none */
+	bool expiring_sent;		/* KEYS_EXPIRING sent for this SA */
 };
 
 /* Old and new SAs coexist while a registration replaces them all. */

@@ -16,6 +16,7 @@
 #include "netlink.h"
 #include "group.h"
 #include "sa.h"
+#include "events.h"
 #include "version.h"
 
 static int __init gkm_init(void)
@@ -38,6 +39,7 @@ err_netns:
 
 static void __exit gkm_exit(void)
 {
+	gkm_events_disable();
 	gkm_netlink_unregister();
 	gkm_netns_unregister();
 	/* Groups are freed by call_rcu(); let those callbacks finish first. */

@@ -129,6 +129,8 @@ static void gkm_receive_one(struct gkm_group *group, struct sk_buff *skb)
 	struct gkm_wire_msg *m = group->msg;
 	struct gkm_keystore *ks = group->ks;
 	u32 len = skb->len - sizeof(struct udphdr);
+	u64 waited_ns = ktime_get_ns() - gkm_rx_cb(skb)->arrival_ns;
+	unsigned long arrival = jiffies - nsecs_to_jiffies(waited_ns);
 	enum gkm_wire_err err;
 	bool opened = false;
 
@@ -167,13 +169,13 @@ static void gkm_receive_one(struct gkm_group *group, struct sk_buff *skb)
 	switch (err) {
 	case GKM_OK:
 		/* Out of sync stays so until re-registration, but what opened is used. */
-		gkm_apply_sync(group, false, NULL);
+		gkm_apply_sync(group, false, arrival, NULL);
 		gkm_group_record_latency(group, ktime_get_ns() -
 					 gkm_rx_cb(skb)->arrival_ns);
 		gkm_events_send(group, GKM_EVENT_REKEY_APPLIED, m->hdr.msg_id, 0);
 		break;
 	case GKM_E_PENDING:
-		gkm_apply_sync(group, false, NULL);	/* arms the pending timer */
+		gkm_apply_sync(group, false, arrival, NULL);	/* arms the pending timer */
 		break;
 	case GKM_E_OUT_OF_SYNC:
 		if (group->state != GKM_STATE_OUT_OF_SYNC) {

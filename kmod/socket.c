@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The control channel of a group: a kernel UDP socket bound to the control
- * multicast address and port, joined to that group on the configured
- * interface, with gkm_receive_encap() as its encap_rcv hook so datagrams
- * never reach a socket queue.
+ * multicast address and port (and to the interface), joined to that group,
+ * with gkm_receive_encap() as its encap_rcv hook so datagrams never reach a
+ * socket queue.
  *
  * Kernel sockets do not pin their namespace: the socket is closed by
  * gkm_group_delete(), which namespace teardown calls from .pre_exit.
@@ -17,7 +17,9 @@
 #include <linux/rtnetlink.h>
 #include <net/addrconf.h>
 #include <net/ipv6.h>
-#include <net/udp_tunnel.h>
+#include <net/sock.h>
+#include <net/udp.h>
+#include <net/udp_tunnel.h>	/* only the inline udp_tunnel_encap_enable() */
 
 #include "group.h"
 #include "receive.h"
@@ -50,42 +52,82 @@ static int gkm_socket_join(struct gkm_group *group, struct socket *sock)
 	return ret;
 }
 
+/*
+ * What udp_sock_create() + setup_udp_tunnel_sock() do, written out: those
+ * live in udp_tunnel.ko, which kernels without a UDP tunnel driver (our
+ * debug kernel, small embedded configs) do not have. Everything used here
+ * is in vmlinux.
+ */
+static int gkm_socket_create(struct gkm_group *group, struct socket **out)
+{
+	struct sockaddr_storage ss = { 0 };
+	struct socket *sock;
+	int ret, len;
+
+	ret = sock_create_kern(group->net, group->cfg.family, SOCK_DGRAM, 0, &sock);
+	if (ret)
+		return ret;
+	/* Several groups, or a user-space listener, may share the port. */
+	sock->sk->sk_reuse = SK_CAN_REUSE;
+	if (group->cfg.family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		sin->sin_family = AF_INET;
+		sin->sin_addr.s_addr = group->cfg.ctrl_addr.a4;
+		sin->sin_port = htons(group->cfg.ctrl_port);
+		len = sizeof(*sin);
+	} else {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		ret = ip6_sock_set_v6only(sock->sk);
+		if (ret)
+			goto err;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = group->cfg.ctrl_addr.in6;
+		sin6->sin6_port = htons(group->cfg.ctrl_port);
+		len = sizeof(*sin6);
+	}
+	if (group->cfg.ifindex) {
+		ret = sock_bindtoindex(sock->sk, group->cfg.ifindex, true);
+		if (ret)
+			goto err;
+	}
+	/* Bound to the group address: datagrams for other groups never come here. */
+	ret = kernel_bind(sock, (struct sockaddr *)&ss, len);
+	if (ret)
+		goto err;
+	*out = sock;
+	return 0;
+err:
+	sock_release(sock);
+	return ret;
+}
+
 int gkm_socket_open(struct gkm_group *group, struct netlink_ext_ack *extack)
 {
-	struct udp_tunnel_sock_cfg tcfg = {
-		.sk_user_data = group,
-		.encap_type = 1,
-		.encap_rcv = gkm_receive_encap,
-	};
-	struct udp_port_cfg ucfg = {
-		.family = group->cfg.family,
-		.local_udp_port = htons(group->cfg.ctrl_port),
-		.bind_ifindex = group->cfg.ifindex,
-	};
 	struct socket *sock;
+	struct sock *sk;
 	int ret;
 
-	/* Bound to the group address: datagrams for other groups never come here. */
-	if (group->cfg.family == AF_INET) {
-		ucfg.local_ip.s_addr = group->cfg.ctrl_addr.a4;
-	} else {
-		ucfg.local_ip6 = group->cfg.ctrl_addr.in6;
-		ucfg.ipv6_v6only = 1;
-	}
-	ret = udp_sock_create(group->net, &ucfg, &sock);
+	ret = gkm_socket_create(group, &sock);
 	if (ret) {
 		NL_SET_ERR_MSG(extack, "cannot bind the control socket (port in use?)");
 		return ret;
 	}
-	/* Several groups, or a user-space listener, may share the port. */
-	sock->sk->sk_reuse = SK_CAN_REUSE;
 	ret = gkm_socket_join(group, sock);
 	if (ret) {
 		NL_SET_ERR_MSG(extack, "cannot join the control multicast group on this interface");
-		udp_tunnel_sock_release(sock);
+		kernel_sock_shutdown(sock, SHUT_RDWR);
+		sock_release(sock);
 		return ret;
 	}
-	setup_udp_tunnel_sock(group->net, sock, &tcfg);
+
+	/* From here on datagrams go to gkm_receive_encap(), never to a queue. */
+	sk = sock->sk;
+	rcu_assign_sk_user_data(sk, group);
+	udp_sk(sk)->encap_type = 1;
+	udp_sk(sk)->encap_rcv = gkm_receive_encap;
+	udp_tunnel_encap_enable(sk);
 	group->sock = sock;
 	pr_debug("socket %u created\n", group->id);
 	return 0;
@@ -100,7 +142,8 @@ void gkm_socket_close(struct gkm_group *group)
 	/* Readers find the group through sk_user_data under RCU. */
 	rcu_assign_sk_user_data(sock->sk, NULL);
 	synchronize_net();
-	udp_tunnel_sock_release(sock);
+	kernel_sock_shutdown(sock, SHUT_RDWR);
+	sock_release(sock);
 	group->sock = NULL;
 	pr_debug("socket %u destroyed\n", group->id);
 }

@@ -14,8 +14,8 @@ $(BUILD)/ktest/%: $(BUILD)/obj/selftests/kernel/%.o $(KTEST_LIB_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(USER_LDFLAGS) -o $@ $^ $(USER_LIBS)
 
-unit-build: $(UNIT_BINS)
-ktest-build: $(KTEST_BINS) $(BUILD)/gkmctl
+unit-build: $(UNIT_BINS) $(PROGS)
+ktest-build: $(KTEST_BINS) $(PROGS)
 
 # Userspace unit tests, from the repository root (they read test vectors).
 unit: unit-build

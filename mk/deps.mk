@@ -4,8 +4,9 @@
 DEB_PACKAGES := gcc make pkg-config libc6-dev clang sparse \
 	linux-headers-amd64 linux-image-amd64 linux-source-6.1 dkms kmod \
 	qemu-system-x86 seabios busybox-static cpio xz-utils \
-	libmnl-dev libjson-c-dev libssl-dev libsqlite3-dev openssl keyutils iproute2 \
-	python3
+	libmnl-dev libjson-c-dev libssl-dev libsqlite3-dev libinih-dev openssl keyutils iproute2 \
+	python3 \
+	dpkg-dev debhelper dh-dkms lintian tshark
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do \

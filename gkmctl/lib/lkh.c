@@ -204,6 +204,7 @@ void lkh_rekey_release(struct lkh_rekey *r)
 }
 
 static int emit(struct lkh_rekey *out, uint8_t kind, uint32_t chunk,
+		unsigned int wlevel, uint64_t wpos,
 		uint32_t id, uint32_t ver, const uint8_t *key, uint32_t wid,
 		uint32_t wver, const uint8_t *wkey)
 {
@@ -236,6 +237,8 @@ static int emit(struct lkh_rekey *out, uint8_t kind, uint32_t chunk,
 	w->wrap_version = wver;
 	w->chunk = chunk;
 	w->kind = kind;
+	w->wrap_level = (uint8_t)wlevel;
+	w->wrap_pos = (uint32_t)wpos;
 	memcpy(w->key, key, LKH_KEY_LEN);
 	memcpy(w->wrap_key, wkey, LKH_KEY_LEN);
 	if (kind == LKH_WRAP_TEK)
@@ -660,7 +663,8 @@ static int process_level(struct lkh_tree *t, unsigned int l,
 			/* LKH join: members below hold the previous version */
 			r = emit(out, LKH_WRAP_KEK,
 				 l == t->height ? LKH_CHUNK_COMMON :
-				 chunk_of(t, l, e->pos), x->id, x->version,
+				 chunk_of(t, l, e->pos), l, e->pos,
+				 x->id, x->version,
 				 x->key, x->id, oldver, oldkey);
 		} else {
 			/* leave (or new node): one wrap per child that has
@@ -682,8 +686,8 @@ static int process_level(struct lkh_tree *t, unsigned int l,
 					continue;
 				r = emit(out, LKH_WRAP_KEK,
 					 l == t->height ? (uint32_t)c :
-					 chunk_of(t, l, e->pos), x->id,
-					 x->version, x->key, cn->id,
+					 chunk_of(t, l, e->pos), l - 1, c,
+					 x->id, x->version, x->key, cn->id,
 					 cn->version, cn->key);
 			}
 		}
@@ -707,7 +711,8 @@ static int new_tek(struct lkh_tree *t, bool tell, struct lkh_rekey *out)
 	t->tek.version++;
 	if (!tell || !r->count || !r->version)
 		return 0;
-	return emit(out, LKH_WRAP_TEK, LKH_CHUNK_COMMON, t->tek.id,
+	return emit(out, LKH_WRAP_TEK, LKH_CHUNK_COMMON, t->height, 0,
+		    t->tek.id,
 		    t->tek.version, t->tek.key, r->id, r->version, r->key);
 }
 
@@ -935,13 +940,14 @@ int lkh_refresh_kek(struct lkh_tree *t, unsigned int flags,
 			const struct lkh_node *cn = node_get(t, t->height - 1, c);
 
 			if (cn && cn->count)
-				r = emit(out, LKH_WRAP_KEK, (uint32_t)c, x->id,
+				r = emit(out, LKH_WRAP_KEK, (uint32_t)c,
+					 t->height - 1, c, x->id,
 					 x->version, x->key, cn->id,
 					 cn->version, cn->key);
 		}
 	} else {
-		r = emit(out, LKH_WRAP_KEK, LKH_CHUNK_COMMON, x->id,
-			 x->version, x->key, x->id, oldver, oldkey);
+		r = emit(out, LKH_WRAP_KEK, LKH_CHUNK_COMMON, t->height, 0,
+			 x->id, x->version, x->key, x->id, oldver, oldkey);
 	}
 	wipe(oldkey, sizeof(oldkey));
 	if (r)

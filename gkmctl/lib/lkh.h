@@ -84,7 +84,16 @@ struct lkh_wrap {
 	uint8_t key[LKH_KEY_LEN];	/* new key, plaintext (server side) */
 	uint8_t wrap_key[LKH_KEY_LEN];	/* wrapping key, plaintext */
 	uint8_t kind;			/* enum lkh_wrap_kind */
-	uint8_t reserved[3];		/* zero */
+	/*
+	 * Tree node whose key wraps this one, as (level from the leaves,
+	 * position): exactly the members below that node open the wrap.
+	 * Finer than chunk, so that an encoder can build fragments from
+	 * subtrees smaller than a root child (a single leave in a large
+	 * tree has more wraps in its root child than one datagram holds).
+	 */
+	uint8_t wrap_level;
+	uint8_t reserved[2];		/* zero */
+	uint32_t wrap_pos;
 };
 
 /* Output of one or more operations (appended in order). */

@@ -219,6 +219,16 @@ TEST_F(gkm, unprivileged_caller_gets_eperm)
 		fails += group_req(&g, GKM_CMD_GROUP_DEL, 3) != -EPERM;
 		fails += gkm_genl_talk(&g, gkm_genl_request(&g, GKM_CMD_GROUP_GET,
 							    NLM_F_DUMP), NULL, NULL) != -EPERM;
+		{
+			struct nlmsghdr *nlh = gkm_genl_request(&g, GKM_CMD_GROUP_SET, 0);
+
+			mnl_attr_put_u32(nlh, GKM_A_GROUP_ID, 3);
+			mnl_attr_put(nlh, GKM_A_REGISTRATION, 4, "GKMR");
+			mnl_attr_put_u32(nlh, GKM_A_GCKS_KEY, 1);
+			fails += gkm_genl_talk(&g, nlh, NULL, NULL) != -EPERM;
+		}
+		/* Nor may it listen to events. */
+		fails += gkm_genl_subscribe(&g) == 0;
 		gkm_genl_close(&g);
 		_exit(fails);
 	}

@@ -93,7 +93,9 @@ TEST_F(gkmctl, show_lists_groups)
 	ASSERT_EQ(0, run_gkmctl(&self->r, 0, "group add 7"));
 	ASSERT_EQ(0, run_gkmctl(&self->r, 0, "show"));
 	EXPECT_EQ(0, self->r.status);
-	EXPECT_NE(NULL, strstr(self->r.out, "groups: 2\n\ngroup: 42\n\ngroup: 7\n"));
+	EXPECT_NE(NULL, strstr(self->r.out, "groups: 2\n\ngroup: 42\n  state: unregistered\n"
+			       "  role: receiver\n  reqid: 0\n"));
+	EXPECT_NE(NULL, strstr(self->r.out, "\n\ngroup: 7\n  state: unregistered\n"));
 
 	ASSERT_EQ(0, run_gkmctl(&self->r, 0, "show 7"));
 	EXPECT_EQ(0, self->r.status);

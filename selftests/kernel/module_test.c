@@ -48,7 +48,20 @@ static int add_group(uint32_t id)
 	return ret;
 }
 
-TEST(unload_and_reload_20_times)
+/* A fixture only for the timeout: reloads are slow under the debug kernel. */
+FIXTURE(module) {
+	int unused;
+};
+
+FIXTURE_SETUP(module)
+{
+}
+
+FIXTURE_TEARDOWN(module)
+{
+}
+
+TEST_F_TIMEOUT(module, unload_and_reload_20_times, 300)
 {
 	const char *ko = getenv("GKM_MODULE");
 	struct stat st;
@@ -75,7 +88,7 @@ TEST(unload_and_reload_20_times)
  * four children each hold a namespace with groups while the module goes
  * away and comes back, then exit (destroying the namespaces).
  */
-TEST(unload_with_groups_in_live_namespaces)
+TEST_F_TIMEOUT(module, unload_with_groups_in_live_namespaces, 300)
 {
 	const char *ko = getenv("GKM_MODULE");
 	int ready[2], release[2], i, status;

@@ -33,6 +33,8 @@
 #define DATA_PORT	5000
 #define REQID		77
 #define SPI0		0x1000
+/* Per test: the debug kernel under TCG is several times slower. */
+#define KT_TIMEOUT	300
 
 FIXTURE(rekey) {
 	struct kt_gcks gcks;
@@ -133,7 +135,7 @@ static int drain(int fd)
 	return n;
 }
 
-TEST_F(rekey, registration_installs_the_data_sa)
+TEST_F_TIMEOUT(rekey, registration_installs_the_data_sa, KT_TIMEOUT)
 {
 	struct kt_status st;
 
@@ -152,7 +154,7 @@ TEST_F(rekey, registration_installs_the_data_sa)
 	EXPECT_EQ(0, kt_sh("ip -n gk-m1 xfrm state | grep -q 'dst " DATA "'"));
 }
 
-TEST_F(rekey, esp_multicast_decrypts_only_at_members)
+TEST_F_TIMEOUT(rekey, esp_multicast_decrypts_only_at_members, KT_TIMEOUT)
 {
 	int m1, m2, i, got1, got2;
 
@@ -196,13 +198,13 @@ static int event_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-TEST_F(rekey, rekey_installs_new_sa_then_retires_the_old_one)
+TEST_F_TIMEOUT(rekey, rekey_installs_new_sa_then_retires_the_old_one, KT_TIMEOUT)
 {
 	struct event_seen ev = { 0 };
 	struct kt_status st;
 	int len, i, spi_old = SPI0;
 
-	len = kt_gcks_rekey(&self->gcks, 0, 2, self->buf, sizeof(self->buf));
+	len = kt_gcks_rekey(&self->gcks, 0, 5, self->buf, sizeof(self->buf));
 	ASSERT_LT(0, len);
 	ASSERT_EQ(0, send_rekey(self, self->buf, len));
 	ASSERT_EQ(0, kt_wait_msg_id(&self->m1, GROUP, 2, 5000));
@@ -220,8 +222,8 @@ TEST_F(rekey, rekey_installs_new_sa_then_retires_the_old_one)
 	EXPECT_EQ(1, st.lat[GKM_LAT_COUNT]);
 	EXPECT_LT(0, st.lat[GKM_LAT_P50]);
 
-	/* After the 2 s deactivation delay the old SA is gone. */
-	for (i = 0; i < 60 && kt_xfrm_has_spi("gk-m1", spi_old); i++)
+	/* After the 5 s deactivation delay the old SA is gone. */
+	for (i = 0; i < 200 && kt_xfrm_has_spi("gk-m1", spi_old); i++)
 		usleep(100000);
 	EXPECT_FALSE(kt_xfrm_has_spi("gk-m1", spi_old));
 	EXPECT_TRUE(kt_xfrm_has_spi("gk-m1", spi_old + 1));
@@ -230,7 +232,7 @@ TEST_F(rekey, rekey_installs_new_sa_then_retires_the_old_one)
 	EXPECT_EQ(1, st.stats[GKM_STAT_SA_REMOVED]);
 }
 
-TEST_F(rekey, forged_replayed_and_junk_datagrams_change_nothing)
+TEST_F_TIMEOUT(rekey, forged_replayed_and_junk_datagrams_change_nothing, KT_TIMEOUT)
 {
 	EVP_PKEY *other = gkm_ossl_rsa_generate(2048);
 	uint8_t good[GKM_WIRE_MAX_DATAGRAM], bad[GKM_WIRE_MAX_DATAGRAM];
@@ -379,6 +381,23 @@ static void counting_receiver(int fd, int stop_fd, int result_fd)
 	_exit(0);
 }
 
+/* UDP datagrams the member's stack dropped for want of buffer space. */
+static long udp_rcvbuf_errors(const char *ns)
+{
+	char cmd[256], line[512];
+	long v = -1;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "ip netns exec %s awk '/^Udp: [0-9]/ "
+		 "{ print $6 }' /proc/net/snmp", ns);
+	f = popen(cmd, "r");
+	if (f && fgets(line, sizeof(line), f))
+		v = strtol(line, NULL, 10);
+	if (f)
+		pclose(f);
+	return v;
+}
+
 static int read_xfrm_errors(const char *ns)
 {
 	/* Any non-zero XfrmIn* error counter of the member's namespace. */
@@ -386,8 +405,10 @@ static int read_xfrm_errors(const char *ns)
 		     "{ print; bad = 1 } END { exit bad }' /proc/net/xfrm_stat", ns);
 }
 
-TEST_F_TIMEOUT(rekey, no_packet_lost_across_50_rekeys_at_1000_pps, 600)
+TEST_F_TIMEOUT(rekey, no_packet_lost_across_rekeys_under_traffic, 600)
 {
+	/* Debug kernel: 10 rekeys at 200/s (same paths, 5x less work). */
+	const int rekeys = kt_scale(50, 10), pps = kt_scale(1000, 200);
 	int stop_tx[2], stop_rx[2], res_tx[2], res_rx[2], rx, i, len;
 	uint32_t sent = 0, received = 0;
 	struct kt_status st;
@@ -396,6 +417,12 @@ TEST_F_TIMEOUT(rekey, no_packet_lost_across_50_rekeys_at_1000_pps, 600)
 	ASSERT_EQ(0, setup_policies());
 	rx = data_rx_socket("gk-m1");
 	ASSERT_LE(0, rx);
+	/* Room for seconds of traffic: a slow guest must not drop at the socket. */
+	{
+		int sz = 8 << 20;
+
+		ASSERT_EQ(0, setsockopt(rx, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)));
+	}
 	ASSERT_EQ(0, pipe(stop_tx));
 	ASSERT_EQ(0, pipe(stop_rx));
 	ASSERT_EQ(0, pipe(res_tx));
@@ -407,12 +434,15 @@ TEST_F_TIMEOUT(rekey, no_packet_lost_across_50_rekeys_at_1000_pps, 600)
 	tx = fork();
 	ASSERT_LE(0, tx);
 	if (tx == 0)
-		paced_sender(stop_tx[0], res_tx[1], 1000);
+		paced_sender(stop_tx[0], res_tx[1], pps);
 
 	usleep(300000);
-	for (i = 0; i < 50; i++) {
-		/* Activation 1 s: receivers install at once, the sender then. */
-		len = kt_gcks_rekey(&self->gcks, 1, 2, self->buf, sizeof(self->buf));
+	for (i = 0; i < rekeys; i++) {
+		/*
+		 * Activation 1 s: receivers install at once, the sender then;
+		 * the old SA stays 3 s for packets still in flight.
+		 */
+		len = kt_gcks_rekey(&self->gcks, 1, 3, self->buf, sizeof(self->buf));
 		ASSERT_LT(0, len);
 		ASSERT_EQ(0, send_rekey(self, self->buf, len));
 		ASSERT_EQ(0, kt_wait_msg_id(&self->m1, GROUP, self->gcks.msg_id, 5000));
@@ -431,19 +461,20 @@ TEST_F_TIMEOUT(rekey, no_packet_lost_across_50_rekeys_at_1000_pps, 600)
 	waitpid(tx, NULL, 0);
 	waitpid(rcv, NULL, 0);
 
-	TH_LOG("sent %u datagrams across 50 rekeys, received %u", sent, received);
-	EXPECT_LT(40000, sent);
+	TH_LOG("sent %u datagrams across %d rekeys, received %u (UDP receive buffer errors %ld)",
+	       sent, rekeys, received, udp_rcvbuf_errors("gk-m1"));
+	EXPECT_LT(rekeys * pps * 8 / 10, sent);
 	EXPECT_EQ(sent, received);
 	EXPECT_EQ(0, read_xfrm_errors("gk-m1"));
 	ASSERT_EQ(0, kt_group_status(&self->m1, GROUP, &st));
-	EXPECT_EQ(50, st.stats[GKM_STAT_ACCEPTED]);
-	EXPECT_EQ(50, st.lat[GKM_LAT_COUNT]);
+	EXPECT_EQ(rekeys, st.stats[GKM_STAT_ACCEPTED]);
+	EXPECT_EQ(rekeys, st.lat[GKM_LAT_COUNT]);
 	TH_LOG("member apply latency: p50 %llu us, p99 %llu us, max %llu us",
 	       (unsigned long long)st.lat[GKM_LAT_P50] / 1000,
 	       (unsigned long long)st.lat[GKM_LAT_P99] / 1000,
 	       (unsigned long long)st.lat[GKM_LAT_MAX] / 1000);
 	ASSERT_EQ(0, kt_group_status(&self->srv, GROUP, &st));
-	EXPECT_EQ(50, st.stats[GKM_STAT_ACCEPTED]);
+	EXPECT_EQ(rekeys, st.stats[GKM_STAT_ACCEPTED]);
 	close(rx);
 }
 
@@ -455,6 +486,7 @@ TEST_F_TIMEOUT(rekey, no_packet_lost_across_50_rekeys_at_1000_pps, 600)
  */
 TEST_F_TIMEOUT(rekey, flood_of_forgeries_is_counted_and_harmless, 300)
 {
+	const int forgeries = kt_scale(100000, 10000);
 	uint8_t junk[GKM_WIRE_MAX_DATAGRAM];
 	struct kt_status st;
 	uint64_t classified;
@@ -464,13 +496,21 @@ TEST_F_TIMEOUT(rekey, flood_of_forgeries_is_counted_and_harmless, 300)
 	ASSERT_LT(0, len);
 	/* The genuine datagram with its ciphertext replaced: right lengths, fresh id. */
 	memcpy(junk, self->buf, len);
-	for (i = 0; i < 100000; i++) {
+	for (i = 0; i < forgeries; i++) {
 		memcpy(junk + GKM_WIRE_HDR_LEN, &i, sizeof(i));
 		ASSERT_EQ(0, send_rekey(self, junk, len));
 	}
-	ASSERT_EQ(0, send_rekey(self, self->buf, len));
-	ASSERT_EQ(0, kt_wait_msg_id(&self->m1, GROUP, self->gcks.msg_id, 30000));
-	usleep(200000);
+	/*
+	 * The genuine rekey may meet a full queue: like gkmd, retransmit it
+	 * (bitwise identical) until it is applied.
+	 */
+	for (i = 0; i < 300; i++) {
+		ASSERT_EQ(0, send_rekey(self, self->buf, len));
+		if (!kt_wait_msg_id(&self->m1, GROUP, self->gcks.msg_id, 200))
+			break;
+	}
+	ASSERT_EQ(0, kt_wait_msg_id(&self->m1, GROUP, self->gcks.msg_id, 0));
+	usleep(500000);
 	ASSERT_EQ(0, kt_group_status(&self->m1, GROUP, &st));
 	classified = st.stats[GKM_STAT_ACCEPTED] + st.stats[GKM_STAT_BAD_TAG] +
 		     st.stats[GKM_STAT_MALFORMED] + st.stats[GKM_STAT_QUEUE_DROPS] +
@@ -481,12 +521,153 @@ TEST_F_TIMEOUT(rekey, flood_of_forgeries_is_counted_and_harmless, 300)
 	       (unsigned long long)st.stats[GKM_STAT_MALFORMED],
 	       (unsigned long long)st.stats[GKM_STAT_QUEUE_DROPS]);
 	EXPECT_EQ(st.stats[GKM_STAT_RX], classified);
-	EXPECT_LT(90000, st.stats[GKM_STAT_RX]);
+	EXPECT_LT(forgeries * 9 / 10, st.stats[GKM_STAT_RX]);	/* the bridge may drop some */
 	EXPECT_LT(0, st.stats[GKM_STAT_BAD_TAG]);
 	EXPECT_EQ(0, st.stats[GKM_STAT_MALFORMED]);
 	EXPECT_EQ(1, st.stats[GKM_STAT_ACCEPTED]);
 	EXPECT_EQ(0, st.stats[GKM_STAT_BAD_SIG]);
 	EXPECT_EQ(2, st.nsas);
+}
+
+static int expiring_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[GKM_A_MAX + 1];
+	int *expiring = data;
+
+	if (!gkm_genl_parse(nlh, tb) && tb[GKM_A_EVENT] &&
+	    mnl_attr_get_u8(tb[GKM_A_EVENT]) == GKM_EVENT_KEYS_EXPIRING)
+		(*expiring)++;
+	return MNL_CB_OK;
+}
+
+TEST_F_TIMEOUT(rekey, soft_lifetime_raises_keys_expiring_once, KT_TIMEOUT)
+{
+	int len, expiring = 0, i;
+
+	self->gcks.soft = 2;
+	len = kt_gcks_rekey(&self->gcks, 0, 1, self->buf, sizeof(self->buf));
+	ASSERT_LT(0, len);
+	ASSERT_EQ(0, send_rekey(self, self->buf, len));
+	ASSERT_EQ(0, kt_wait_msg_id(&self->m1, GROUP, self->gcks.msg_id, 5000));
+	/* Applied event first, then (2 s later) exactly one expiring event. */
+	for (i = 0; i < 6; i++)
+		gkm_genl_wait_event(&self->ev, 1000, expiring_cb, &expiring);
+	EXPECT_EQ(1, expiring);
+}
+
+/* Per-sender SAs: ours carries the output reqid, the other sender's reqid 0. */
+TEST_F_TIMEOUT(rekey, per_sender_sas_only_ours_is_an_output_candidate, KT_TIMEOUT)
+{
+	struct gkm_wire_rekey_sa rsa = { .kek_id = self->gcks.kek.id,
+					 .kek_ver = self->gcks.kek.ver };
+	struct gkm_wire_member mb = { .leaf_id = self->gcks.leaf.id, .sender_id = 1,
+				      .role = GKM_ROLE_ALL };
+	struct gkm_wire_sa sa[2] = {
+		{ .spi = 0x3001, .transform = GKM_ESP_AES_GCM_128, .tek_id = 201,
+		  .tek_ver = 1, .flags = GKM_SA_F_SENDER | GKM_SA_F_REPLAY,
+		  .sender_id = 1, .dtd = 1 },
+		{ .spi = 0x3002, .transform = GKM_ESP_AES_GCM_128, .tek_id = 202,
+		  .tek_ver = 1, .flags = GKM_SA_F_SENDER | GKM_SA_F_REPLAY,
+		  .sender_id = 2, .dtd = 1 },
+	};
+	struct gkm_key tek[2] = {
+		{ .id = 201, .ver = 1, .usage = GKM_KEY_TEK, .len = GKM_KEY_TEK128_LEN },
+		{ .id = 202, .ver = 1, .usage = GKM_KEY_TEK, .len = GKM_KEY_TEK128_LEN },
+	};
+	static uint8_t body[GKM_WIRE_MAX_BODY];
+	struct gkm_enc_buf b;
+	uint32_t len;
+
+	gkm_ossl_random(tek[0].key, tek[0].len);
+	gkm_ossl_random(tek[1].key, tek[1].len);
+	gkm_enc_init(&b, body, sizeof(body));
+	gkm_enc_rekey_sa(&b, &rsa);
+	gkm_enc_plain_key(&b, &self->gcks.kek);
+	gkm_enc_plain_key(&b, &self->gcks.root);
+	gkm_enc_plain_key(&b, &self->gcks.leaf);
+	gkm_enc_plain_key(&b, &tek[0]);
+	gkm_enc_plain_key(&b, &tek[1]);
+	gkm_enc_data_sa(&b, &sa[0]);
+	gkm_enc_data_sa(&b, &sa[1]);
+	gkm_enc_member(&b, &mb);
+	gkm_enc_cert(&b, self->gcks.der, self->gcks.der_len);
+	ASSERT_EQ(0, b.err);
+	ASSERT_EQ(0, gkm_enc_registration(GROUP, 5, GKM_WIRE_SIG_RSA_PKCS1_SHA256,
+					  body, b.len, self->buf, sizeof(self->buf), &len));
+	ASSERT_EQ(0, kt_group_set(&self->srv, GROUP, self->buf, len, self->key));
+
+	/* The registration replaced the old SA set entirely. */
+	EXPECT_FALSE(kt_xfrm_has_spi("gk-srv", SPI0));
+	EXPECT_EQ(0, kt_sh("ip -n gk-srv xfrm state | grep -A2 'spi 0x00003001' | "
+			   "grep -q 'reqid %d '", REQID));
+	EXPECT_EQ(0, kt_sh("ip -n gk-srv xfrm state | grep -A2 'spi 0x00003002' | "
+			   "grep -q 'reqid 0 '"));
+	/* Anti-replay only on per-sender SAs (a single sequence space). */
+	EXPECT_EQ(0, kt_sh("ip -n gk-srv xfrm state | grep -A2 'spi 0x00003001' | "
+			   "grep -q 'replay-window 32'"));
+}
+
+/* The same member path over IPv6: control channel, rekey and ESP data. */
+TEST_F_TIMEOUT(rekey, ipv6_control_and_data, 120)
+{
+	const char *ctrl6 = "ff15::77", *data6 = "ff15::77:1";
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(DATA_PORT) };
+	struct ipv6_mreq mreq = { 0 };
+	struct timeval tv = { 0, 300000 };
+	unsigned int srv_if = kt_ifindex_in("gk-srv", "eth0");
+	struct kt_status st;
+	int tx6, rx6, len, i, got = 0;
+	char pkt[16];
+
+	ASSERT_EQ(0, kt_topo_ipv6());
+	ASSERT_EQ(0, kt_group_new(&self->m1, 8, ctrl6, CTRL_PORT,
+				  kt_ifindex_in("gk-m1", "eth0"), data6, REQID,
+				  GKM_ROLE_RECEIVER));
+	ASSERT_EQ(0, kt_group_new(&self->srv, 8, ctrl6, CTRL_PORT, srv_if, data6,
+				  REQID, GKM_ROLE_SENDER));
+	self->gcks.group = 8;
+	self->gcks.msg_id = 1;
+	len = kt_gcks_registration(&self->gcks, GKM_ROLE_RECEIVER, self->buf, sizeof(self->buf));
+	ASSERT_LT(0, len);
+	ASSERT_EQ(0, kt_group_set(&self->m1, 8, self->buf, len, self->key));
+	len = kt_gcks_registration(&self->gcks, GKM_ROLE_SENDER, self->buf, sizeof(self->buf));
+	ASSERT_LT(0, len);
+	ASSERT_EQ(0, kt_group_set(&self->srv, 8, self->buf, len, self->key));
+
+	/* Rekey over IPv6 multicast. */
+	tx6 = kt_socket_in("gk-srv", AF_INET6, SOCK_DGRAM, 0);
+	ASSERT_LE(0, tx6);
+	len = kt_gcks_rekey(&self->gcks, 0, 5, self->buf, sizeof(self->buf));
+	ASSERT_LT(0, len);
+	ASSERT_EQ(0, kt_send6(tx6, ctrl6, CTRL_PORT, srv_if, self->buf, len));
+	ASSERT_EQ(0, kt_wait_msg_id(&self->m1, 8, self->gcks.msg_id, 5000));
+	ASSERT_EQ(0, kt_group_status(&self->m1, 8, &st));
+	EXPECT_EQ(1, st.stats[GKM_STAT_ACCEPTED]);
+	EXPECT_EQ(0, kt_sh("ip -n gk-m1 xfrm state | grep -q 'dst %s'", data6));
+
+	/* ESP over IPv6 multicast, both SAs (old dying, new active) installed. */
+	ASSERT_EQ(0, kt_sh("ip -n gk-srv xfrm policy add dir out dst %s/128 proto udp "
+			   "tmpl proto esp mode transport reqid %d level required",
+			   data6, REQID));
+	ASSERT_EQ(0, kt_sh("ip -n gk-m1 xfrm policy add dir in dst %s/128 proto udp "
+			   "tmpl proto esp mode transport level required", data6));
+	rx6 = kt_socket_in("gk-m1", AF_INET6, SOCK_DGRAM, 0);
+	ASSERT_LE(0, rx6);
+	inet_pton(AF_INET6, data6, &sin6.sin6_addr);
+	mreq.ipv6mr_multiaddr = sin6.sin6_addr;
+	mreq.ipv6mr_interface = kt_ifindex_in("gk-m1", "eth0");
+	ASSERT_EQ(0, bind(rx6, (struct sockaddr *)&sin6, sizeof(sin6)));
+	ASSERT_EQ(0, setsockopt(rx6, IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, &mreq, sizeof(mreq)));
+	ASSERT_EQ(0, setsockopt(rx6, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+	for (i = 0; i < 50; i++)
+		ASSERT_EQ(0, kt_send6(tx6, data6, DATA_PORT, srv_if, "v6", 2));
+	while (recv(rx6, pkt, sizeof(pkt), 0) > 0)
+		got++;
+	EXPECT_EQ(50, got);
+	EXPECT_EQ(0, kt_sh("ip -n gk-m1 -s xfrm state | grep -A12 'spi 0x%08x' | "
+			   "grep -Eq '[^0-9]50\\(packets\\)'", self->gcks.spi));
+	close(rx6);
+	close(tx6);
 }
 
 /* Flood child: @dgram on the control channel from gk-srv until @stop_fd. */

@@ -22,6 +22,7 @@
 #include <linux/keyctl.h>
 
 #include "ktest.h"
+#include "../vectors/codes.h"
 #include "kselftest_harness.h"
 
 #define VEC_DIR		"selftests/vectors"
@@ -29,14 +30,6 @@
 #define PORT_BASE	4100
 #define DATA		"239.77.1.9"
 
-static const char *const code_names[__GKM_E_MAX] = {
-	"OK", "TRUNCATED", "BAD_MAGIC", "BAD_VERSION", "BAD_TYPE", "RESERVED",
-	"BAD_FRAG", "UNKNOWN_ALG", "BAD_LENGTH", "WRONG_GROUP", "OLD",
-	"REPLAY", "UNKNOWN_KEK", "BAD_TAG", "BAD_SIG", "MALFORMED_TLV",
-	"DUP_TLV", "UNKNOWN_CRITICAL", "TLV_NOT_ALLOWED", "TOO_MANY_TLVS",
-	"TOO_MANY_KEYS", "TOO_MANY_SAS", "UNWRAP", "KEY_CONFLICT",
-	"SA_CONFLICT", "REG_INCOMPLETE", "OUT_OF_SYNC", "PENDING", "INTERNAL",
-};
 
 /* The counter a result code moves (0: only RX, for PENDING). */
 static int counter_for(const char *code)
@@ -58,12 +51,7 @@ static int counter_for(const char *code)
 
 static bool known_code(const char *code)
 {
-	int i;
-
-	for (i = 0; i < __GKM_E_MAX; i++)
-		if (!strcmp(code_names[i], code))
-			return true;
-	return false;
+	return gkm_vector_code_of(code) >= 0;
 }
 
 static const char *const store_ns[] = { "gk-m1", "gk-m2", "gk-srv" };

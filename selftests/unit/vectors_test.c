@@ -34,29 +34,16 @@
 #include <unistd.h>
 
 #include "gkm_test.h"
+#include "../vectors/codes.h"
 #include "kselftest_harness.h"
 
 #define VEC_DIR		"selftests/vectors"
 #define VEC_KEY		VEC_DIR "/gcks-test.key.pem"
 #define MAX_STORES	8
 
-static const char * const code_names[__GKM_E_MAX] = {
-	"OK", "TRUNCATED", "BAD_MAGIC", "BAD_VERSION", "BAD_TYPE", "RESERVED",
-	"BAD_FRAG", "UNKNOWN_ALG", "BAD_LENGTH", "WRONG_GROUP", "OLD",
-	"REPLAY", "UNKNOWN_KEK", "BAD_TAG", "BAD_SIG", "MALFORMED_TLV",
-	"DUP_TLV", "UNKNOWN_CRITICAL", "TLV_NOT_ALLOWED", "TOO_MANY_TLVS",
-	"TOO_MANY_KEYS", "TOO_MANY_SAS", "UNWRAP", "KEY_CONFLICT",
-	"SA_CONFLICT", "REG_INCOMPLETE", "OUT_OF_SYNC", "PENDING", "INTERNAL",
-};
-
 static int code_of(const char *name)
 {
-	int i;
-
-	for (i = 0; i < __GKM_E_MAX; i++)
-		if (!strcmp(code_names[i], name))
-			return i;
-	return -1;
+	return gkm_vector_code_of(name);
 }
 
 /* ---- generator ---------------------------------------------------------- */
@@ -127,7 +114,7 @@ static void rx_vec(struct gen *g, const char *st, const char *name,
 		   const u8 *p, u32 len, int code)
 {
 	put_file(g, name, p, len);
-	line(g, "rx %s %s %s", st, name, code_names[code]);
+	line(g, "rx %s %s %s", st, name, gkm_vector_code_names[code]);
 	g->nvec++;
 }
 

@@ -19,6 +19,13 @@
 
 #include "ktest.h"
 
+int kt_scale(int full, int light)
+{
+	const char *v = getenv("GKM_TEST_LIGHT");
+
+	return v && !strcmp(v, "1") ? light : full;
+}
+
 int kt_sh(const char *fmt, ...)
 {
 	char cmd[2048];
@@ -132,18 +139,17 @@ static void kt_key(struct gkm_key *k, uint32_t id, uint32_t ver, uint8_t usage,
 #define KT_LEAF_ID	3
 #define KT_TEK_ID	100
 
-static struct gkm_key kt_root;
-
 int kt_gcks_init(struct kt_gcks *k, uint32_t group, uint32_t spi)
 {
 	memset(k, 0, sizeof(*k));
 	gkm_ossl_crypto(&k->c);
-	k->sign = gkm_ossl_rsa_generate(2048);
+	/* The vectors' test-only key: generating one costs seconds under TCG. */
+	k->sign = gkm_ossl_read_key_pem("selftests/vectors/gcks-test.key.pem");
 	if (!k->sign || gkm_ossl_selfsigned_der(k->sign, "gkm test gcks", &k->der,
 						&k->der_len))
 		return -EIO;
 	kt_key(&k->kek, KT_KEK_ID, 1, GKM_KEY_GROUP, GKM_KEY_GROUP_LEN);
-	kt_key(&kt_root, KT_ROOT_ID, 1, GKM_KEY_KWK, GKM_KEY_KWK_LEN);
+	kt_key(&k->root, KT_ROOT_ID, 1, GKM_KEY_KWK, GKM_KEY_KWK_LEN);
 	kt_key(&k->leaf, KT_LEAF_ID, 1, GKM_KEY_KWK, GKM_KEY_KWK_LEN);
 	kt_key(&k->tek, KT_TEK_ID, 1, GKM_KEY_TEK, GKM_KEY_TEK128_LEN);
 	k->group = group;
@@ -167,6 +173,7 @@ static struct gkm_wire_sa kt_sa(const struct kt_gcks *k, uint32_t atd, uint32_t 
 		.tek_ver = k->tek.ver,
 		.atd = atd,
 		.dtd = dtd,
+		.soft = k->soft,
 	};
 
 	return sa;
@@ -185,7 +192,7 @@ int kt_gcks_registration(struct kt_gcks *k, uint16_t role, uint8_t *out, uint32_
 	gkm_enc_init(&b, body, sizeof(body));
 	gkm_enc_rekey_sa(&b, &rsa);
 	gkm_enc_plain_key(&b, &k->kek);
-	gkm_enc_plain_key(&b, &kt_root);
+	gkm_enc_plain_key(&b, &k->root);
 	gkm_enc_plain_key(&b, &k->leaf);
 	gkm_enc_plain_key(&b, &k->tek);
 	gkm_enc_data_sa(&b, &sa);
@@ -228,7 +235,7 @@ int kt_gcks_rekey(struct kt_gcks *k, uint32_t atd, uint32_t dtd, uint8_t *out,
 	k->spi++;
 	sa = kt_sa(k, atd, dtd);
 	gkm_enc_init(&b, body, sizeof(body));
-	gkm_enc_wrapped_key(&b, &k->c, &k->tek, &kt_root);
+	gkm_enc_wrapped_key(&b, &k->c, &k->tek, &k->root);
 	gkm_enc_data_sa(&b, &sa);
 	gkm_enc_delete(&b, GKM_DELETE_SPI, old_spi);
 	if (b.err)
@@ -248,18 +255,20 @@ int kt_group_new(struct gkm_genl *g, uint32_t id, const char *ctrl, uint16_t por
 		 unsigned int ifindex, const char *data, uint32_t reqid, uint16_t role)
 {
 	struct nlmsghdr *nlh = gkm_genl_request(g, GKM_CMD_GROUP_NEW, 0);
-	struct in_addr a;
+	int family = strchr(ctrl, ':') ? AF_INET6 : AF_INET;
+	int alen = family == AF_INET6 ? 16 : 4;
+	struct in6_addr a;
 
 	mnl_attr_put_u32(nlh, GKM_A_GROUP_ID, id);
-	mnl_attr_put_u16(nlh, GKM_A_FAMILY, AF_INET);
-	inet_pton(AF_INET, ctrl, &a);
-	mnl_attr_put(nlh, GKM_A_CTRL_ADDR, 4, &a);
+	mnl_attr_put_u16(nlh, GKM_A_FAMILY, family);
+	inet_pton(family, ctrl, &a);
+	mnl_attr_put(nlh, GKM_A_CTRL_ADDR, alen, &a);
 	mnl_attr_put_u16(nlh, GKM_A_CTRL_PORT, port);
 	if (ifindex)
 		mnl_attr_put_u32(nlh, GKM_A_IFINDEX, ifindex);
 	if (data) {
-		inet_pton(AF_INET, data, &a);
-		mnl_attr_put(nlh, GKM_A_DATA_ADDR, 4, &a);
+		inet_pton(family, data, &a);
+		mnl_attr_put(nlh, GKM_A_DATA_ADDR, alen, &a);
 	}
 	mnl_attr_put_u32(nlh, GKM_A_REQID, reqid);
 	mnl_attr_put_u16(nlh, GKM_A_ROLE, role);
@@ -376,7 +385,94 @@ int kt_send4(int fd, const char *addr, uint16_t port, const void *buf, size_t le
 		(ssize_t)len ? 0 : -errno;
 }
 
+int kt_send6(int fd, const char *addr, uint16_t port, unsigned int ifindex,
+	     const void *buf, size_t len)
+{
+	struct sockaddr_in6 sin6 = {
+		.sin6_family = AF_INET6,
+		.sin6_port = htons(port),
+		.sin6_scope_id = ifindex,
+	};
+	int idx = (int)ifindex;
+
+	inet_pton(AF_INET6, addr, &sin6.sin6_addr);
+	if (setsockopt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &idx, sizeof(idx)))
+		return -errno;
+	return sendto(fd, buf, len, 0, (struct sockaddr *)&sin6, sizeof(sin6)) ==
+		(ssize_t)len ? 0 : -errno;
+}
+
+int kt_topo_ipv6(void)
+{
+	return kt_sh("for i in 1 2 3; do n=$(echo srv m1 m2 | cut -d' ' -f$i); "
+		     "ip -n gk-$n addr add fd77::$i/64 dev eth0 nodad || exit 1; done");
+}
+
 bool kt_xfrm_has_spi(const char *ns, uint32_t spi)
 {
 	return kt_sh("ip -n %s xfrm state | grep -q 'spi 0x%08x'", ns, spi) == 0;
+}
+
+int kt_sh_out(char *out, size_t len, const char *fmt, ...)
+{
+	char cmd[2048];
+	size_t n = 0, r;
+	va_list ap;
+	FILE *f;
+	int ret;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	while (n + 1 < len && (r = fread(out + n, 1, len - 1 - n, f)) > 0)
+		n += r;
+	out[n] = '\0';
+	/* Drain what did not fit so the command does not block. */
+	while (fread(cmd, 1, sizeof(cmd), f) > 0)
+		;
+	ret = pclose(f);
+	return ret == -1 ? -1 : WEXITSTATUS(ret);
+}
+
+int kt_gkmctl(const char *ns, char *out, size_t len, const char *fmt, ...)
+{
+	const char *build = getenv("GKM_BUILD") ? getenv("GKM_BUILD") : "build";
+	char args[1536], sink[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	if (!out) {
+		out = sink;
+		len = sizeof(sink);
+	}
+	return kt_sh_out(out, len, "ip netns exec %s %s/gkmctl %s", ns, build, args);
+}
+
+int kt_count(const char *fmt, ...)
+{
+	char cmd[2048], out[64];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (kt_sh_out(out, sizeof(out), "%s | wc -l", cmd) < 0)
+		return -1;
+	return atoi(out);
+}
+
+int kt_write_file(const char *path, const void *buf, size_t len)
+{
+	FILE *f = fopen(path, "w");
+	size_t n;
+
+	if (!f)
+		return -errno;
+	n = fwrite(buf, 1, len, f);
+	return fclose(f) || n != len ? -EIO : 0;
 }

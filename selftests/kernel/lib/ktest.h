@@ -18,6 +18,12 @@
 #include "keystore.h"
 #include "wire_encode.h"
 
+/*
+ * @full normally; @light when GKM_TEST_LIGHT=1 (the debug-kernel pass,
+ * several times slower: same code paths, smaller counts).
+ */
+int kt_scale(int full, int light);
+
 /* Run a shell command; returns its exit status (or -1). */
 int kt_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Enter the named netns ("" or NULL: the one the process started in). */
@@ -45,9 +51,11 @@ struct kt_gcks {
 	uint8_t *der;
 	size_t der_len;
 	struct gkm_key kek;
+	struct gkm_key root;	/* LKH root KWK: wraps new TEKs */
 	struct gkm_key leaf;
 	struct gkm_key tek;
 	uint32_t spi;
+	uint32_t soft;		/* soft lifetime of the data SA, seconds */
 	uint64_t msg_id;
 	uint32_t group;
 };
@@ -70,7 +78,7 @@ int kt_gcks_seal(struct kt_gcks *k, EVP_PKEY *signer, const uint8_t *body,
 /* Add the GCKS certificate as an "asymmetric" key; returns the serial. */
 int32_t kt_keyring_add(const struct kt_gcks *k);
 
-/* genl: create a group with a control channel on @ifindex. */
+/* genl: create a group with a control channel on @ifindex (IPv4 or IPv6 addresses). */
 int kt_group_new(struct gkm_genl *g, uint32_t id, const char *ctrl, uint16_t port,
 		 unsigned int ifindex, const char *data, uint32_t reqid, uint16_t role);
 int kt_group_set(struct gkm_genl *g, uint32_t id, const uint8_t *reg, uint32_t len,
@@ -98,7 +106,26 @@ int kt_wait_msg_id(struct gkm_genl *g, uint32_t id, uint64_t msg_id, int ms);
 
 /* Send @len bytes to @addr:@port from socket @fd (IPv4). */
 int kt_send4(int fd, const char *addr, uint16_t port, const void *buf, size_t len);
+/* The same for an IPv6 socket and address, out of interface @ifindex. */
+int kt_send6(int fd, const char *addr, uint16_t port, unsigned int ifindex,
+	     const void *buf, size_t len);
+/* Add IPv6 addresses fd77::N/64 (nodad) to the topology's eth0s. */
+int kt_topo_ipv6(void);
 /* Does `ip -n NS xfrm state` list SPI @spi? */
 bool kt_xfrm_has_spi(const char *ns, uint32_t spi);
+
+/* Like kt_sh, with the command's stdout (up to @len - 1 bytes) in @out. */
+int kt_sh_out(char *out, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/*
+ * Run "$GKM_BUILD/gkmctl ARGS" in netns @ns; stdout into @out (may be NULL),
+ * stderr goes to the test's. Returns the exit status.
+ */
+int kt_gkmctl(const char *ns, char *out, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+/* Number of lines a shell command prints (e.g. "ip -n gk-m1 xfrm policy"). */
+int kt_count(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Write @len bytes to @path. */
+int kt_write_file(const char *path, const void *buf, size_t len);
 
 #endif /* GKM_KTEST_H */

@@ -1,0 +1,755 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Groups: membership, batched LKH rekeys, TEK/KEK refresh and the
+ * controller thread that drives them (gkmd.h explains the locking).
+ *
+ * Every membership batch replaces the group KEK (so removed members can no
+ * longer open datagrams) and the TEK (so joiners cannot read the past) in
+ * one message sealed under the previous group KEK; members that stay
+ * resolve it, removed members cannot and go out of sync (protocol.rst 4.3).
+ * Each new TEK gets a fresh key id and a fresh SPI; the old SPI and TEK
+ * key id are deleted in the same message (receivers keep the dying SA for
+ * the deactivation delay).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <openssl/crypto.h>
+
+#include "crypto_openssl.h"
+#include "gkmd.h"
+
+#define MAX_BATCH_OPS	512
+#define OUTBOX_KEEP	4	/* messages kept for retransmission after a crash */
+
+uint64_t gkmd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int64_t gkmd_wall(void)
+{
+	return (int64_t)time(NULL);
+}
+
+void gkmd_log(const char *fmt, ...)
+{
+	va_list ap;
+	char buf[512];
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "gkmd: %s\n", buf);
+}
+
+/* A state database write failed: memory and disk may now disagree.  Exit
+ * and let the restart continue from the last committed state. */
+static void __attribute__((noreturn)) fatal_store(void)
+{
+	gkmd_log("fatal: state database write failed; exiting so that a restart resumes from committed state");
+	_exit(1);
+}
+
+void gkmd_key_fingerprint(const uint8_t *key, unsigned int len, char out[17])
+{
+	uint8_t h[32];
+	unsigned int n;
+
+	EVP_Digest(key, len, h, &n, EVP_sha256(), NULL);
+	for (int i = 0; i < 8; i++)
+		sprintf(out + 2 * i, "%02x", h[i]);
+}
+
+/* ---- members ------------------------------------------------------------ */
+
+static uint32_t hash_id(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 16777619u;
+	return h;
+}
+
+static int index_rebuild(struct gkmd_group *g)
+{
+	uint32_t cap = 64;
+
+	while (cap < g->nmembers * 2 + 2)
+		cap *= 2;
+	if (cap != g->index_cap) {
+		uint32_t *ni = calloc(cap, sizeof(*ni));
+
+		if (!ni)
+			return -ENOMEM;
+		free(g->index);
+		g->index = ni;
+		g->index_cap = cap;
+	} else {
+		memset(g->index, 0, cap * sizeof(*g->index));
+	}
+	for (uint32_t i = 0; i < g->nmembers; i++) {
+		uint32_t h = hash_id(g->members[i].identity) & (cap - 1);
+
+		while (g->index[h])
+			h = (h + 1) & (cap - 1);
+		g->index[h] = i + 1;
+	}
+	return 0;
+}
+
+struct gkmd_member *gkmd_member_find(struct gkmd_group *g, const char *id)
+{
+	uint32_t h;
+
+	if (!g->index_cap)
+		return NULL;
+	h = hash_id(id) & (g->index_cap - 1);
+	while (g->index[h]) {
+		struct gkmd_member *m = &g->members[g->index[h] - 1];
+
+		if (!strcmp(m->identity, id))
+			return m;
+		h = (h + 1) & (g->index_cap - 1);
+	}
+	return NULL;
+}
+
+static int member_append(struct gkmd_group *g, const struct gkmd_member *m)
+{
+	if (g->nmembers == g->members_cap) {
+		uint32_t nc = g->members_cap ? g->members_cap * 2 : 64;
+		struct gkmd_member *nm = realloc(g->members, nc * sizeof(*nm));
+
+		if (!nm)
+			return -ENOMEM;
+		g->members = nm;
+		g->members_cap = nc;
+	}
+	g->members[g->nmembers++] = *m;
+	if (g->nmembers * 2 + 2 > g->index_cap)
+		return index_rebuild(g);
+	{
+		uint32_t h = hash_id(m->identity) & (g->index_cap - 1);
+
+		while (g->index[h])
+			h = (h + 1) & (g->index_cap - 1);
+		g->index[h] = g->nmembers;
+	}
+	return 0;
+}
+
+static int load_member(void *ctx, const struct gkmd_member *m)
+{
+	struct gkmd_group *g = ctx;
+
+	if (!lkh_is_member(g->tree, m->slot)) {
+		gkmd_log("group %u: member %s: slot %u not in the key tree; dropped",
+			 g->id, m->identity, m->slot);
+		return 0;
+	}
+	return member_append(g, m);
+}
+
+struct gkmd_group *gkmd_group_find(struct gkmd *d, uint32_t id)
+{
+	for (unsigned int i = 0; i < d->ngroups; i++)
+		if (d->groups[i].id == id)
+			return &d->groups[i];
+	return NULL;
+}
+
+/* ---- keys ----------------------------------------------------------------- */
+
+static int new_sa(struct gkmd_group *g)
+{
+	struct gkmd_sa *sa = &g->sa;
+
+	memset(sa, 0, sizeof(*sa));
+	sa->spi = g->next_spi++;
+	sa->tek_id = g->next_key_id++;
+	sa->tek_ver = 1;
+	sa->transform = g->cfg.transform;
+	sa->tek_len = g->cfg.transform == GKM_ESP_AES_GCM_256 ?
+		      GKM_KEY_TEK256_LEN : GKM_KEY_TEK128_LEN;
+	sa->created = gkmd_wall();
+	return gkm_ossl_random(sa->tek, sa->tek_len);
+}
+
+static int new_kek(struct gkmd_group *g)
+{
+	g->kek.ver++;
+	g->kek_created = gkmd_wall();
+	return gkm_ossl_random(g->kek.key, GKM_KEY_GROUP_LEN);
+}
+
+/* ---- transmission ----------------------------------------------------------- */
+
+static void tx_queue(struct gkmd_group *g, uint64_t msg_id, const uint8_t *data,
+		     uint32_t len)
+{
+	struct gkmd_tx *t;
+
+	if (g->ntx == g->tx_cap) {
+		uint32_t nc = g->tx_cap ? g->tx_cap * 2 : 16;
+		struct gkmd_tx *nt = realloc(g->tx, nc * sizeof(*nt));
+
+		if (!nt) {
+			gkmd_log("group %u: out of memory: datagram of message %llu not queued",
+				 g->id, (unsigned long long)msg_id);
+			return;
+		}
+		g->tx = nt;
+		g->tx_cap = nc;
+	}
+	t = &g->tx[g->ntx++];
+	t->due_ms = 0;
+	t->copies_left = g->cfg.retransmit_count;
+	t->len = len;
+	memcpy(t->data, data, len);
+}
+
+static int tx_restore(void *ctx, const uint8_t *data, uint32_t len)
+{
+	struct gkmd_group *g = ctx;
+
+	tx_queue(g, 0, data, len);
+	return 0;
+}
+
+/*
+ * Send what is due.  Copies of one message are all sent (with the
+ * configured spacing) before the first copy of the next one, so a member
+ * never sees a newer message before every copy of the older one.
+ * Returns the next due time, or UINT64_MAX.
+ */
+static uint64_t tx_run(struct gkmd_group *g, uint64_t now)
+{
+	while (g->ntx) {
+		/* the head message: entries sharing the first entry's msg id */
+		uint64_t head = get_unaligned_be64(g->tx[0].data + GKM_WIRE_OFF_MSG_ID);
+		uint32_t n = 0, i;
+		uint64_t due = UINT64_MAX;
+
+		while (n < g->ntx &&
+		       get_unaligned_be64(g->tx[n].data + GKM_WIRE_OFF_MSG_ID) == head)
+			n++;
+		for (i = 0; i < n; i++) {
+			struct gkmd_tx *t = &g->tx[i];
+
+			if (t->copies_left && t->due_ms <= now) {
+				gkmd_mcast_send(g, t->data, t->len);
+				g->stat_datagrams++;
+				t->copies_left--;
+				t->due_ms = now + g->cfg.retransmit_spacing_ms;
+			}
+			if (t->copies_left && t->due_ms < due)
+				due = t->due_ms;
+		}
+		if (due != UINT64_MAX)
+			return due;
+		memmove(g->tx, g->tx + n, (g->ntx - n) * sizeof(*g->tx));
+		g->ntx -= n;
+		for (i = 0; i < g->ntx; i++)	/* next message: start now */
+			g->tx[i].due_ms = now;
+	}
+	return UINT64_MAX;
+}
+
+/*
+ * Build message g->msg_id + 1 and commit it with the group state in the
+ * transaction the caller opened; the caller commits, then tx_commit()
+ * queues the datagrams.
+ */
+struct built_msg {
+	int nfrags;
+	uint64_t msg_id;
+	uint8_t pkt[GKM_WIRE_MAX_FRAGS][GKM_WIRE_MAX_DATAGRAM];
+	uint32_t len[GKM_WIRE_MAX_FRAGS];
+};
+
+static int outbox_store(struct gkmd *d, struct gkmd_group *g,
+			const struct built_msg *bm)
+{
+	for (int f = 0; f < bm->nfrags; f++)
+		if (gkmd_store_outbox_put(d, g->id, bm->msg_id, (unsigned int)f,
+					  bm->pkt[f], bm->len[f]))
+			return -1;
+	if (bm->msg_id > OUTBOX_KEEP &&
+	    gkmd_store_outbox_prune(d, g->id, bm->msg_id - OUTBOX_KEEP))
+		return -1;
+	return 0;
+}
+
+static void tx_commit(struct gkmd_group *g, const struct built_msg *bm)
+{
+	for (int f = 0; f < bm->nfrags; f++)
+		tx_queue(g, bm->msg_id, bm->pkt[f], bm->len[f]);
+	g->stat_rekeys++;
+}
+
+/* ---- batches ------------------------------------------------------------------ */
+
+static void finish_op(struct gkmd_op *op, int status, const char *reason,
+		      uint8_t *payload, uint32_t len, uint64_t msg_id)
+{
+	if (!op->w) {
+		if (payload) {
+			OPENSSL_cleanse(payload, len);
+			free(payload);
+		}
+		return;
+	}
+	op->w->status = status;
+	snprintf(op->w->reason, sizeof(op->w->reason), "%s", reason);
+	op->w->payload = payload;
+	op->w->payload_len = len;
+	op->w->msg_id = msg_id;
+	op->w->done = true;
+}
+
+/*
+ * Apply ops[0..k) to a clone of the tree and build the message.  On
+ * -EMSGSIZE nothing changed and the caller retries with fewer ops.
+ */
+static int run_batch_k(struct gkmd *d, struct gkmd_group *g, uint32_t k)
+{
+	struct gkmd_op *ops = g->ops;
+	uint32_t *leave = calloc(k + 1, sizeof(*leave));
+	uint32_t *jslots = calloc(k + 1, sizeof(*jslots));
+	struct built_msg *bm = calloc(1, sizeof(*bm));
+	struct lkh_tree *old = g->tree, *t = lkh_clone(g->tree);
+	struct gkm_key seal = g->kek;
+	struct gkmd_sa old_sa = g->sa;
+	uint32_t old_next_key = g->next_key_id, old_next_spi = g->next_spi;
+	struct gkmd_rekey_common cm = { .new_kek = true, .new_sa = true };
+	struct lkh_rekey rk;
+	uint32_t nl = 0, nj = 0, staying;
+	int rc = -ENOMEM;
+
+	lkh_rekey_init(&rk);
+	if (!leave || !jslots || !bm || !t)
+		goto fail;
+	for (uint32_t i = 0; i < k; i++) {
+		if (ops[i].kind == GKMD_OP_LEAVE)
+			leave[nl++] = gkmd_member_find(g, ops[i].identity)->slot;
+		else
+			nj++;
+	}
+	staying = g->nmembers - nl;
+	rc = lkh_batch(t, leave, nl, nj, NULL, jslots, LKH_F_NO_TEK, &rk);
+	if (rc)
+		goto fail;
+	g->tree = t;
+	if ((rc = new_kek(g)) || (rc = new_sa(g)))
+		goto fail;
+	cm.del_spi = old_sa.spi;
+	cm.del_key = old_sa.tek_id;
+	bm->msg_id = g->msg_id + 1;
+	if (staying) {
+		bm->nfrags = gkmd_build_rekey(d, g, &rk, &cm, &seal, bm->msg_id,
+					      bm->pkt, bm->len);
+		if (bm->nfrags < 0) {
+			rc = bm->nfrags;
+			goto fail;
+		}
+		g->msg_id = bm->msg_id;
+	}
+
+	/* Commit, then nothing can fail any more. */
+	if (gkmd_store_begin(d))
+		fatal_store();
+	for (uint32_t i = 0, j = 0; i < k; i++) {
+		struct gkmd_member m = { 0 };
+
+		if (ops[i].kind == GKMD_OP_LEAVE) {
+			if (gkmd_store_member_del(d, g->id, ops[i].identity))
+				fatal_store();
+			continue;
+		}
+		snprintf(m.identity, sizeof(m.identity), "%s", ops[i].identity);
+		m.slot = jslots[j++];
+		m.role = ops[i].role;
+		if (gkmd_store_member_put(d, g->id, &m))
+			fatal_store();
+	}
+	if (gkmd_store_save_group(d, g) ||
+	    (bm->nfrags > 0 && outbox_store(d, g, bm)) || gkmd_store_commit(d))
+		fatal_store();
+	lkh_free(old);
+	old = NULL;
+	if (bm->nfrags > 0)
+		tx_commit(g, bm);
+
+	/* Membership in memory, then answers. */
+	for (uint32_t i = 0; i < k; i++) {
+		struct gkmd_member *m;
+
+		if (ops[i].kind != GKMD_OP_LEAVE)
+			continue;
+		m = gkmd_member_find(g, ops[i].identity);
+		*m = g->members[--g->nmembers];
+		index_rebuild(g);
+		g->stat_leaves++;
+		gkmd_log("group %u: %s left (message %llu)", g->id,
+			 ops[i].identity, (unsigned long long)g->msg_id);
+		finish_op(&ops[i], GKM_REG_OK, "ok", NULL, 0, g->msg_id);
+	}
+	for (uint32_t i = 0, j = 0; i < k; i++) {
+		struct gkmd_member m = { 0 };
+		uint8_t *reg = NULL;
+		uint32_t len = 0;
+
+		if (ops[i].kind != GKMD_OP_JOIN)
+			continue;
+		snprintf(m.identity, sizeof(m.identity), "%s", ops[i].identity);
+		m.slot = jslots[j++];
+		m.role = ops[i].role;
+		if (member_append(g, &m) ||
+		    gkmd_build_registration(d, g, &m, &reg, &len)) {
+			finish_op(&ops[i], GKM_REG_INTERNAL,
+				  "cannot build the registration; retry", NULL, 0, 0);
+			continue;
+		}
+		g->stat_joins++;
+		gkmd_log("group %u: %s joined at slot %u (message %llu)", g->id,
+			 m.identity, m.slot, (unsigned long long)g->msg_id);
+		finish_op(&ops[i], GKM_REG_OK, "ok", reg, len, g->msg_id);
+	}
+	OPENSSL_cleanse(&seal, sizeof(seal));
+	OPENSSL_cleanse(&old_sa, sizeof(old_sa));
+	lkh_rekey_release(&rk);
+	free(leave);
+	free(jslots);
+	OPENSSL_cleanse(bm, sizeof(*bm));
+	free(bm);
+	return 0;
+fail:
+	/* Nothing was committed or sent: restore the previous state.  The
+	 * counters are restored too: ids used only in memory were never
+	 * seen by anyone. */
+	if (old) {
+		if (g->tree != old)
+			lkh_free(g->tree);
+		else
+			lkh_free(t);
+		g->tree = old;
+	}
+	g->kek = seal;
+	g->sa = old_sa;
+	g->next_key_id = old_next_key;
+	g->next_spi = old_next_spi;
+	OPENSSL_cleanse(&seal, sizeof(seal));
+	OPENSSL_cleanse(&old_sa, sizeof(old_sa));
+	lkh_rekey_release(&rk);
+	free(leave);
+	free(jslots);
+	free(bm);
+	return rc;
+}
+
+static void run_batch(struct gkmd *d, struct gkmd_group *g)
+{
+	while (g->nops) {
+		uint32_t k = g->nops < MAX_BATCH_OPS ? g->nops : MAX_BATCH_OPS;
+		int rc;
+
+		while ((rc = run_batch_k(d, g, k)) == -EMSGSIZE && k > 1)
+			k /= 2;
+		if (rc) {
+			gkmd_log("group %u: batch of %u changes failed: %s", g->id,
+				 k, strerror(-rc));
+			for (uint32_t i = 0; i < k; i++)
+				finish_op(&g->ops[i], GKM_REG_INTERNAL,
+					  "rekey failed", NULL, 0, 0);
+		}
+		memmove(g->ops, g->ops + k, (g->nops - k) * sizeof(*g->ops));
+		g->nops -= k;
+		pthread_cond_broadcast(&d->done);
+	}
+}
+
+/* KEK and/or TEK refresh without membership change. */
+static int refresh(struct gkmd *d, struct gkmd_group *g, bool kek, bool tek,
+		   unsigned int lkh_flags)
+{
+	struct built_msg *bm = calloc(1, sizeof(*bm));
+	struct gkm_key seal = g->kek;
+	struct gkmd_sa old_sa = g->sa;
+	struct gkmd_rekey_common cm = { .new_kek = kek, .new_sa = tek };
+	struct lkh_rekey rk;
+	int rc = -ENOMEM;
+
+	lkh_rekey_init(&rk);
+	if (!bm)
+		return rc;
+	if (kek && lkh_members(g->tree)) {
+		rc = lkh_refresh_kek(g->tree, lkh_flags, &rk);
+		if (rc) {
+			gkmd_log("group %u: key tree failed (%s); exiting to reload it",
+				 g->id, strerror(-rc));
+			_exit(1);
+		}
+	}
+	if ((kek && new_kek(g)) || (tek && new_sa(g)))
+		goto out;
+	if (tek) {
+		cm.del_spi = old_sa.spi;
+		cm.del_key = old_sa.tek_id;
+	}
+	if (lkh_members(g->tree)) {
+		bm->msg_id = g->msg_id + 1;
+		bm->nfrags = gkmd_build_rekey(d, g, &rk, &cm, &seal, bm->msg_id,
+					      bm->pkt, bm->len);
+		if (bm->nfrags < 0) {
+			rc = bm->nfrags;
+			gkmd_log("group %u: refresh message: %s", g->id, strerror(-rc));
+			_exit(1);	/* tree already changed: reload it */
+		}
+		g->msg_id = bm->msg_id;
+	}
+	if (gkmd_store_begin(d) || gkmd_store_save_group(d, g) ||
+	    (bm->nfrags > 0 && outbox_store(d, g, bm)) || gkmd_store_commit(d))
+		fatal_store();
+	if (bm->nfrags > 0)
+		tx_commit(g, bm);
+	gkmd_log("group %u: refreshed%s%s (message %llu)", g->id,
+		 kek ? " KEK" : "", tek ? " TEK" : "", (unsigned long long)g->msg_id);
+	rc = 0;
+out:
+	OPENSSL_cleanse(&seal, sizeof(seal));
+	OPENSSL_cleanse(&old_sa, sizeof(old_sa));
+	lkh_rekey_release(&rk);
+	OPENSSL_cleanse(bm, sizeof(*bm));
+	free(bm);
+	return rc;
+}
+
+int gkmd_group_rekey_now(struct gkmd *d, struct gkmd_group *g)
+{
+	return refresh(d, g, true, true, LKH_F_KEK_VIA_CHILDREN);
+}
+
+/* ---- requests -------------------------------------------------------------------- */
+
+static bool op_pending(const struct gkmd_group *g, const char *identity)
+{
+	for (uint32_t i = 0; i < g->nops; i++)
+		if (!strcmp(g->ops[i].identity, identity))
+			return true;
+	return false;
+}
+
+static void answer(struct gkmd_waiter *w, int status, const char *reason)
+{
+	if (!w)
+		return;
+	w->status = status;
+	snprintf(w->reason, sizeof(w->reason), "%s", reason);
+	w->done = true;
+}
+
+void gkmd_request(struct gkmd *d, struct gkmd_group *g, enum gkmd_op_kind kind,
+		  const char *identity, uint16_t role, struct gkmd_waiter *w)
+{
+	struct gkmd_member *m = gkmd_member_find(g, identity);
+	struct gkmd_op *op;
+
+	if (d->stop)
+		return answer(w, GKM_REG_BUSY, "gkmd is shutting down");
+	if (op_pending(g, identity))
+		return answer(w, GKM_REG_BUSY, "a change for this identity is in progress");
+	if (kind == GKMD_OP_LEAVE && !m)
+		return answer(w, GKM_REG_NOT_MEMBER, "not a member of this group");
+	if (kind == GKMD_OP_JOIN && m) {
+		/* Re-registration (e.g. after out of sync): current keys. */
+		if (m->role != role) {
+			m->role = role;
+			if (gkmd_store_begin(d) ||
+			    gkmd_store_member_put(d, g->id, m) ||
+			    gkmd_store_commit(d))
+				fatal_store();
+		}
+		if (w) {
+			if (gkmd_build_registration(d, g, m, &w->payload,
+						    &w->payload_len))
+				return answer(w, GKM_REG_INTERNAL,
+					      "cannot build the registration");
+			w->msg_id = g->msg_id;
+		}
+		gkmd_log("group %u: %s re-registered", g->id, identity);
+		return answer(w, GKM_REG_OK, "ok");
+	}
+	if (kind == GKMD_OP_JOIN && lkh_members(g->tree) + g->nops >= LKH_MAX_MEMBERS)
+		return answer(w, GKM_REG_BUSY, "group is full");
+	if (g->nops == g->ops_cap) {
+		uint32_t nc = g->ops_cap ? g->ops_cap * 2 : 64;
+		struct gkmd_op *no = realloc(g->ops, nc * sizeof(*no));
+
+		if (!no)
+			return answer(w, GKM_REG_BUSY, "out of memory");
+		g->ops = no;
+		g->ops_cap = nc;
+	}
+	op = &g->ops[g->nops++];
+	memset(op, 0, sizeof(*op));
+	op->kind = kind;
+	snprintf(op->identity, sizeof(op->identity), "%s", identity);
+	op->role = role;
+	op->w = w;
+	if (g->nops == 1)
+		g->batch_due_ms = gkmd_now_ms() + g->cfg.batch_interval_ms;
+	pthread_cond_signal(&d->wake);
+}
+
+/* ---- setup -------------------------------------------------------------------------- */
+
+static int group_create(struct gkmd *d, struct gkmd_group *g)
+{
+	struct lkh_config lc = {
+		.degree = g->cfg.degree, .flat = g->cfg.flat,
+	};
+	int rc = lkh_new(&g->tree, &lc);
+
+	if (rc) {
+		gkmd_log("group %u: cannot create the key tree: %s", g->id,
+			 strerror(-rc));
+		return -1;
+	}
+	g->msg_id = 0;
+	g->next_key_id = GKMD_KEY_ID_BASE;
+	g->next_spi = GKMD_FIRST_SPI;
+	memset(&g->kek, 0, sizeof(g->kek));
+	g->kek.id = g->next_key_id++;
+	g->kek.usage = GKM_KEY_GROUP;
+	g->kek.len = GKM_KEY_GROUP_LEN;
+	if (new_kek(g) || new_sa(g))
+		return -1;
+	if (gkmd_store_begin(d) || gkmd_store_save_group(d, g) ||
+	    gkmd_store_commit(d))
+		return -1;
+	gkmd_log("group %u: created", g->id);
+	return 0;
+}
+
+int gkmd_groups_init(struct gkmd *d)
+{
+	d->groups = calloc(d->cfg.ngroups, sizeof(*d->groups));
+	if (!d->groups)
+		return -1;
+	d->ngroups = d->cfg.ngroups;
+	for (unsigned int i = 0; i < d->ngroups; i++) {
+		struct gkmd_group *g = &d->groups[i];
+		bool found;
+
+		g->id = d->cfg.groups[i].id;
+		g->cfg = d->cfg.groups[i];
+		g->sock = -1;
+		if (gkmd_mcast_open(g))
+			return -1;
+		if (gkmd_store_load_group(d, g, &found))
+			return -1;
+		if (!found) {
+			if (group_create(d, g))
+				return -1;
+		}
+		if (index_rebuild(g) ||
+		    gkmd_store_members(d, g->id, load_member, g))
+			return -1;
+		if (lkh_members(g->tree) != g->nmembers) {
+			gkmd_log("group %u: %u members in the database, %u in the key tree",
+				 g->id, g->nmembers, lkh_members(g->tree));
+			return -1;
+		}
+		/* Resume interrupted transmissions, bitwise identical. */
+		gkmd_store_outbox(d, g->id, tx_restore, g);
+		gkmd_log("group %u: %u members, last message %llu, %u datagrams to resend",
+			 g->id, g->nmembers, (unsigned long long)g->msg_id, g->ntx);
+	}
+	return 0;
+}
+
+void gkmd_groups_fini(struct gkmd *d)
+{
+	for (unsigned int i = 0; i < d->ngroups; i++) {
+		struct gkmd_group *g = &d->groups[i];
+
+		if (g->sock >= 0)
+			close(g->sock);
+		lkh_free(g->tree);
+		free(g->members);
+		free(g->index);
+		free(g->ops);
+		if (g->tx) {
+			OPENSSL_cleanse(g->tx, g->tx_cap * sizeof(*g->tx));
+			free(g->tx);
+		}
+		OPENSSL_cleanse(&g->kek, sizeof(g->kek));
+		OPENSSL_cleanse(&g->sa, sizeof(g->sa));
+	}
+	free(d->groups);
+	d->groups = NULL;
+}
+
+/* ---- controller --------------------------------------------------------------- */
+
+void *gkmd_controller(void *arg)
+{
+	struct gkmd *d = arg;
+
+	pthread_mutex_lock(&d->lock);
+	while (!d->stop) {
+		uint64_t now = gkmd_now_ms(), next = now + 1000;
+		int64_t wall = gkmd_wall();
+		struct timespec ts;
+
+		for (unsigned int i = 0; i < d->ngroups; i++) {
+			struct gkmd_group *g = &d->groups[i];
+			uint64_t due;
+
+			if (g->nops && now >= g->batch_due_ms)
+				run_batch(d, g);
+			if (wall >= g->kek_created + g->cfg.kek_lifetime * 3 / 4)
+				refresh(d, g, true, false, 0);
+			if (wall >= g->sa.created + g->cfg.tek_lifetime * 3 / 4)
+				refresh(d, g, false, true, 0);
+			now = gkmd_now_ms();
+			due = tx_run(g, now);
+			if (due < next)
+				next = due;
+			if (g->nops && g->batch_due_ms < next)
+				next = g->batch_due_ms;
+		}
+		now = gkmd_now_ms();
+		if (next <= now)
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += (time_t)((next - now) / 1000);
+		ts.tv_nsec += (long)((next - now) % 1000) * 1000000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&d->wake, &d->lock, &ts);
+	}
+	/* Fail whoever is still waiting: their change was not committed. */
+	for (unsigned int i = 0; i < d->ngroups; i++) {
+		struct gkmd_group *g = &d->groups[i];
+
+		for (uint32_t j = 0; j < g->nops; j++)
+			finish_op(&g->ops[j], GKM_REG_BUSY, "gkmd is shutting down",
+				  NULL, 0, 0);
+		g->nops = 0;
+	}
+	pthread_cond_broadcast(&d->done);
+	pthread_mutex_unlock(&d->lock);
+	return NULL;
+}

@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gkmd durable state in SQLite (WAL, synchronous=FULL).
+ *
+ * Crash safety rests on one rule: every rekey message, with everything it
+ * introduces (message id, key ids, SPIs, tree, members, and the datagrams
+ * themselves in the outbox), is committed in one transaction *before* its
+ * first datagram leaves, and registration replies are sent only after that
+ * commit.  A message id, key id or SPI that was ever on the wire is thus
+ * always durable; after a crash gkmd continues from the committed counters
+ * and retransmits the outbox bitwise identically.  Ids that were used only
+ * in memory (crash before commit) were never seen by anyone.
+ *
+ * Blobs (tree, key material) hold secrets: the database must be readable
+ * by gkmd only (created 0600).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gkmd.h"
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS groups ("
+	" id INTEGER PRIMARY KEY, msg_id INTEGER NOT NULL,"
+	" next_key_id INTEGER NOT NULL, next_spi INTEGER NOT NULL,"
+	" kek_id INTEGER NOT NULL, kek_ver INTEGER NOT NULL, kek BLOB NOT NULL,"
+	" kek_created INTEGER NOT NULL, sa BLOB NOT NULL, tree BLOB NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS members ("
+	" group_id INTEGER NOT NULL, identity TEXT NOT NULL,"
+	" slot INTEGER NOT NULL, role INTEGER NOT NULL,"
+	" PRIMARY KEY (group_id, identity));"
+	"CREATE TABLE IF NOT EXISTS outbox ("
+	" group_id INTEGER NOT NULL, msg_id INTEGER NOT NULL,"
+	" frag INTEGER NOT NULL, datagram BLOB NOT NULL,"
+	" PRIMARY KEY (group_id, msg_id, frag));";
+
+static int exec(struct gkmd *d, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(d->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		gkmd_log("state db: %s: %s", sql, msg ? msg : "?");
+		sqlite3_free(msg);
+		return -1;
+	}
+	return 0;
+}
+
+int gkmd_store_open(struct gkmd *d)
+{
+	int fd = open(d->cfg.state_db, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		gkmd_log("state db %s: %s", d->cfg.state_db, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	if (sqlite3_open_v2(d->cfg.state_db, &d->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK) {
+		gkmd_log("state db %s: %s", d->cfg.state_db,
+			 d->db ? sqlite3_errmsg(d->db) : "out of memory");
+		return -1;
+	}
+	sqlite3_busy_timeout(d->db, 5000);
+	if (exec(d, "PRAGMA journal_mode=WAL") ||
+	    exec(d, "PRAGMA synchronous=FULL") || exec(d, schema))
+		return -1;
+	return 0;
+}
+
+void gkmd_store_close(struct gkmd *d)
+{
+	if (d->db)
+		sqlite3_close(d->db);
+	d->db = NULL;
+}
+
+int gkmd_store_begin(struct gkmd *d)
+{
+	return exec(d, "BEGIN IMMEDIATE");
+}
+
+int gkmd_store_commit(struct gkmd *d)
+{
+	return exec(d, "COMMIT");
+}
+
+void gkmd_store_rollback(struct gkmd *d)
+{
+	exec(d, "ROLLBACK");
+}
+
+static sqlite3_stmt *prep(struct gkmd *d, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+
+	if (sqlite3_prepare_v2(d->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		gkmd_log("state db: %s: %s", sql, sqlite3_errmsg(d->db));
+		return NULL;
+	}
+	return st;
+}
+
+static int step_done(struct gkmd *d, sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc != SQLITE_DONE) {
+		gkmd_log("state db: %s", sqlite3_errmsg(d->db));
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int gkmd_store_save_group(struct gkmd *d, const struct gkmd_group *g)
+{
+	long n = lkh_save(g->tree, NULL, 0);
+	uint8_t *blob;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (n < 0 || !(blob = malloc((size_t)n)))
+		return -1;
+	if (lkh_save(g->tree, blob, (size_t)n) != n) {
+		free(blob);
+		return -1;
+	}
+	st = prep(d, "INSERT OR REPLACE INTO groups (id, msg_id, next_key_id,"
+		  " next_spi, kek_id, kek_ver, kek, kek_created, sa, tree)"
+		  " VALUES (?,?,?,?,?,?,?,?,?,?)");
+	if (!st) {
+		free(blob);
+		return -1;
+	}
+	sqlite3_bind_int64(st, 1, g->id);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)g->msg_id);
+	sqlite3_bind_int64(st, 3, g->next_key_id);
+	sqlite3_bind_int64(st, 4, g->next_spi);
+	sqlite3_bind_int64(st, 5, g->kek.id);
+	sqlite3_bind_int64(st, 6, g->kek.ver);
+	sqlite3_bind_blob(st, 7, g->kek.key, GKM_KEY_GROUP_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, g->kek_created);
+	/* Host layout: the database is local state, never exchanged. */
+	sqlite3_bind_blob(st, 9, &g->sa, sizeof(g->sa), SQLITE_STATIC);
+	sqlite3_bind_blob(st, 10, blob, (int)n, SQLITE_STATIC);
+	rc = step_done(d, st);
+	OPENSSL_cleanse(blob, (size_t)n);
+	free(blob);
+	return rc;
+}
+
+int gkmd_store_load_group(struct gkmd *d, struct gkmd_group *g, bool *found)
+{
+	sqlite3_stmt *st = prep(d, "SELECT msg_id, next_key_id, next_spi, kek_id,"
+				" kek_ver, kek, kek_created, sa, tree FROM groups"
+				" WHERE id = ?");
+	int rc = -1;
+
+	*found = false;
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, g->id);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return 0;
+	}
+	g->msg_id = (uint64_t)sqlite3_column_int64(st, 0);
+	g->next_key_id = (uint32_t)sqlite3_column_int64(st, 1);
+	g->next_spi = (uint32_t)sqlite3_column_int64(st, 2);
+	g->kek.id = (uint32_t)sqlite3_column_int64(st, 3);
+	g->kek.ver = (uint32_t)sqlite3_column_int64(st, 4);
+	g->kek.usage = GKM_KEY_GROUP;
+	g->kek.len = GKM_KEY_GROUP_LEN;
+	g->kek_created = sqlite3_column_int64(st, 6);
+	if (sqlite3_column_bytes(st, 5) != GKM_KEY_GROUP_LEN ||
+	    sqlite3_column_bytes(st, 7) != (int)sizeof(g->sa)) {
+		gkmd_log("state db: group %u: corrupt row", g->id);
+		goto out;
+	}
+	memcpy(g->kek.key, sqlite3_column_blob(st, 5), GKM_KEY_GROUP_LEN);
+	memcpy(&g->sa, sqlite3_column_blob(st, 7), sizeof(g->sa));
+	if (lkh_load(&g->tree, sqlite3_column_blob(st, 8),
+		     (size_t)sqlite3_column_bytes(st, 8), NULL, NULL)) {
+		gkmd_log("state db: group %u: cannot load the key tree", g->id);
+		goto out;
+	}
+	*found = true;
+	rc = 0;
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int gkmd_store_member_put(struct gkmd *d, uint32_t group,
+			  const struct gkmd_member *m)
+{
+	sqlite3_stmt *st = prep(d, "INSERT OR REPLACE INTO members"
+				" (group_id, identity, slot, role) VALUES (?,?,?,?)");
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, group);
+	sqlite3_bind_text(st, 2, m->identity, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, m->slot);
+	sqlite3_bind_int64(st, 4, m->role);
+	return step_done(d, st);
+}
+
+int gkmd_store_member_del(struct gkmd *d, uint32_t group, const char *identity)
+{
+	sqlite3_stmt *st = prep(d, "DELETE FROM members WHERE group_id = ? AND identity = ?");
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, group);
+	sqlite3_bind_text(st, 2, identity, -1, SQLITE_STATIC);
+	return step_done(d, st);
+}
+
+int gkmd_store_members(struct gkmd *d, uint32_t group,
+		       int (*fn)(void *ctx, const struct gkmd_member *m),
+		       void *ctx)
+{
+	sqlite3_stmt *st = prep(d, "SELECT identity, slot, role FROM members"
+				" WHERE group_id = ?");
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, group);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct gkmd_member m = { 0 };
+		const char *id = (const char *)sqlite3_column_text(st, 0);
+
+		snprintf(m.identity, sizeof(m.identity), "%s", id ? id : "");
+		m.slot = (uint32_t)sqlite3_column_int64(st, 1);
+		m.role = (uint16_t)sqlite3_column_int64(st, 2);
+		if (fn(ctx, &m)) {
+			sqlite3_finalize(st);
+			return -1;
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int gkmd_store_outbox_put(struct gkmd *d, uint32_t group, uint64_t msg_id,
+			  unsigned int frag, const uint8_t *data, uint32_t len)
+{
+	sqlite3_stmt *st = prep(d, "INSERT OR REPLACE INTO outbox"
+				" (group_id, msg_id, frag, datagram) VALUES (?,?,?,?)");
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, group);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)msg_id);
+	sqlite3_bind_int64(st, 3, frag);
+	sqlite3_bind_blob(st, 4, data, (int)len, SQLITE_STATIC);
+	return step_done(d, st);
+}
+
+int gkmd_store_outbox_prune(struct gkmd *d, uint32_t group, uint64_t keep_from)
+{
+	sqlite3_stmt *st = prep(d, "DELETE FROM outbox WHERE group_id = ? AND msg_id < ?");
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, group);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)keep_from);
+	return step_done(d, st);
+}
+
+int gkmd_store_outbox(struct gkmd *d, uint32_t group,
+		      int (*fn)(void *ctx, const uint8_t *data, uint32_t len),
+		      void *ctx)
+{
+	sqlite3_stmt *st = prep(d, "SELECT datagram FROM outbox WHERE group_id = ?"
+				" ORDER BY msg_id, frag");
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, group);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int n = sqlite3_column_bytes(st, 0);
+
+		if (n > 0 && n <= GKM_WIRE_MAX_DATAGRAM)
+			fn(ctx, sqlite3_column_blob(st, 0), (uint32_t)n);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -1;
+}

@@ -1,0 +1,316 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * gkmctl join GROUP ...: register with gkmd and set the member up in this
+ * network namespace, all or nothing:
+ *
+ *   1. check the kernel (module loaded, CAP_NET_ADMIN, no such group yet);
+ *   2. registration (gkm_reg_join over TLS), or --registration FILE;
+ *   3. the GCKS certificate from the payload into the keyring (keyring.c);
+ *   4. GROUP_NEW with the control channel, data address, reqid and role;
+ *   5. GROUP_SET with the payload and the key serial;
+ *   6. the xfrm policies of the role (policy.c).
+ *
+ * A failure at any step undoes the steps before it (and de-registers at the
+ * server, best effort) and says which step failed. Then join stays in the
+ * foreground and keeps the member registered (watch.c), unless --detach.
+ *
+ * The registration payload does not carry the control channel or the data
+ * address (Documentation/protocol.rst), so they come from --ctrl/--data.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <linux/gkm_wire.h>
+
+#include "member.h"
+#include "genl.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s join GROUP --server HOST[:PORT] --cert FILE --key FILE --ca FILE\n"
+		"                  --ctrl ADDR:PORT --data ADDR [--dev IFACE]\n"
+		"                  [--role sender|receiver|both] [--reqid N] [--proto udp|any]\n"
+		"                  [--timeout SEC] [--detach]\n"
+		"       %s join GROUP --registration FILE --ctrl ADDR:PORT --data ADDR [...]\n"
+		"Register with the key server and set GROUP up in this network namespace:\n"
+		"GCKS key in the user keyring, kernel group, keys and SAs, xfrm policies.\n"
+		"On failure nothing is left behind. Then stay in the foreground and\n"
+		"re-register when the kernel reports the member out of sync or its keys\n"
+		"expiring; SIGINT/SIGTERM leave the group. --detach returns after setup.\n"
+		"Defaults: role receiver, reqid = GROUP, proto udp, timeout 10 s.\n"
+		"Joining the data multicast group (IP_ADD_MEMBERSHIP) is the application's job.\n",
+		gkmctl_prog, gkmctl_prog);
+}
+
+/* Parse the options into @m; returns an exit code (OK to go on). */
+static int parse_args(int argc, char **argv, struct gkmctl_member *m)
+{
+	static const struct option longopts[] = {
+		{ "server", required_argument, NULL, 's' },
+		{ "cert", required_argument, NULL, 'c' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "ca", required_argument, NULL, 'a' },
+		{ "dev", required_argument, NULL, 'i' },
+		{ "role", required_argument, NULL, 'r' },
+		{ "ctrl", required_argument, NULL, 'C' },
+		{ "data", required_argument, NULL, 'D' },
+		{ "reqid", required_argument, NULL, 'q' },
+		{ "proto", required_argument, NULL, 'p' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "registration", required_argument, NULL, 'R' },
+		{ "detach", no_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct gkmctl_group *cfg = &m->cfg;
+	const char *ctrl = NULL, *data = NULL, *dev = NULL;
+	uint16_t fam_data = 0;
+	uint32_t v;
+	int c, proto;
+
+	m->proto = IPPROTO_UDP;
+	cfg->role = GKM_ROLE_RECEIVER;
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			m->reg.server = optarg;
+			break;
+		case 'c':
+			m->reg.cert = optarg;
+			break;
+		case 'k':
+			m->reg.key = optarg;
+			break;
+		case 'a':
+			m->reg.ca = optarg;
+			break;
+		case 'i':
+			dev = optarg;
+			break;
+		case 'r':
+			cfg->role = gkmctl_parse_role(optarg);
+			if (!cfg->role)
+				return gkmctl_fail(GKMCTL_EXIT_USAGE,
+						   "invalid --role '%s' (sender, receiver or both)",
+						   optarg);
+			break;
+		case 'C':
+			ctrl = optarg;
+			break;
+		case 'D':
+			data = optarg;
+			break;
+		case 'q':
+			if (gkmctl_parse_u32(optarg, &cfg->reqid) || !cfg->reqid)
+				return gkmctl_fail(GKMCTL_EXIT_USAGE,
+						   "invalid --reqid '%s' (1..4294967295)", optarg);
+			break;
+		case 'p':
+			proto = gkmctl_parse_proto(optarg);
+			if (proto < 0)
+				return gkmctl_fail(GKMCTL_EXIT_USAGE,
+						   "invalid --proto '%s' (udp or any)", optarg);
+			m->proto = (uint8_t)proto;
+			break;
+		case 't':
+			if (gkmctl_parse_u32(optarg, &v) || !v || v > 3600)
+				return gkmctl_fail(GKMCTL_EXIT_USAGE,
+						   "invalid --timeout '%s' (1..3600 seconds)", optarg);
+			m->reg.timeout_ms = (int)v * 1000;
+			break;
+		case 'R':
+			m->reg_file = optarg;
+			break;
+		case 'd':
+			m->detach = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return -1;
+		default:
+			usage(stderr);
+			return GKMCTL_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return GKMCTL_EXIT_USAGE;
+	}
+	if (m->reg_file && m->reg.server)
+		return gkmctl_fail(GKMCTL_EXIT_USAGE,
+				   "--registration and --server exclude each other");
+	if (!m->reg_file && (!m->reg.server || !m->reg.cert || !m->reg.key || !m->reg.ca))
+		return gkmctl_fail(GKMCTL_EXIT_USAGE,
+				   "join needs --server, --cert, --key and --ca (or --registration)");
+	if (!ctrl)
+		return gkmctl_fail(GKMCTL_EXIT_USAGE,
+				   "join needs --ctrl ADDR:PORT (the control channel)");
+	if (gkmctl_parse_addr_port(ctrl, &cfg->family, cfg->ctrl_addr, &cfg->ctrl_port))
+		return gkmctl_fail(GKMCTL_EXIT_USAGE,
+				   "invalid --ctrl '%s' (ADDR:PORT or [ADDR6]:PORT)", ctrl);
+	cfg->has_ctrl = true;
+	if (!data)
+		return gkmctl_fail(GKMCTL_EXIT_USAGE, "join needs --data ADDR (the data address)");
+	if (gkmctl_parse_addr(data, &fam_data, cfg->data_addr))
+		return gkmctl_fail(GKMCTL_EXIT_USAGE, "invalid --data address '%s'", data);
+	if (fam_data != cfg->family)
+		return gkmctl_fail(GKMCTL_EXIT_USAGE,
+				   "--ctrl and --data must be of the same address family");
+	cfg->has_data = true;
+	if (dev) {
+		cfg->ifindex = if_nametoindex(dev);
+		if (!cfg->ifindex)
+			return gkmctl_fail(GKMCTL_EXIT_USAGE, "no interface '%s' in this netns", dev);
+	}
+	if (!cfg->reqid)
+		cfg->reqid = cfg->id;
+	return GKMCTL_EXIT_OK;
+}
+
+/* Step 1: the module is there, we may use it, and the group is new. */
+static int check_kernel(struct gkm_genl *g, uint32_t id)
+{
+	struct gkmctl_group *grp = calloc(1, sizeof(*grp));
+	int err;
+
+	if (!grp)
+		return gkmctl_fail(GKMCTL_EXIT_FAILURE, "out of memory");
+	err = gkmctl_group_get(g, id, grp);
+	free(grp);
+	if (!err)
+		return gkmctl_fail(GKMCTL_EXIT_KERNEL,
+				   "join: group %u already exists in this network namespace "
+				   "(gkmctl leave %u first)", id, id);
+	if (err != -ENOENT)
+		return gkmctl_fail(gkmctl_exit_for_errno(err), "join: %s",
+				   gkm_genl_error(g, err));
+	return GKMCTL_EXIT_OK;
+}
+
+/* Steps 3 to 6; on failure undoes them. The caller owns @reg. */
+static int setup(struct gkm_genl *g, struct gkmctl_member *m,
+		 const uint8_t *reg, size_t reg_len)
+{
+	char msg[512];
+	int ret, err;
+
+	m->key = gkmctl_keyring_add(m->cfg.id, m->cert, m->cert_len);
+	if (m->key < 0) {
+		ret = gkmctl_fail(GKMCTL_EXIT_FAILURE,
+				  "join: cannot load the GCKS certificate into the keyring: %s",
+				  strerror(-m->key));
+		m->key = 0;
+		return ret;
+	}
+	err = gkmctl_group_new(g, &m->cfg);
+	if (err) {
+		ret = gkmctl_fail(gkmctl_exit_for_errno(err), "join: creating group %u: %s",
+				  m->cfg.id, gkm_genl_error(g, err));
+		goto undo_key;
+	}
+	err = gkmctl_group_set(g, m->cfg.id, reg, reg_len, m->key);
+	if (err) {
+		ret = gkmctl_fail(gkmctl_exit_for_errno(err),
+				  "join: installing the registration in group %u: %s",
+				  m->cfg.id, gkm_genl_error(g, err));
+		goto undo_group;
+	}
+	err = gkmctl_policy_install(&m->cfg, m->proto, msg, sizeof(msg));
+	if (err) {
+		ret = gkmctl_fail(gkmctl_exit_for_errno(err), "join: %s", msg);
+		goto undo_group;
+	}
+	return GKMCTL_EXIT_OK;
+
+undo_group:
+	gkmctl_group_del(g, m->cfg.id);
+undo_key:
+	gkmctl_keyring_remove(m->key);
+	m->key = 0;
+	return ret;
+}
+
+int gkmctl_join_main(int argc, char **argv, const struct gkmctl_opts *opts)
+{
+	struct gkm_genl *g = NULL, *ev = NULL;
+	struct gkmctl_member *m;
+	uint8_t *reg = NULL;
+	size_t reg_len = 0;
+	int ret, err;
+
+	if (argc >= 2 && gkmctl_is_help(argv[1])) {
+		usage(stdout);
+		return GKMCTL_EXIT_OK;
+	}
+	if (argc < 2) {
+		usage(stderr);
+		return GKMCTL_EXIT_USAGE;
+	}
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return gkmctl_fail(GKMCTL_EXIT_FAILURE, "out of memory");
+	if (gkmctl_parse_group_id(argv[1], &m->cfg.id)) {
+		free(m);
+		return GKMCTL_EXIT_USAGE;
+	}
+	ret = parse_args(argc, argv, m);
+	if (ret) {
+		free(m);
+		return ret < 0 ? GKMCTL_EXIT_OK : ret;
+	}
+
+	g = calloc(1, sizeof(*g));
+	ev = calloc(1, sizeof(*ev));
+	if (!g || !ev) {
+		ret = gkmctl_fail(GKMCTL_EXIT_FAILURE, "out of memory");
+		goto out;
+	}
+	ret = gkmctl_genl_open(g);
+	if (ret)
+		goto out;
+	ret = check_kernel(g, m->cfg.id);
+	if (ret)
+		goto out_close;
+	/* Listen before the group exists so that no event is missed. */
+	if (!m->detach) {
+		ret = gkmctl_genl_open(ev);
+		if (ret)
+			goto out_close;
+		err = gkm_genl_subscribe(ev);
+		if (err) {
+			ret = gkmctl_fail(gkmctl_exit_for_errno(err),
+					  "join: cannot listen to gkm events: %s", strerror(-err));
+			goto out_close;
+		}
+	}
+
+	ret = gkmctl_member_register(m, &reg, &reg_len, &m->cert, &m->cert_len);
+	if (ret)
+		goto out_close;
+	ret = setup(g, m, reg, reg_len);
+	explicit_bzero(reg, reg_len);
+	free(reg);
+	if (ret) {
+		/* The server counts us as a member now: undo that too. */
+		gkmctl_member_deregister(m, 3000);
+		goto out_close;
+	}
+	if (!m->detach)
+		ret = gkmctl_member_watch(g, ev, m);
+out_close:
+	if (ev)
+		gkm_genl_close(ev);
+	gkm_genl_close(g);
+out:
+	free(m->cert);
+	free(ev);
+	free(g);
+	free(m);
+	return ret;
+}

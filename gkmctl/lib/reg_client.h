@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Member side of the registration channel (TLS 1.3, mutual X.509): one
+ * request/response exchange with gkmd per join or leave. The wire format of
+ * the exchange is in Documentation/protocol.rst ("Registration channel").
+ * Used by gkmctl join/leave and by the tests' user-space member.
+ */
+#ifndef GKM_REG_CLIENT_H
+#define GKM_REG_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct gkm_reg_client_cfg {
+	const char *server;	/* "host", "host:port", "[v6addr]:port"; default port 4078 */
+	const char *cert;	/* member certificate, PEM */
+	const char *key;	/* its private key, PEM */
+	const char *ca;		/* CA that signed the server's certificate, PEM */
+	int timeout_ms;		/* whole exchange; 0 = 10000 */
+};
+
+/*
+ * Results: 0 on success; a negative errno for local and network failures
+ * (-ETIMEDOUT, -ECONNREFUSED, -EPROTO for a TLS or framing failure, ...);
+ * a positive enum gkm_reg_status when the server refused. @err (if not
+ * NULL) receives a one-line explanation either way.
+ */
+enum gkm_reg_status {
+	GKM_REG_OK = 0,
+	GKM_REG_UNAUTHORIZED = 1,	/* identity not allowed in this group/role */
+	GKM_REG_UNKNOWN_GROUP = 2,
+	GKM_REG_BAD_REQUEST = 3,
+	GKM_REG_NOT_MEMBER = 4,		/* leave of a member that is not one */
+	GKM_REG_BUSY = 5,		/* rate limit or capacity; retry later */
+	GKM_REG_INTERNAL = 6,
+};
+
+/*
+ * Register for @group with @role (GKM_ROLE_* of gkm_wire.h). On success
+ * *@reg is a malloc()ed registration payload (Documentation/protocol.rst;
+ * it carries the GCKS certificate) of *@reg_len bytes; the caller wipes and
+ * frees it.
+ */
+int gkm_reg_join(const struct gkm_reg_client_cfg *cfg, uint32_t group,
+		 uint16_t role, uint8_t **reg, size_t *reg_len,
+		 char *err, size_t err_len);
+
+/* De-register from @group (the identity is the client certificate's). */
+int gkm_reg_leave(const struct gkm_reg_client_cfg *cfg, uint32_t group,
+		  char *err, size_t err_len);
+
+const char *gkm_reg_status_str(int status);
+
+#endif /* GKM_REG_CLIENT_H */

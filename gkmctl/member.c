@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What join, leave and the re-registration loop share: obtaining and
+ * checking a registration, de-registering, and tearing a member down.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "member.h"
+#include "genl.h"
+#include "wire.h"
+
+int gkmctl_reg_exit_code(int ret)
+{
+	if (ret > 0)
+		return GKMCTL_EXIT_SERVER;
+	switch (-ret) {
+	case ETIMEDOUT:
+	case ECONNREFUSED:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+	case ECONNRESET:
+		return GKMCTL_EXIT_TIMEOUT;
+	case EACCES:
+	case EPERM:
+		return GKMCTL_EXIT_PERMISSION;
+	default:
+		return GKMCTL_EXIT_FAILURE;
+	}
+}
+
+static int read_file(const char *path, uint8_t **buf, size_t *len)
+{
+	uint8_t *b = malloc(GKM_WIRE_MAX_REG_LEN + 1);
+	size_t n = 0;
+	ssize_t r;
+	int fd;
+
+	if (!b)
+		return -ENOMEM;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		free(b);
+		return -errno;
+	}
+	while ((r = read(fd, b + n, GKM_WIRE_MAX_REG_LEN + 1 - n)) > 0)
+		n += (size_t)r;
+	close(fd);
+	if (r < 0 || n > GKM_WIRE_MAX_REG_LEN) {
+		free(b);
+		return r < 0 ? -errno : -EFBIG;
+	}
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+int gkmctl_member_register(const struct gkmctl_member *m, uint8_t **reg,
+			   size_t *reg_len, uint8_t **cert, size_t *cert_len)
+{
+	struct gkm_wire_msg *msg;
+	enum gkm_wire_err werr;
+	char err[256] = "";
+	int ret;
+
+	*reg = NULL;
+	*cert = NULL;
+	if (m->reg_file) {
+		ret = read_file(m->reg_file, reg, reg_len);
+		if (ret)
+			return gkmctl_fail(GKMCTL_EXIT_FAILURE, "registration file %s: %s",
+					   m->reg_file, strerror(-ret));
+	} else {
+		ret = gkm_reg_join(&m->reg, m->cfg.id, m->cfg.role, reg, reg_len,
+				   err, sizeof(err));
+		if (ret > 0)	/* reg_client's text already names the status */
+			return gkmctl_fail(GKMCTL_EXIT_SERVER, "registration refused by %s: %s",
+					   m->reg.server, err[0] ? err : gkm_reg_status_str(ret));
+		if (ret < 0)
+			return gkmctl_fail(gkmctl_reg_exit_code(ret), "registration with %s: %s",
+					   m->reg.server, err[0] ? err : strerror(-ret));
+	}
+
+	/* The kernel checks everything again; we need the certificate. */
+	msg = calloc(1, sizeof(*msg));
+	if (!msg) {
+		ret = gkmctl_fail(GKMCTL_EXIT_FAILURE, "out of memory");
+		goto err;
+	}
+	werr = gkm_wire_parse_registration(msg, *reg, (uint32_t)*reg_len);
+	if (werr != GKM_OK) {
+		ret = gkmctl_fail(GKMCTL_EXIT_FAILURE, "invalid registration payload: %s",
+				  gkm_wire_strerror(werr));
+	} else if (msg->hdr.group != m->cfg.id) {
+		ret = gkmctl_fail(GKMCTL_EXIT_FAILURE,
+				  "registration payload is for group %u, not %u",
+				  msg->hdr.group, m->cfg.id);
+	} else if (!msg->b.cert || !msg->b.cert_len) {
+		ret = gkmctl_fail(GKMCTL_EXIT_FAILURE,
+				  "registration payload carries no GCKS certificate");
+	} else {
+		*cert = malloc(msg->b.cert_len);
+		if (*cert) {
+			memcpy(*cert, msg->b.cert, msg->b.cert_len);
+			*cert_len = msg->b.cert_len;
+			ret = GKMCTL_EXIT_OK;
+		} else {
+			ret = gkmctl_fail(GKMCTL_EXIT_FAILURE, "out of memory");
+		}
+	}
+	gkm_wire_msg_wipe(msg);
+	free(msg);
+	if (!ret)
+		return ret;
+err:
+	explicit_bzero(*reg, *reg_len);
+	free(*reg);
+	*reg = NULL;
+	return ret;
+}
+
+void gkmctl_member_deregister(const struct gkmctl_member *m, int timeout_ms)
+{
+	struct gkm_reg_client_cfg cfg = m->reg;
+	char err[256] = "";
+	int ret;
+
+	if (!cfg.server)
+		return;
+	cfg.timeout_ms = timeout_ms;
+	ret = gkm_reg_leave(&cfg, m->cfg.id, err, sizeof(err));
+	if (ret > 0 && ret != GKM_REG_NOT_MEMBER)
+		fprintf(stderr, "%s: warning: de-registration refused by %s: %s%s%s\n",
+			gkmctl_prog, cfg.server, gkm_reg_status_str(ret),
+			err[0] ? ": " : "", err);
+	else if (ret < 0)
+		fprintf(stderr, "%s: warning: de-registration with %s failed: %s\n",
+			gkmctl_prog, cfg.server, err[0] ? err : strerror(-ret));
+}
+
+int gkmctl_member_teardown(struct gkm_genl *g, struct gkmctl_member *m)
+{
+	int ret = GKMCTL_EXIT_OK, err;
+	char msg[512];
+	int32_t key;
+
+	/* GROUP_DEL removes the group's SAs too. */
+	err = gkmctl_group_del(g, m->cfg.id);
+	if (err && err != -ENOENT)
+		ret = gkmctl_fail(gkmctl_exit_for_errno(err), "leave: group %u: %s",
+				  m->cfg.id, gkm_genl_error(g, err));
+	err = gkmctl_policy_remove(&m->cfg, m->proto, msg, sizeof(msg));
+	if (err && !ret)
+		ret = gkmctl_fail(gkmctl_exit_for_errno(err), "leave: %s", msg);
+	key = m->key > 0 ? m->key : gkmctl_keyring_find(m->cfg.id);
+	if (key > 0) {
+		err = gkmctl_keyring_remove(key);
+		if (err && !ret)
+			ret = gkmctl_fail(GKMCTL_EXIT_FAILURE, "leave: GCKS key %d: %s",
+					  key, strerror(-err));
+	}
+	m->key = 0;
+	return ret;
+}

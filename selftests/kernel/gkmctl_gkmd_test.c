@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * In-VM, end to end with the real key server: gkmd in gk-srv
+ * (Documentation/gkmd.rst), `gkmctl join --server` in gk-m1 and gk-m2.
+ * join registers over TLS 1.3 and sets the member up; a refused identity
+ * leaves nothing behind (exit 4); leave de-registers and cleans up.
+ *
+ *        gk-srv (198.18.0.1)     gk-m1 (.2)        gk-m2 (.3)
+ *        gkmd :4078              member m1         member m2 (not allowed)
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ktest.h"
+#include "kselftest_harness.h"
+
+#define DIR	"/tmp/gk-pki"
+#define JOIN	"join 7 --server 198.18.0.1:4078 --ca " DIR "/ca.crt " \
+		"--ctrl 239.77.0.1:4079 --data 239.77.1.1 --dev eth0 --detach "
+
+FIXTURE(gkmd) {
+	int keys0;
+	char out[8192];
+};
+
+static int gkm_keys(void)
+{
+	return kt_count("grep ' gkm:net' /proc/keys");
+}
+
+static const char conf[] =
+	"[gkmd]\n"
+	"listen_address = 198.18.0.1\n"
+	"listen_port = 4078\n"
+	"tls_cert = " DIR "/srv.crt\n"
+	"tls_key = " DIR "/srv.key\n"
+	"tls_ca = " DIR "/ca.crt\n"
+	"signing_key = " DIR "/sign.key\n"
+	"signing_cert = " DIR "/sign.crt\n"
+	"state_db = " DIR "/state.db\n"
+	"admin_socket = " DIR "/gkmd.sock\n"
+	"[group 7]\n"
+	"control_address = 239.77.0.1\n"
+	"control_port = 4079\n"
+	"control_interface = eth0\n"
+	"data_address = 239.77.1.1\n"
+	"activation_delay = 0\n"
+	"deactivation_delay = 2\n"
+	"batch_interval_ms = 100\n"
+	"[authorize]\n"
+	"allow = 7 receiver m1\n";
+
+FIXTURE_SETUP(gkmd)
+{
+	const char *build = getenv("GKM_BUILD") ? getenv("GKM_BUILD") : "build";
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/gkmd", build);
+	if (access(path, X_OK))
+		SKIP(return, "no %s", path);
+	ASSERT_EQ(0, kt_topo_up());
+	ASSERT_EQ(0, kt_sh(
+		"(rm -rf " DIR " && mkdir -p " DIR " && cd " DIR " && "
+		"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		"  -keyout ca.key -out ca.crt -subj /CN=ca -days 2 && "
+		"printf 'subjectAltName=IP:198.18.0.1\\n' > srv.ext && "
+		"printf 'basicConstraints=CA:FALSE\\n' > m1.ext && cp m1.ext m2.ext && "
+		"for n in srv m1 m2; do "
+		"  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		"    -keyout $n.key -out $n.csr -subj /CN=$n && "
+		"  openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+		"    -extfile $n.ext -out $n.crt -days 2 || exit 1; done && "
+		"openssl req -x509 -newkey rsa:2048 -nodes -keyout sign.key -out sign.crt "
+		"  -subj /CN=gcks -days 2"
+		") >/dev/null 2>&1"));
+	ASSERT_EQ(0, kt_write_file(DIR "/gkmd.conf", conf, strlen(conf)));
+	ASSERT_EQ(0, kt_sh("ip netns exec gk-srv %s/gkmd -c " DIR "/gkmd.conf "
+			   ">" DIR "/gkmd.log 2>&1 & echo $! > " DIR "/gkmd.pid", build));
+	/* Ready when it listens. */
+	for (int i = 0; i < 100; i++) {
+		if (!kt_sh("ip netns exec gk-srv ss -ltn | grep -q ':4078'"))
+			break;
+		usleep(100000);
+	}
+	self->keys0 = gkm_keys();
+}
+
+FIXTURE_TEARDOWN(gkmd)
+{
+	kt_gkmctl("gk-m1", NULL, 0, "leave 7 2>/dev/null");
+	kt_gkmctl("gk-m2", NULL, 0, "leave 7 2>/dev/null");
+	kt_sh("kill $(cat " DIR "/gkmd.pid) 2>/dev/null; sleep 0.5; cat " DIR "/gkmd.log >&2");
+	kt_topo_down();
+}
+
+TEST_F_TIMEOUT(gkmd, join_via_gkmd_then_leave, 120)
+{
+	ASSERT_EQ(0, kt_gkmctl("gk-m1", NULL, 0, JOIN "--cert " DIR "/m1.crt --key "
+			       DIR "/m1.key"));
+	ASSERT_EQ(0, kt_gkmctl("gk-m1", self->out, sizeof(self->out), "show 7"));
+	TH_LOG("%s", self->out);
+	EXPECT_NE(NULL, strstr(self->out, "state: active"));
+	EXPECT_NE(NULL, strstr(self->out, "sa: spi 0x"));
+	EXPECT_LT(0, kt_count("ip -n gk-m1 xfrm state"));
+	EXPECT_EQ(4, kt_count("ip -n gk-m1 xfrm policy"));
+	EXPECT_EQ(self->keys0 + 1, gkm_keys());
+
+	ASSERT_EQ(0, kt_gkmctl("gk-m1", NULL, 0, "leave 7 --server 198.18.0.1:4078 --ca "
+			       DIR "/ca.crt --cert " DIR "/m1.crt --key " DIR "/m1.key"));
+	EXPECT_EQ(0, kt_count("ip -n gk-m1 xfrm state"));
+	EXPECT_EQ(0, kt_count("ip -n gk-m1 xfrm policy"));
+	EXPECT_EQ(self->keys0, gkm_keys());
+	EXPECT_EQ(5, kt_gkmctl("gk-m1", NULL, 0, "show 7 2>/dev/null"));
+}
+
+TEST_F_TIMEOUT(gkmd, refused_identity_leaves_nothing, 120)
+{
+	const char *build = getenv("GKM_BUILD") ? getenv("GKM_BUILD") : "build";
+
+	EXPECT_EQ(4, kt_sh_out(self->out, sizeof(self->out),
+			       "ip netns exec gk-m2 %s/gkmctl " JOIN "--cert " DIR "/m2.crt "
+			       "--key " DIR "/m2.key 2>&1", build));
+	TH_LOG("%s", self->out);
+	EXPECT_NE(NULL, strstr(self->out, "registration refused by 198.18.0.1:4078: "));
+	EXPECT_EQ(0, kt_count("ip -n gk-m2 xfrm state"));
+	EXPECT_EQ(0, kt_count("ip -n gk-m2 xfrm policy"));
+	EXPECT_EQ(self->keys0, gkm_keys());
+	EXPECT_EQ(5, kt_gkmctl("gk-m2", NULL, 0, "show 7 2>/dev/null"));
+}
+
+TEST_HARNESS_MAIN

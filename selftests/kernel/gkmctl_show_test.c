@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * In-VM: `gkmctl show` and `gkmctl monitor` against a group driven by the
+ * test key server (ktest lib, as in rekey_test.c): registration, rekeys,
+ * junk. The JSON of `show -j` must equal what GROUP_GET reports; monitor
+ * must print the events as they happen and exit 0 on SIGTERM.
+ *
+ *        gk-srv (198.18.0.1)            gk-m1 (.2)
+ *   test key server (sends rekeys)  member, receiver, group 7
+ *
+ * Control channel 239.77.0.1:4077, data 239.77.1.1, reqid 77.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <json-c/json.h>
+
+#include "ktest.h"
+#include "kselftest_harness.h"
+
+#define GROUP		7
+#define CTRL		"239.77.0.1"
+#define CTRL_PORT	4077
+#define DATA		"239.77.1.1"
+#define REQID		77
+#define SPI0		0x1000
+
+static const char *const stat_names[GKM_STAT_MAX + 1] = {
+	[GKM_STAT_RX] = "rx", [GKM_STAT_ACCEPTED] = "accepted",
+	[GKM_STAT_DUPLICATE] = "duplicate", [GKM_STAT_REPLAYED] = "replayed",
+	[GKM_STAT_BAD_TAG] = "bad_tag", [GKM_STAT_BAD_SIG] = "bad_sig",
+	[GKM_STAT_MALFORMED] = "malformed", [GKM_STAT_RATE_LIMITED] = "rate_limited",
+	[GKM_STAT_QUEUE_DROPS] = "queue_drops", [GKM_STAT_OUT_OF_SYNC] = "out_of_sync",
+	[GKM_STAT_WRONG_GROUP] = "wrong_group", [GKM_STAT_SA_INSTALLED] = "sa_installed",
+	[GKM_STAT_SA_REMOVED] = "sa_removed", [GKM_STAT_SA_ERRORS] = "sa_errors",
+};
+
+FIXTURE(show) {
+	struct kt_gcks gcks;
+	struct gkm_genl m1;
+	int32_t key;
+	int tx;
+	uint8_t buf[GKM_WIRE_MAX_REG_LEN];
+	int len;		/* of the last rekey in buf */
+	char out[16384];
+};
+
+FIXTURE_SETUP(show)
+{
+	int len;
+
+	ASSERT_EQ(0, kt_topo_up());
+	ASSERT_EQ(0, kt_gcks_init(&self->gcks, GROUP, SPI0));
+	self->key = kt_keyring_add(&self->gcks);
+	ASSERT_LT(0, self->key);
+	ASSERT_EQ(0, kt_genl_in("gk-m1", &self->m1));
+	ASSERT_EQ(0, kt_group_new(&self->m1, GROUP, CTRL, CTRL_PORT,
+				  kt_ifindex_in("gk-m1", "eth0"), DATA, REQID,
+				  GKM_ROLE_RECEIVER));
+	len = kt_gcks_registration(&self->gcks, GKM_ROLE_RECEIVER, self->buf,
+				   sizeof(self->buf));
+	ASSERT_LT(0, len);
+	ASSERT_EQ(0, kt_group_set(&self->m1, GROUP, self->buf, len, self->key));
+	self->tx = kt_socket_in("gk-srv", AF_INET, SOCK_DGRAM, 0);
+	ASSERT_LE(0, self->tx);
+}
+
+FIXTURE_TEARDOWN(show)
+{
+	close(self->tx);
+	gkm_genl_close(&self->m1);
+	kt_gcks_free(&self->gcks);
+	kt_topo_down();
+}
+
+static int rekey(FIXTURE_DATA(show) *self)
+{
+	int len = kt_gcks_rekey(&self->gcks, 0, 30, self->buf, sizeof(self->buf));
+
+	if (len < 0)
+		return len;
+	self->len = len;
+	if (kt_send4(self->tx, CTRL, CTRL_PORT, self->buf, len))
+		return -EIO;
+	return kt_wait_msg_id(&self->m1, GROUP, self->gcks.msg_id, 5000);
+}
+
+static uint64_t jget(json_object *o, const char *k1, const char *k2)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, k1, &v))
+		return UINT64_MAX;
+	if (k2 && !json_object_object_get_ex(v, k2, &v))
+		return UINT64_MAX;
+	return json_object_get_uint64(v);
+}
+
+TEST_F(show, json_matches_the_kernel)
+{
+	json_object *root, *groups, *grp, *sas, *v;
+	struct kt_status st;
+	int i, j;
+
+	ASSERT_EQ(0, rekey(self));
+	ASSERT_EQ(0, rekey(self));
+	/* A duplicate and a junk datagram, so that more counters move. */
+	ASSERT_EQ(0, kt_send4(self->tx, CTRL, CTRL_PORT, self->buf, self->len));
+	ASSERT_EQ(0, kt_send4(self->tx, CTRL, CTRL_PORT, "junk", 4));
+	usleep(300000);
+
+	ASSERT_EQ(0, kt_gkmctl("gk-m1", self->out, sizeof(self->out), "-j show %d", GROUP));
+	ASSERT_EQ(0, kt_group_status(&self->m1, GROUP, &st));
+	root = json_tokener_parse(self->out);
+	ASSERT_NE(NULL, root);
+	ASSERT_TRUE(json_object_object_get_ex(root, "groups", &groups));
+	ASSERT_EQ(1, json_object_array_length(groups));
+	grp = json_object_array_get_idx(groups, 0);
+
+	EXPECT_EQ(GROUP, jget(grp, "id", NULL));
+	ASSERT_TRUE(json_object_object_get_ex(grp, "state", &v));
+	EXPECT_STREQ("active", json_object_get_string(v));
+	ASSERT_TRUE(json_object_object_get_ex(grp, "role", &v));
+	EXPECT_STREQ("receiver", json_object_get_string(v));
+	ASSERT_TRUE(json_object_object_get_ex(grp, "data_address", &v));
+	EXPECT_STREQ(DATA, json_object_get_string(v));
+	ASSERT_TRUE(json_object_object_get_ex(grp, "control", &v));
+	ASSERT_TRUE(json_object_object_get_ex(v, "address", &v));
+	EXPECT_STREQ(CTRL, json_object_get_string(v));
+	EXPECT_EQ(CTRL_PORT, jget(grp, "control", "port"));
+	ASSERT_TRUE(json_object_object_get_ex(grp, "control", &v));
+	ASSERT_TRUE(json_object_object_get_ex(v, "interface", &v));
+	EXPECT_STREQ("eth0", json_object_get_string(v));
+	EXPECT_EQ(REQID, jget(grp, "reqid", NULL));
+	EXPECT_EQ(st.msg_id, jget(grp, "msg_id", NULL));
+	EXPECT_EQ(3, st.msg_id);
+	EXPECT_EQ(st.kek_id, jget(grp, "epoch", "kek_id"));
+	EXPECT_EQ(st.kek_ver, jget(grp, "epoch", "kek_version"));
+
+	/* Every counter, by name, equals the kernel's. */
+	for (i = 1; i <= GKM_STAT_MAX; i++) {
+		TH_LOG("counter %s = %llu", stat_names[i], (unsigned long long)st.stats[i]);
+		EXPECT_EQ(st.stats[i], jget(grp, "stats", stat_names[i]));
+	}
+	EXPECT_EQ(2, st.stats[GKM_STAT_ACCEPTED]);
+	EXPECT_EQ(1, st.stats[GKM_STAT_DUPLICATE]);
+	EXPECT_EQ(1, st.stats[GKM_STAT_MALFORMED]);
+	EXPECT_EQ(st.lat[GKM_LAT_COUNT], jget(grp, "latency", "count"));
+	EXPECT_EQ(2, st.lat[GKM_LAT_COUNT]);
+	EXPECT_EQ(st.lat[GKM_LAT_P50], jget(grp, "latency", "p50_ns"));
+	EXPECT_EQ(st.lat[GKM_LAT_P99], jget(grp, "latency", "p99_ns"));
+	EXPECT_EQ(st.lat[GKM_LAT_MAX], jget(grp, "latency", "max_ns"));
+
+	/* The same SAs, in the same order, with their state. */
+	ASSERT_TRUE(json_object_object_get_ex(grp, "sas", &sas));
+	ASSERT_EQ(st.nsas, json_object_array_length(sas));
+	for (j = 0; j < st.nsas; j++) {
+		json_object *sa = json_object_array_get_idx(sas, j);
+
+		EXPECT_EQ(st.sas[j].spi, jget(sa, "spi", NULL));
+		ASSERT_TRUE(json_object_object_get_ex(sa, "state", &v));
+		EXPECT_STREQ(st.sas[j].state == 1 ? "active" : "dying",
+			     json_object_get_string(v));
+		ASSERT_TRUE(json_object_object_get_ex(sa, "installed", &v));
+		EXPECT_EQ(st.sas[j].installed, json_object_get_boolean(v));
+	}
+	/* Never key material: no field that could hold one. */
+	EXPECT_EQ(NULL, strstr(self->out, "\"key\""));
+	EXPECT_EQ(NULL, strstr(self->out, "tek"));
+	json_object_put(root);
+}
+
+TEST_F(show, human_output)
+{
+	char line[128];
+
+	ASSERT_EQ(0, rekey(self));
+	ASSERT_EQ(0, kt_gkmctl("gk-m1", self->out, sizeof(self->out), "show"));
+	TH_LOG("%s", self->out);
+	EXPECT_NE(NULL, strstr(self->out, "groups: 1\n\ngroup: 7\n  state: active\n"
+			       "  role: receiver\n"));
+	EXPECT_NE(NULL, strstr(self->out, "  control: " CTRL " port 4077 dev eth0\n"));
+	EXPECT_NE(NULL, strstr(self->out, "  data: " DATA "\n  reqid: 77\n"));
+	EXPECT_NE(NULL, strstr(self->out, "  message id: 2\n  epoch: kek 1 version 1\n"));
+	snprintf(line, sizeof(line), "  sa: spi 0x%08x active, installed", SPI0 + 1);
+	EXPECT_NE(NULL, strstr(self->out, line));
+	snprintf(line, sizeof(line), "  sa: spi 0x%08x dying, installed", SPI0);
+	EXPECT_NE(NULL, strstr(self->out, line));
+	EXPECT_NE(NULL, strstr(self->out, "  counters: rx 1, accepted 1, duplicate 0,"));
+	EXPECT_NE(NULL, strstr(self->out, "  apply latency: 1 samples, p50 "));
+}
+
+/* Start "gkmctl ARGS" in @ns with stdout on a pipe; returns the pid. */
+static pid_t spawn(const char *ns, const char *args, int *rfd)
+{
+	const char *build = getenv("GKM_BUILD") ? getenv("GKM_BUILD") : "build";
+	char cmd[512];
+	int p[2];
+	pid_t pid;
+
+	if (pipe(p))
+		return -1;
+	snprintf(cmd, sizeof(cmd), "exec ip netns exec %s %s/gkmctl %s", ns, build, args);
+	pid = fork();
+	if (pid == 0) {
+		dup2(p[1], 1);
+		close(p[0]);
+		close(p[1]);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	*rfd = p[0];
+	return pid;
+}
+
+/* Read until @n newlines or @ms pass. */
+static int read_lines(int fd, char *buf, size_t len, int n, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	size_t got = 0;
+	int lines = 0;
+	ssize_t r;
+
+	while (lines < n && got + 1 < len && poll(&pfd, 1, ms) > 0) {
+		r = read(fd, buf + got, len - 1 - got);
+		if (r <= 0)
+			break;
+		for (ssize_t i = 0; i < r; i++)
+			lines += buf[got + i] == '\n';
+		got += (size_t)r;
+	}
+	buf[got] = '\0';
+	return lines;
+}
+
+static int stop(pid_t pid)
+{
+	int status;
+
+	kill(pid, SIGTERM);
+	if (waitpid(pid, &status, 0) != pid)
+		return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+TEST_F(show, monitor_prints_events_and_exits_on_sigterm)
+{
+	json_object *o, *v;
+	char *nl;
+	pid_t pid;
+	int fd;
+
+	pid = spawn("gk-m1", "-j monitor", &fd);
+	ASSERT_LT(0, pid);
+	sleep(1);	/* let it subscribe */
+	ASSERT_EQ(0, rekey(self));
+	ASSERT_EQ(1, read_lines(fd, self->out, sizeof(self->out), 1, 5000));
+	TH_LOG("%s", self->out);
+	nl = strchr(self->out, '\n');
+	*nl = '\0';
+	o = json_tokener_parse(self->out);
+	ASSERT_NE(NULL, o);
+	EXPECT_EQ(GROUP, jget(o, "group", NULL));
+	EXPECT_EQ(2, jget(o, "msg_id", NULL));
+	ASSERT_TRUE(json_object_object_get_ex(o, "event", &v));
+	EXPECT_STREQ("rekey-applied", json_object_get_string(v));
+	json_object_put(o);
+	EXPECT_EQ(0, stop(pid));
+	close(fd);
+
+	/* Human format, filtered by group. */
+	pid = spawn("gk-m1", "monitor 7", &fd);
+	ASSERT_LT(0, pid);
+	sleep(1);
+	ASSERT_EQ(0, rekey(self));
+	ASSERT_EQ(1, read_lines(fd, self->out, sizeof(self->out), 1, 5000));
+	EXPECT_STREQ("group 7: rekey-applied msg 3\n", self->out);
+	EXPECT_EQ(0, stop(pid));
+	close(fd);
+}
+
+TEST_F(show, monitor_usage_and_help)
+{
+	EXPECT_EQ(0, kt_gkmctl("gk-m1", self->out, sizeof(self->out), "monitor --help"));
+	EXPECT_NE(NULL, strstr(self->out, "monitor [GROUP]"));
+	EXPECT_EQ(2, kt_gkmctl("gk-m1", NULL, 0, "monitor 0 2>/dev/null"));
+	EXPECT_EQ(2, kt_gkmctl("gk-m1", NULL, 0, "monitor 1 2 2>/dev/null"));
+}
+
+TEST_HARNESS_MAIN
