@@ -34,6 +34,9 @@ CC ?= cc
 USER_CFLAGS := -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror \
 	-Wno-unused-parameter -Iuapi -Ikmod/core -Igkmctl/lib -Iselftests/kernel/lib -isystem $(KSFT_DIR) \
 	$(shell pkg-config --cflags json-c 2>/dev/null)
+# Packagers' flags (hardening) come last so they win.
+USER_CFLAGS += $(CPPFLAGS) $(CFLAGS)
+USER_LDFLAGS += $(LDFLAGS)
 ifeq ($(SAN),1)
 USER_CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
@@ -66,7 +69,12 @@ all: module user
 
 user: $(PROGS)
 
-$(BUILD)/obj/%.o: %.c $(HDRS) | ksft
+# Only test programs need the kselftest harness (and so linux-source-6.1).
+$(BUILD)/obj/selftests/%.o: selftests/%.c $(HDRS) | ksft
+	@mkdir -p $(dir $@)
+	$(CC) $(USER_CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/%.o: %.c $(HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(USER_CFLAGS) -c -o $@ $<
 

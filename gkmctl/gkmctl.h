@@ -34,6 +34,7 @@ int gkmctl_monitor_main(int argc, char **argv, const struct gkmctl_opts *opts);
 int gkmctl_policy_main(int argc, char **argv, const struct gkmctl_opts *opts);
 int gkmctl_join_main(int argc, char **argv, const struct gkmctl_opts *opts);
 int gkmctl_leave_main(int argc, char **argv, const struct gkmctl_opts *opts);
+int gkmctl_gcks_main(int argc, char **argv, const struct gkmctl_opts *opts);
 
 /* Open the "gkm" family; on failure prints why and returns the exit code. */
 int gkmctl_genl_open(struct gkm_genl *g);

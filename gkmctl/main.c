@@ -26,6 +26,7 @@ static const struct {
 	{ "join", gkmctl_join_main, "register with a key server and set a group up" },
 	{ "leave", gkmctl_leave_main, "de-register and remove a group's state" },
 	{ "policy", gkmctl_policy_main, "low-level: add or delete a group's xfrm policies" },
+	{ "gcks", gkmctl_gcks_main, "administer the local key server gkmd" },
 	{ "group", gkmctl_group_main, "low-level: add or delete kernel groups" },
 };
 

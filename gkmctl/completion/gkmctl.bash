@@ -24,7 +24,7 @@ _gkmctl()
 	done
 
 	if [[ -z $cmd ]]; then
-		COMPREPLY=($(compgen -W "show monitor join leave policy group -j --json --version --help" -- "$cur"))
+		COMPREPLY=($(compgen -W "show monitor join leave policy group gcks -j --json --version --help" -- "$cur"))
 		return
 	fi
 
@@ -37,11 +37,15 @@ _gkmctl()
 		COMPREPLY=($(compgen -W "sender receiver both" -- "$cur")); return ;;
 	--proto)
 		COMPREPLY=($(compgen -W "udp any" -- "$cur")); return ;;
+	--socket)
+		COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	--server|--ctrl|--data|--reqid|--timeout)
 		return ;;
 	esac
 
 	case $cmd in
+	gcks)
+		COMPREPLY=($(compgen -W "status members evict rekey reload --socket --timeout --help" -- "$cur")) ;;
 	show|monitor)
 		COMPREPLY=($(compgen -W "$(_gkmctl_groups) --help" -- "$cur")) ;;
 	join)
