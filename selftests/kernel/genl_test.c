@@ -16,6 +16,7 @@
 #include <linux/gkm.h>
 
 #include "genl.h"
+#include "ktest.h"
 #include "kselftest_harness.h"
 
 struct get_reply {
@@ -91,7 +92,7 @@ FIXTURE_TEARDOWN(gkm)
 	gkm_genl_close(&self->g);
 }
 
-TEST_F(gkm, get_reports_version_abi_and_no_groups)
+TEST_F_TIMEOUT(gkm, get_reports_version_abi_and_no_groups, KT_TIMEOUT)
 {
 	struct get_reply r = { 0 };
 
@@ -103,7 +104,7 @@ TEST_F(gkm, get_reports_version_abi_and_no_groups)
 	EXPECT_EQ(0, r.groups);
 }
 
-TEST_F(gkm, group_add_get_delete)
+TEST_F_TIMEOUT(gkm, group_add_get_delete, KT_TIMEOUT)
 {
 	struct id_list *l = calloc(1, sizeof(*l));
 	struct nlmsghdr *nlh;
@@ -133,7 +134,7 @@ TEST_F(gkm, group_add_get_delete)
 	free(l);
 }
 
-TEST_F(gkm, dump_lists_every_group_and_cap_is_enforced)
+TEST_F_TIMEOUT(gkm, dump_lists_every_group_and_cap_is_enforced, KT_TIMEOUT)
 {
 	struct id_list *l = calloc(1, sizeof(*l));
 	uint32_t i;
@@ -156,7 +157,7 @@ TEST_F(gkm, dump_lists_every_group_and_cap_is_enforced)
 	free(l);
 }
 
-TEST_F(gkm, invalid_requests_are_rejected_with_a_message)
+TEST_F_TIMEOUT(gkm, invalid_requests_are_rejected_with_a_message, KT_TIMEOUT)
 {
 	struct nlmsghdr *nlh;
 
@@ -198,7 +199,7 @@ TEST_F(gkm, invalid_requests_are_rejected_with_a_message)
 }
 
 /* A child that drops every capability must get EPERM for every command. */
-TEST_F(gkm, unprivileged_caller_gets_eperm)
+TEST_F_TIMEOUT(gkm, unprivileged_caller_gets_eperm, KT_TIMEOUT)
 {
 	int status;
 	pid_t pid;
@@ -240,7 +241,7 @@ TEST_F(gkm, unprivileged_caller_gets_eperm)
 }
 
 /* Namespaces share nothing: same ids, separate groups, separate counts. */
-TEST_F(gkm, network_namespaces_are_independent)
+TEST_F_TIMEOUT(gkm, network_namespaces_are_independent, KT_TIMEOUT)
 {
 	int status;
 	pid_t pid;

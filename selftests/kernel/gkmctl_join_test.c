@@ -109,7 +109,7 @@ static int data_rx_socket(const char *ns)
 	return fd;
 }
 
-TEST_F(join, join_sets_up_esp_and_leave_removes_everything)
+TEST_F_TIMEOUT(join, join_sets_up_esp_and_leave_removes_everything, KT_TIMEOUT)
 {
 	int rx, tx, i, got = 0;
 	char buf[64];
@@ -163,7 +163,7 @@ static int join_err(FIXTURE_DATA(join) *self, const char *args)
 			 "ip netns exec gk-m1 %s/gkmctl " JOIN "%s --detach 2>&1", build, args);
 }
 
-TEST_F(join, group_exists_already)
+TEST_F_TIMEOUT(join, group_exists_already, KT_TIMEOUT)
 {
 	ASSERT_EQ(0, kt_gkmctl("gk-m1", NULL, 0, "group add 7"));
 	EXPECT_EQ(5, join_err(self, "--registration " REG_M1));
@@ -176,7 +176,7 @@ TEST_F(join, group_exists_already)
 	ASSERT_EQ(0, kt_gkmctl("gk-m1", NULL, 0, "group del 7"));
 }
 
-TEST_F(join, registration_for_another_group)
+TEST_F_TIMEOUT(join, registration_for_another_group, KT_TIMEOUT)
 {
 	self->buf[11] = 8;	/* header: group 8 */
 	ASSERT_EQ(0, kt_write_file(REG_M1, self->buf, self->len));
@@ -186,7 +186,7 @@ TEST_F(join, registration_for_another_group)
 	assert_clean(_metadata, self, "gk-m1", 0);
 }
 
-TEST_F(join, bad_gcks_certificate)
+TEST_F_TIMEOUT(join, bad_gcks_certificate, KT_TIMEOUT)
 {
 	uint8_t *der = memmem(self->buf, self->len, self->gcks.der, self->gcks.der_len);
 
@@ -199,7 +199,7 @@ TEST_F(join, bad_gcks_certificate)
 	assert_clean(_metadata, self, "gk-m1", 0);
 }
 
-TEST_F(join, kernel_refuses_the_group)
+TEST_F_TIMEOUT(join, kernel_refuses_the_group, KT_TIMEOUT)
 {
 	const char *build = getenv("GKM_BUILD") ? getenv("GKM_BUILD") : "build";
 
@@ -212,7 +212,7 @@ TEST_F(join, kernel_refuses_the_group)
 	assert_clean(_metadata, self, "gk-m1", 0);
 }
 
-TEST_F(join, kernel_refuses_the_registration)
+TEST_F_TIMEOUT(join, kernel_refuses_the_registration, KT_TIMEOUT)
 {
 	struct gkm_wire_rekey_sa rsa = { .kek_id = 1, .kek_ver = 1 };
 	struct gkm_wire_member mb = { .leaf_id = 3, .role = GKM_ROLE_RECEIVER };
@@ -235,7 +235,7 @@ TEST_F(join, kernel_refuses_the_registration)
 	assert_clean(_metadata, self, "gk-m1", 0);
 }
 
-TEST_F(join, policy_exists_already)
+TEST_F_TIMEOUT(join, policy_exists_already, KT_TIMEOUT)
 {
 	ASSERT_EQ(0, kt_sh("ip -n gk-m1 xfrm policy add dir in dst " DATA "/32 proto udp "
 			   "tmpl proto esp mode transport level required"));
@@ -246,7 +246,7 @@ TEST_F(join, policy_exists_already)
 	assert_clean(_metadata, self, "gk-m1", 4);
 }
 
-TEST_F(join, server_unreachable)
+TEST_F_TIMEOUT(join, server_unreachable, KT_TIMEOUT)
 {
 	ASSERT_EQ(0, kt_sh("cd /tmp && openssl req -x509 -newkey ec -pkeyopt "
 			   "ec_paramgen_curve:P-256 -nodes -keyout gk-m.key -out gk-m.crt "
@@ -258,7 +258,7 @@ TEST_F(join, server_unreachable)
 	assert_clean(_metadata, self, "gk-m1", 0);
 }
 
-TEST_F(join, usage_errors)
+TEST_F_TIMEOUT(join, usage_errors, KT_TIMEOUT)
 {
 	EXPECT_EQ(2, join_err(self, ""));
 	EXPECT_NE(NULL, strstr(self->out, "join needs --server, --cert, --key and --ca"));

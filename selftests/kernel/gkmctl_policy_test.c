@@ -42,7 +42,7 @@ static void policies(const char *ns, char *out, size_t len)
 	kt_sh_out(out, len, "ip -n %s xfrm policy", ns);
 }
 
-TEST_F(policy, receiver_gets_one_in_policy_with_reqid_0)
+TEST_F_TIMEOUT(policy, receiver_gets_one_in_policy_with_reqid_0, KT_TIMEOUT)
 {
 	ASSERT_EQ(0, kt_gkmctl("gk-p", NULL, 0, "policy add 9 --data " DATA " --role receiver"));
 	ASSERT_EQ(0, kt_sh("ip -n gk-q xfrm policy add dir in dst " DATA "/32 proto udp " TMPL));
@@ -58,7 +58,7 @@ TEST_F(policy, receiver_gets_one_in_policy_with_reqid_0)
 	EXPECT_EQ(0, kt_count("ip -n gk-p xfrm policy"));
 }
 
-TEST_F(policy, sender_gets_one_out_policy_with_the_group_reqid)
+TEST_F_TIMEOUT(policy, sender_gets_one_out_policy_with_the_group_reqid, KT_TIMEOUT)
 {
 	ASSERT_EQ(0, kt_gkmctl("gk-p", NULL, 0,
 			       "policy add 9 --data " DATA " --role sender --reqid 77"));
@@ -75,7 +75,7 @@ TEST_F(policy, sender_gets_one_out_policy_with_the_group_reqid)
 	EXPECT_EQ(0, kt_count("ip -n gk-p xfrm policy"));
 }
 
-TEST_F(policy, both_and_any_protocol_and_ipv6)
+TEST_F_TIMEOUT(policy, both_and_any_protocol_and_ipv6, KT_TIMEOUT)
 {
 	ASSERT_EQ(0, kt_gkmctl("gk-p", NULL, 0,
 			       "policy add 9 --data ff3e::1:2 --role both --reqid 5 --proto any"));
@@ -90,7 +90,7 @@ TEST_F(policy, both_and_any_protocol_and_ipv6)
 	EXPECT_EQ(0, kt_count("ip -n gk-p xfrm policy"));
 }
 
-TEST_F(policy, defaults_come_from_the_kernel_group)
+TEST_F_TIMEOUT(policy, defaults_come_from_the_kernel_group, KT_TIMEOUT)
 {
 	struct gkm_genl g;
 
@@ -109,7 +109,7 @@ TEST_F(policy, defaults_come_from_the_kernel_group)
 	gkm_genl_close(&g);
 }
 
-TEST_F(policy, errors)
+TEST_F_TIMEOUT(policy, errors, KT_TIMEOUT)
 {
 	char err[512];
 

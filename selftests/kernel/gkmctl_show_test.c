@@ -101,7 +101,7 @@ static uint64_t jget(json_object *o, const char *k1, const char *k2)
 	return json_object_get_uint64(v);
 }
 
-TEST_F(show, json_matches_the_kernel)
+TEST_F_TIMEOUT(show, json_matches_the_kernel, KT_TIMEOUT)
 {
 	json_object *root, *groups, *grp, *sas, *v;
 	struct kt_status st;
@@ -175,7 +175,7 @@ TEST_F(show, json_matches_the_kernel)
 	json_object_put(root);
 }
 
-TEST_F(show, human_output)
+TEST_F_TIMEOUT(show, human_output, KT_TIMEOUT)
 {
 	char line[128];
 
@@ -249,7 +249,7 @@ static int stop(pid_t pid)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-TEST_F(show, monitor_prints_events_and_exits_on_sigterm)
+TEST_F_TIMEOUT(show, monitor_prints_events_and_exits_on_sigterm, KT_TIMEOUT)
 {
 	json_object *o, *v;
 	char *nl;
@@ -285,7 +285,7 @@ TEST_F(show, monitor_prints_events_and_exits_on_sigterm)
 	close(fd);
 }
 
-TEST_F(show, monitor_usage_and_help)
+TEST_F_TIMEOUT(show, monitor_usage_and_help, KT_TIMEOUT)
 {
 	EXPECT_EQ(0, kt_gkmctl("gk-m1", self->out, sizeof(self->out), "monitor --help"));
 	EXPECT_NE(NULL, strstr(self->out, "monitor [GROUP]"));

@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <json-c/json.h>
 
+#include "ktest.h"
 #include "kselftest_harness.h"
 
 struct result {
@@ -66,7 +67,7 @@ FIXTURE_TEARDOWN(gkmctl)
 {
 }
 
-TEST_F(gkmctl, version_and_help)
+TEST_F_TIMEOUT(gkmctl, version_and_help, KT_TIMEOUT)
 {
 	ASSERT_EQ(0, run_gkmctl(&self->r, 0, "--version"));
 	EXPECT_EQ(0, self->r.status);
@@ -82,7 +83,7 @@ TEST_F(gkmctl, version_and_help)
 	EXPECT_NE(NULL, strstr(self->r.out, "show [GROUP]"));
 }
 
-TEST_F(gkmctl, show_lists_groups)
+TEST_F_TIMEOUT(gkmctl, show_lists_groups, KT_TIMEOUT)
 {
 	ASSERT_EQ(0, run_gkmctl(&self->r, 0, "show"));
 	EXPECT_EQ(0, self->r.status);
@@ -103,7 +104,7 @@ TEST_F(gkmctl, show_lists_groups)
 	EXPECT_EQ(NULL, strstr(self->r.out, "group: 42\n"));
 }
 
-TEST_F(gkmctl, json_output_parses_and_matches_the_kernel)
+TEST_F_TIMEOUT(gkmctl, json_output_parses_and_matches_the_kernel, KT_TIMEOUT)
 {
 	json_object *root, *mod, *groups, *v;
 
@@ -124,7 +125,7 @@ TEST_F(gkmctl, json_output_parses_and_matches_the_kernel)
 	json_object_put(root);
 }
 
-TEST_F(gkmctl, errors_have_messages_and_exit_codes)
+TEST_F_TIMEOUT(gkmctl, errors_have_messages_and_exit_codes, KT_TIMEOUT)
 {
 	ASSERT_EQ(0, run_gkmctl(&self->r, 0, "bogus"));
 	EXPECT_EQ(2, self->r.status);

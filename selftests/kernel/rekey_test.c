@@ -33,8 +33,6 @@
 #define DATA_PORT	5000
 #define REQID		77
 #define SPI0		0x1000
-/* Per test: the debug kernel under TCG is several times slower. */
-#define KT_TIMEOUT	300
 
 FIXTURE(rekey) {
 	struct kt_gcks gcks;

@@ -87,6 +87,23 @@ void kt_topo_down(void)
 	      "ip link del gk-br 2>/dev/null; true");
 }
 
+int kt_topo_add(const char *name, int host)
+{
+	return kt_sh("ip netns add gk-%1$s && "
+		     "ip link add gk-%1$s type veth peer name eth0 netns gk-%1$s && "
+		     "ip link set gk-%1$s master gk-br up && "
+		     "ip -n gk-%1$s link set lo up && "
+		     "ip -n gk-%1$s addr add 198.18.0.%2$d/24 dev eth0 && "
+		     "ip -n gk-%1$s link set eth0 up && "
+		     "ip -n gk-%1$s route add 224.0.0.0/4 dev eth0",
+		     name, host);
+}
+
+void kt_topo_del(const char *name)
+{
+	kt_sh("ip netns del gk-%s 2>/dev/null; true", name);
+}
+
 int kt_socket_in(const char *ns, int domain, int type, int proto)
 {
 	int fd, ret;

@@ -24,6 +24,13 @@
  */
 int kt_scale(int full, int light);
 
+/*
+ * Per-test timeout (seconds) for TEST_F_TIMEOUT: the harness default of
+ * 30 s is too short for the debug kernel under TCG, which is several times
+ * slower; the VM harness has its own overall limit.
+ */
+#define KT_TIMEOUT	300
+
 /* Run a shell command; returns its exit status (or -1). */
 int kt_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Enter the named netns ("" or NULL: the one the process started in). */
@@ -36,6 +43,14 @@ int kt_netns_enter(const char *name);
  */
 int kt_topo_up(void);
 void kt_topo_down(void);
+
+/*
+ * One more namespace gk-@name on the topology's bridge, with eth0 at
+ * 198.18.0.@host/24 and the multicast route, like kt_topo_up()'s (call it
+ * after kt_topo_up()); kt_topo_del() removes it (kt_topo_down() does not).
+ */
+int kt_topo_add(const char *name, int host);
+void kt_topo_del(const char *name);
 
 /* A socket created in netns @ns (the caller stays where it was). */
 int kt_socket_in(const char *ns, int domain, int type, int proto);
