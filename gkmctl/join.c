@@ -4,10 +4,13 @@
  * network namespace, all or nothing:
  *
  *   1. check the kernel (module loaded, CAP_NET_ADMIN, no such group yet);
- *   2. registration (gkm_reg_join over TLS), or --registration FILE;
- *   3. the GCKS certificate from the payload into the keyring (keyring.c);
- *   4. GROUP_NEW with the control channel, data address, reqid and role;
- *   5. GROUP_SET with the payload and the key serial;
+ *   2. GROUP_NEW with the control channel, data address, reqid and role —
+ *      before registering, so that the kernel already listens for (and
+ *      holds) rekeys the server sends between our registration and step 5;
+ *   3. registration (gkm_reg_join over TLS), or --registration FILE;
+ *   4. the GCKS certificate from the payload into the keyring (keyring.c);
+ *   5. GROUP_SET with the payload and the key serial (the kernel then
+ *      applies the rekeys it held);
  *   6. the xfrm policies of the role (policy.c).
  *
  * A failure at any step undoes the steps before it (and de-registers at the
@@ -193,7 +196,7 @@ static int check_kernel(struct gkm_genl *g, uint32_t id)
 	return GKMCTL_EXIT_OK;
 }
 
-/* Steps 3 to 6; on failure undoes them. The caller owns @reg. */
+/* Steps 4 to 6; on failure undoes them (not the group). The caller owns @reg. */
 static int setup(struct gkm_genl *g, struct gkmctl_member *m,
 		 const uint8_t *reg, size_t reg_len)
 {
@@ -208,28 +211,20 @@ static int setup(struct gkm_genl *g, struct gkmctl_member *m,
 		m->key = 0;
 		return ret;
 	}
-	err = gkmctl_group_new(g, &m->cfg);
-	if (err) {
-		ret = gkmctl_fail(gkmctl_exit_for_errno(err), "join: creating group %u: %s",
-				  m->cfg.id, gkm_genl_error(g, err));
-		goto undo_key;
-	}
 	err = gkmctl_group_set(g, m->cfg.id, reg, reg_len, m->key);
 	if (err) {
 		ret = gkmctl_fail(gkmctl_exit_for_errno(err),
 				  "join: installing the registration in group %u: %s",
 				  m->cfg.id, gkm_genl_error(g, err));
-		goto undo_group;
+		goto undo_key;
 	}
 	err = gkmctl_policy_install(&m->cfg, m->proto, msg, sizeof(msg));
 	if (err) {
 		ret = gkmctl_fail(gkmctl_exit_for_errno(err), "join: %s", msg);
-		goto undo_group;
+		goto undo_key;
 	}
 	return GKMCTL_EXIT_OK;
 
-undo_group:
-	gkmctl_group_del(g, m->cfg.id);
 undo_key:
 	gkmctl_keyring_remove(m->key);
 	m->key = 0;
@@ -290,14 +285,23 @@ int gkmctl_join_main(int argc, char **argv, const struct gkmctl_opts *opts)
 		}
 	}
 
-	ret = gkmctl_member_register(m, &reg, &reg_len, &m->cert, &m->cert_len);
-	if (ret)
+	err = gkmctl_group_new(g, &m->cfg);
+	if (err) {
+		ret = gkmctl_fail(gkmctl_exit_for_errno(err), "join: creating group %u: %s",
+				  m->cfg.id, gkm_genl_error(g, err));
 		goto out_close;
+	}
+	ret = gkmctl_member_register(m, &reg, &reg_len, &m->cert, &m->cert_len);
+	if (ret) {
+		gkmctl_group_del(g, m->cfg.id);
+		goto out_close;
+	}
 	ret = setup(g, m, reg, reg_len);
 	explicit_bzero(reg, reg_len);
 	free(reg);
 	if (ret) {
-		/* The server counts us as a member now: undo that too. */
+		/* GROUP_DEL also removes any SA; the server counts us as a member. */
+		gkmctl_group_del(g, m->cfg.id);
 		gkmctl_member_deregister(m, 3000);
 		goto out_close;
 	}

@@ -82,6 +82,7 @@ int gkm_group_create(struct gkm_net *gn, struct net *net, u32 id,
 	mutex_init(&group->lock);
 	spin_lock_init(&group->lat_lock);
 	skb_queue_head_init(&group->rxq);
+	skb_queue_head_init(&group->held);
 	INIT_WORK(&group->rx_work, gkm_receive_work);
 	INIT_DELAYED_WORK(&group->timer_work, gkm_apply_timer_work);
 	for (i = 0; i <= GKM_STAT_MAX; i++)
@@ -148,6 +149,7 @@ void gkm_group_delete(struct gkm_net *gn, struct gkm_group *group)
 	cancel_work_sync(&group->rx_work);
 	cancel_delayed_work_sync(&group->timer_work);
 	skb_queue_purge(&group->rxq);
+	skb_queue_purge(&group->held);
 
 	mutex_lock(&group->lock);
 	gkm_apply_remove_all(group);
@@ -213,6 +215,7 @@ int gkm_group_register(struct gkm_group *group, const u8 *blob, u32 len,
 	key_put(group->gcks);
 	group->gcks = gcks;
 	group->state = GKM_STATE_ACTIVE;
+	gkm_receive_release_held(group);
 out:
 	mutex_unlock(&group->lock);
 	return ret;

@@ -51,6 +51,7 @@ struct gkm_group_sa {
 #define GKM_GROUP_MAX_SAS	(2 * GKM_WIRE_MAX_SAS)
 
 #define GKM_RXQ_MAX		256	/* datagrams waiting for the worker */
+#define GKM_HELD_MAX		16	/* kept while unregistered, newest win */
 #define GKM_LAT_SAMPLES		1024	/* apply latencies kept for p50/p99 */
 #define GKM_SIG_BURST		64	/* signature checks per ... */
 #define GKM_SIG_INTERVAL	HZ	/* ... this interval */
@@ -80,6 +81,7 @@ struct gkm_group {
 
 	struct socket *sock;		/* NULL without a control channel */
 	struct sk_buff_head rxq;
+	struct sk_buff_head held;	/* arrived before registration; worker only */
 	struct work_struct rx_work;
 	struct delayed_work timer_work;
 	bool dead;			/* under @lock: no more work */

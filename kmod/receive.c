@@ -124,6 +124,37 @@ static void gkm_receive_count(struct gkm_group *group, enum gkm_wire_err err)
 	}
 }
 
+/*
+ * A datagram for a group without a registration yet is kept (the newest
+ * GKM_HELD_MAX): gkmctl creates the group before it registers, and a rekey
+ * the server sends between the registration and GROUP_SET must not be lost.
+ * gkm_receive_release_held() queues them again once registered; the
+ * registration's message id then rejects the ones it already covers.
+ * Returns true when the skb was kept.
+ */
+static bool gkm_receive_hold(struct gkm_group *group, struct sk_buff *skb)
+{
+	lockdep_assert_held(&group->lock);
+	if (group->state != GKM_STATE_UNREGISTERED)
+		return false;
+	if (skb_queue_len(&group->held) >= GKM_HELD_MAX)
+		kfree_skb(skb_dequeue(&group->held));
+	skb_queue_tail(&group->held, skb);
+	return true;
+}
+
+void gkm_receive_release_held(struct gkm_group *group)
+{
+	lockdep_assert_held(&group->lock);
+	if (skb_queue_empty(&group->held))
+		return;
+	spin_lock_bh(&group->rxq.lock);
+	skb_queue_splice_tail_init(&group->held, &group->rxq);
+	spin_unlock_bh(&group->rxq.lock);
+	if (!group->dead)
+		queue_work(system_unbound_wq, &group->rx_work);
+}
+
 static void gkm_receive_one(struct gkm_group *group, struct sk_buff *skb)
 {
 	struct gkm_wire_msg *m = group->msg;
@@ -135,8 +166,6 @@ static void gkm_receive_one(struct gkm_group *group, struct sk_buff *skb)
 	bool opened = false;
 
 	lockdep_assert_held(&group->lock);
-	if (group->state == GKM_STATE_UNREGISTERED || !group->gcks)
-		return;	/* nothing to verify with yet */
 	if (skb_copy_bits(skb, sizeof(struct udphdr), group->rxbuf, len)) {
 		gkm_group_count(group, GKM_STAT_MALFORMED);
 		return;
@@ -201,11 +230,17 @@ void gkm_receive_work(struct work_struct *work)
 	struct sk_buff *skb;
 
 	while ((skb = skb_dequeue(&group->rxq))) {
+		bool kept = false;
+
 		mutex_lock(&group->lock);
-		if (!group->dead)
-			gkm_receive_one(group, skb);
+		if (!group->dead) {
+			kept = gkm_receive_hold(group, skb);
+			if (!kept)
+				gkm_receive_one(group, skb);
+		}
 		mutex_unlock(&group->lock);
-		consume_skb(skb);
+		if (!kept)
+			consume_skb(skb);
 		cond_resched();
 	}
 }

@@ -4,7 +4,7 @@
 DEB_PACKAGES := gcc make pkg-config libc6-dev clang sparse \
 	linux-headers-amd64 linux-image-amd64 linux-source-6.1 dkms kmod \
 	qemu-system-x86 seabios busybox-static cpio xz-utils \
-	libmnl-dev libjson-c-dev libssl-dev libsqlite3-dev libinih-dev openssl keyutils iproute2 \
+	libmnl-dev libjson-c-dev libssl-dev libsqlite3-dev libinih-dev openssl keyutils iproute2 nftables \
 	python3 \
 	dpkg-dev debhelper dh-dkms lintian tshark
 

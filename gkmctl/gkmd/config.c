@@ -386,6 +386,16 @@ int gkmd_config_load(struct gkmd_config *cfg, const char *path, char *err,
 			else if (g->activation_delay + g->deactivation_delay >= g->tek_lifetime / 2)
 				fail(&ps, "[group %u]: activation_delay + deactivation_delay must be below tek_lifetime / 2",
 				     g->id);
+			else if (!gkmd_tek_refresh_after(g, g->tek_lifetime))
+				fail(&ps, "[group %u]: tek_lifetime %u leaves no time to refresh the TEK before its soft lifetime (needs more than %u s: soft margin %u s + retransmissions %u s + %u s)",
+				     g->id, g->tek_lifetime,
+				     gkmd_tek_margin(g->tek_lifetime) + gkmd_tx_window(g) + GKMD_TEK_SLACK,
+				     gkmd_tek_margin(g->tek_lifetime), gkmd_tx_window(g), GKMD_TEK_SLACK);
+			else if (g->activation_delay + g->deactivation_delay >=
+				 gkmd_tek_refresh_after(g, g->tek_lifetime))
+				fail(&ps, "[group %u]: activation_delay + deactivation_delay must be below the TEK refresh interval (%u s for tek_lifetime %u)",
+				     g->id, gkmd_tek_refresh_after(g, g->tek_lifetime),
+				     g->tek_lifetime);
 		}
 		for (unsigned int i = 0; i < cfg->nauthz && !ps.err_line; i++)
 			if (!gkmd_config_group(cfg, cfg->authz[i].group)) {

@@ -79,4 +79,58 @@ const struct gkmd_group_cfg *gkmd_config_group(const struct gkmd_config *cfg,
 uint16_t gkmd_config_roles(const struct gkmd_config *cfg, const char *identity,
 			   uint32_t group);
 
+/*
+ * TEK lifetimes (gkmd.rst section 3, gkmd.conf(5)).  A data SA is announced
+ * with hard lifetime H = what is left of its TEK's lifetime and soft
+ * lifetime H - margin; members count both from install, and the kernel
+ * reports KEYS_EXPIRING at the soft one if no rekey has replaced the SA
+ * by then (the member then re-registers; the margin is its time to do so
+ * before the SA dies).  gkmd replaces the TEK (a rekey with a new SA)
+ * when it is gkmd_tek_refresh_after() seconds old: early enough that
+ * every copy of that rekey has been sent, plus GKMD_TEK_SLACK, before the
+ * soft lifetime ends at any member that follows the rekeys.
+ */
+#define GKMD_TEK_MARGIN_MIN	5	/* seconds between soft and hard, at least */
+#define GKMD_TEK_SLACK		1	/* seconds: delivery and processing */
+
+/* Seconds between soft and hard lifetime: 10 %, at least 5 s, at most half. */
+static inline uint32_t gkmd_tek_margin(uint32_t lifetime)
+{
+	uint32_t m = lifetime / 10;
+
+	if (m < GKMD_TEK_MARGIN_MIN)
+		m = GKMD_TEK_MARGIN_MIN;
+	if (m > lifetime / 2)
+		m = lifetime / 2;
+	return m;
+}
+
+/* Seconds from the first to the last copy of a message, rounded up. */
+static inline uint32_t gkmd_tx_window(const struct gkmd_group_cfg *c)
+{
+	uint64_t ms = (uint64_t)(c->retransmit_count ? c->retransmit_count - 1 : 0) *
+		      c->retransmit_spacing_ms;
+
+	return (uint32_t)((ms + 999) / 1000);
+}
+
+/*
+ * Age in seconds at which a TEK announced with hard lifetime @lifetime is
+ * replaced: three quarters of it, or earlier if the soft margin and the
+ * retransmissions need it; 0 when @lifetime leaves no time at all.
+ */
+static inline uint32_t gkmd_tek_refresh_after(const struct gkmd_group_cfg *c,
+					      uint32_t lifetime)
+{
+	uint64_t lead = (uint64_t)gkmd_tek_margin(lifetime) + gkmd_tx_window(c) +
+			GKMD_TEK_SLACK;
+	uint32_t r = (uint32_t)((uint64_t)lifetime * 3 / 4);
+
+	if (lead >= lifetime)
+		return 0;
+	if (lifetime - lead < r)
+		r = (uint32_t)(lifetime - lead);
+	return r;
+}
+
 #endif /* GKMD_CONFIG_H */

@@ -14,7 +14,9 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 #include <openssl/evp.h>
 
 #include "config.h"
@@ -40,7 +42,13 @@ struct gkmd_sa {
 	uint8_t tek_len;
 	uint8_t tek[GKM_KEY_MAX_LEN];
 	int64_t created;		/* wall clock, seconds */
+	/* Added later: a database row of an older gkmd ends here (store.c). */
+	int64_t created_ms;		/* wall clock, milliseconds */
+	uint32_t lifetime;		/* hard lifetime announced for it, s */
+	uint32_t reserved;
 };
+/* Size of a struct gkmd_sa row written by a gkmd without the fields above. */
+#define GKMD_SA_V1_SIZE		offsetof(struct gkmd_sa, created_ms)
 
 struct gkmd_member {
 	char identity[128];
@@ -131,9 +139,16 @@ struct gkmd {
 	pthread_t admin_thread;
 };
 
-/* Monotonic milliseconds and wall-clock seconds. */
+/* Monotonic milliseconds and wall-clock seconds / milliseconds. */
 uint64_t gkmd_now_ms(void);
 int64_t gkmd_wall(void);
+static inline int64_t gkmd_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 void gkmd_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -149,6 +164,17 @@ void gkmd_request(struct gkmd *d, struct gkmd_group *g, enum gkmd_op_kind kind,
 int gkmd_group_rekey_now(struct gkmd *d, struct gkmd_group *g);
 void *gkmd_controller(void *arg);
 void gkmd_key_fingerprint(const uint8_t *key, unsigned int len, char out[17]);
+/*
+ * rekey_msg.c: lifetimes to announce for the group's data SA at wall time @now_ms
+ * (config.h): hard = what is left of the TEK's lifetime, soft = hard
+ * minus the margin, both rounded up (members count from install, so
+ * their soft lifetime never ends before gkmd's deadline); at least 1 and
+ * soft < hard.
+ */
+void gkmd_sa_lifetimes(const struct gkmd_group *g, int64_t now_ms,
+		       uint32_t *soft, uint32_t *hard);
+/* group.c: wall time (ms) at which gkmd replaces the group's TEK. */
+int64_t gkmd_tek_refresh_due_ms(const struct gkmd_group *g);
 
 /* store.c: SQLite state (WAL). */
 int gkmd_store_open(struct gkmd *d);

@@ -180,8 +180,16 @@ static int new_sa(struct gkmd_group *g)
 	sa->transform = g->cfg.transform;
 	sa->tek_len = g->cfg.transform == GKM_ESP_AES_GCM_256 ?
 		      GKM_KEY_TEK256_LEN : GKM_KEY_TEK128_LEN;
-	sa->created = gkmd_wall();
+	sa->created_ms = gkmd_wall_ms();
+	sa->created = sa->created_ms / 1000;
+	sa->lifetime = g->cfg.tek_lifetime;
 	return gkm_ossl_random(sa->tek, sa->tek_len);
+}
+
+int64_t gkmd_tek_refresh_due_ms(const struct gkmd_group *g)
+{
+	return g->sa.created_ms +
+	       (int64_t)gkmd_tek_refresh_after(&g->cfg, g->sa.lifetime) * 1000;
 }
 
 static int new_kek(struct gkmd_group *g)
@@ -713,15 +721,31 @@ void *gkmd_controller(void *arg)
 
 		for (unsigned int i = 0; i < d->ngroups; i++) {
 			struct gkmd_group *g = &d->groups[i];
+			int64_t wall_ms, tek_due;
+			bool kek, tek;
 			uint64_t due;
 
 			if (g->nops && now >= g->batch_due_ms)
 				run_batch(d, g);
-			if (wall >= g->kek_created + g->cfg.kek_lifetime * 3 / 4)
-				refresh(d, g, true, false, 0);
-			if (wall >= g->sa.created + g->cfg.tek_lifetime * 3 / 4)
-				refresh(d, g, false, true, 0);
+			/*
+			 * The TEK is replaced before members' soft lifetime
+			 * ends (config.h); a TEK refresh due while the KEK
+			 * refresh is still being retransmitted goes into the
+			 * same message, so it is not queued behind it.
+			 */
+			wall_ms = gkmd_wall_ms();
+			tek_due = gkmd_tek_refresh_due_ms(g);
+			kek = wall >= g->kek_created + g->cfg.kek_lifetime * 3 / 4;
+			tek = wall_ms >= tek_due ||
+			      (kek && wall_ms + (int64_t)(gkmd_tx_window(&g->cfg) +
+							  GKMD_TEK_SLACK) * 1000 >= tek_due);
+			if (kek || tek)
+				refresh(d, g, kek, tek, 0);
+			tek_due = gkmd_tek_refresh_due_ms(g);
+			wall_ms = gkmd_wall_ms();
 			now = gkmd_now_ms();
+			if (tek_due > wall_ms && now + (uint64_t)(tek_due - wall_ms) < next)
+				next = now + (uint64_t)(tek_due - wall_ms);
 			due = tx_run(g, now);
 			if (due < next)
 				next = due;

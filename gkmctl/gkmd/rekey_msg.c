@@ -80,12 +80,12 @@ static int enc_common(struct gkmd *d, struct gkmd_group *g,
 		struct gkm_wire_sa sa = {
 			.spi = g->sa.spi, .transform = g->sa.transform,
 			.tek_id = g->sa.tek_id, .tek_ver = g->sa.tek_ver,
-			.soft = g->cfg.tek_lifetime - g->cfg.tek_lifetime / 10,
-			.hard = g->cfg.tek_lifetime,
 			.atd = g->cfg.activation_delay,
 			.dtd = g->cfg.deactivation_delay,
 		};
 
+		/* Once per message: every fragment repeats the same DATA_SA. */
+		gkmd_sa_lifetimes(g, gkmd_wall_ms(), &sa.soft, &sa.hard);
 		gkm_enc_data_sa(b, &sa);
 	}
 	if (cm->del_spi)
@@ -110,6 +110,28 @@ static int enc_common(struct gkmd *d, struct gkmd_group *g,
 		if (is_common[i])
 			enc_wrap(d, b, &rk->wraps[i]);
 	return b->err;
+}
+
+static uint32_t ceil_s(int64_t ms)
+{
+	return ms <= 0 ? 0 : (uint32_t)((ms + 999) / 1000);
+}
+
+void gkmd_sa_lifetimes(const struct gkmd_group *g, int64_t now_ms,
+		       uint32_t *soft, uint32_t *hard)
+{
+	const struct gkmd_sa *sa = &g->sa;
+	int64_t end = sa->created_ms + (int64_t)sa->lifetime * 1000;
+	int64_t soft_end = end - (int64_t)gkmd_tek_margin(sa->lifetime) * 1000;
+
+	*hard = ceil_s(end - now_ms);
+	*soft = ceil_s(soft_end - now_ms);
+	/* Past its soft lifetime (gkmd was down): re-register soon; the
+	 * controller replaces the SA at once anyway. */
+	if (*soft < 1)
+		*soft = 1;
+	if (*hard <= *soft)
+		*hard = *soft + 1;
 }
 
 static int wnode_cmp(const void *a, const void *b)
@@ -289,8 +311,8 @@ int gkmd_build_registration(struct gkmd *d, struct gkmd_group *g,
 	struct lkh_key path[LKH_MAX_LEVELS + 1];
 	uint8_t *body = malloc(GKM_WIRE_MAX_REG_LEN);
 	uint8_t *reg = malloc(GKM_WIRE_MAX_REG_LEN);
-	int64_t age = gkmd_wall() - g->sa.created;
-	uint32_t hard = g->cfg.tek_lifetime;
+	int64_t kek_left = g->kek_created + g->cfg.kek_lifetime - gkmd_wall();
+	uint32_t soft, hard;
 	struct gkm_enc_buf b;
 	struct gkm_key k;
 	int n, rc = -ENOMEM;
@@ -302,21 +324,23 @@ int gkmd_build_registration(struct gkmd *d, struct gkmd_group *g,
 		rc = n ? n : -ENOENT;
 		goto out;
 	}
-	if (age > 0 && age < hard - 10)
-		hard -= (uint32_t)age;
-	else if (age > 0)
-		hard = 10;
+	/* What is left of the lifetimes: the member counts from install. */
+	gkmd_sa_lifetimes(g, gkmd_wall_ms(), &soft, &hard);
+	if (kek_left < 1)
+		kek_left = 1;
+	if (kek_left > g->cfg.kek_lifetime)
+		kek_left = g->cfg.kek_lifetime;
 	gkm_enc_init(&b, body, GKM_WIRE_MAX_REG_LEN);
 	{
 		struct gkm_wire_member mb = { path[0].id, 0, m->role };
 		struct gkm_wire_rekey_sa rs = {
-			g->kek.id, g->kek.ver, g->cfg.kek_lifetime,
+			g->kek.id, g->kek.ver, (uint32_t)kek_left,
 			g->cfg.deactivation_delay,
 		};
 		struct gkm_wire_sa sa = {
 			.spi = g->sa.spi, .transform = g->sa.transform,
 			.tek_id = g->sa.tek_id, .tek_ver = g->sa.tek_ver,
-			.soft = hard - hard / 10, .hard = hard,
+			.soft = soft, .hard = hard,
 			.atd = g->cfg.activation_delay,
 			.dtd = g->cfg.deactivation_delay,
 		};

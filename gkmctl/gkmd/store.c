@@ -181,12 +181,20 @@ int gkmd_store_load_group(struct gkmd *d, struct gkmd_group *g, bool *found)
 	g->kek.len = GKM_KEY_GROUP_LEN;
 	g->kek_created = sqlite3_column_int64(st, 6);
 	if (sqlite3_column_bytes(st, 5) != GKM_KEY_GROUP_LEN ||
-	    sqlite3_column_bytes(st, 7) != (int)sizeof(g->sa)) {
+	    (sqlite3_column_bytes(st, 7) != (int)sizeof(g->sa) &&
+	     sqlite3_column_bytes(st, 7) != (int)GKMD_SA_V1_SIZE)) {
 		gkmd_log("state db: group %u: corrupt row", g->id);
 		goto out;
 	}
 	memcpy(g->kek.key, sqlite3_column_blob(st, 5), GKM_KEY_GROUP_LEN);
-	memcpy(&g->sa, sqlite3_column_blob(st, 7), sizeof(g->sa));
+	memset(&g->sa, 0, sizeof(g->sa));
+	memcpy(&g->sa, sqlite3_column_blob(st, 7),
+	       (size_t)sqlite3_column_bytes(st, 7));
+	if (!g->sa.lifetime) {
+		/* Written by an older gkmd: it announced tek_lifetime. */
+		g->sa.created_ms = g->sa.created * 1000;
+		g->sa.lifetime = g->cfg.tek_lifetime;
+	}
 	if (lkh_load(&g->tree, sqlite3_column_blob(st, 8),
 		     (size_t)sqlite3_column_bytes(st, 8), NULL, NULL)) {
 		gkmd_log("state db: group %u: cannot load the key tree", g->id);

@@ -91,22 +91,7 @@ static void assert_clean(struct __test_metadata *_metadata,
 
 static int data_rx_socket(const char *ns)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(DATA_PORT) };
-	struct ip_mreqn mreq = { .imr_ifindex = (int)kt_ifindex_in(ns, "eth0") };
-	struct timeval tv = { .tv_sec = 0, .tv_usec = 300000 };
-	int fd = kt_socket_in(ns, AF_INET, SOCK_DGRAM, 0);
-
-	if (fd < 0)
-		return fd;
-	inet_pton(AF_INET, DATA, &sin.sin_addr);
-	inet_pton(AF_INET, DATA, &mreq.imr_multiaddr);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) ||
-	    setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof(mreq)) ||
-	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv))) {
-		close(fd);
-		return -errno;
-	}
-	return fd;
+	return kt_mcast_rx_socket(ns, DATA, DATA_PORT, 300);
 }
 
 TEST_F_TIMEOUT(join, join_sets_up_esp_and_leave_removes_everything, KT_TIMEOUT)

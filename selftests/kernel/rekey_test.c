@@ -104,22 +104,7 @@ static int send_rekey(FIXTURE_DATA(rekey) *self, const uint8_t *dgram, int len)
 /* A UDP socket in @ns joined to the data group. */
 static int data_rx_socket(const char *ns)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(DATA_PORT) };
-	struct ip_mreqn mreq = { .imr_ifindex = (int)kt_ifindex_in(ns, "eth0") };
-	struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
-	int fd = kt_socket_in(ns, AF_INET, SOCK_DGRAM, 0);
-
-	if (fd < 0)
-		return fd;
-	inet_pton(AF_INET, DATA, &sin.sin_addr);
-	inet_pton(AF_INET, DATA, &mreq.imr_multiaddr);
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) ||
-	    setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof(mreq)) ||
-	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv))) {
-		close(fd);
-		return -errno;
-	}
-	return fd;
+	return kt_mcast_rx_socket(ns, DATA, DATA_PORT, 200);
 }
 
 /* Count datagrams until the socket has been quiet for its timeout. */
@@ -202,7 +187,10 @@ TEST_F_TIMEOUT(rekey, rekey_installs_new_sa_then_retires_the_old_one, KT_TIMEOUT
 	struct kt_status st;
 	int len, i, spi_old = SPI0;
 
-	len = kt_gcks_rekey(&self->gcks, 0, 5, self->buf, sizeof(self->buf));
+	/* The old SA's deactivation delay: long enough for the checks below. */
+	const int dtd = kt_scale(5, 30);
+
+	len = kt_gcks_rekey(&self->gcks, 0, dtd, self->buf, sizeof(self->buf));
 	ASSERT_LT(0, len);
 	ASSERT_EQ(0, send_rekey(self, self->buf, len));
 	ASSERT_EQ(0, kt_wait_msg_id(&self->m1, GROUP, 2, 5000));
@@ -220,8 +208,8 @@ TEST_F_TIMEOUT(rekey, rekey_installs_new_sa_then_retires_the_old_one, KT_TIMEOUT
 	EXPECT_EQ(1, st.lat[GKM_LAT_COUNT]);
 	EXPECT_LT(0, st.lat[GKM_LAT_P50]);
 
-	/* After the 5 s deactivation delay the old SA is gone. */
-	for (i = 0; i < 200 && kt_xfrm_has_spi("gk-m1", spi_old); i++)
+	/* After the deactivation delay the old SA is gone. */
+	for (i = 0; i < (dtd + 20) * 10 && kt_xfrm_has_spi("gk-m1", spi_old); i++)
 		usleep(100000);
 	EXPECT_FALSE(kt_xfrm_has_spi("gk-m1", spi_old));
 	EXPECT_TRUE(kt_xfrm_has_spi("gk-m1", spi_old + 1));
@@ -461,7 +449,8 @@ TEST_F_TIMEOUT(rekey, no_packet_lost_across_rekeys_under_traffic, 600)
 
 	TH_LOG("sent %u datagrams across %d rekeys, received %u (UDP receive buffer errors %ld)",
 	       sent, rekeys, received, udp_rcvbuf_errors("gk-m1"));
-	EXPECT_LT(rekeys * pps * 8 / 10, sent);
+	/* Enough traffic to mean something (a starved debug guest sends less). */
+	EXPECT_LT(rekeys * pps * kt_scale(8, 2) / 10, sent);
 	EXPECT_EQ(sent, received);
 	EXPECT_EQ(0, read_xfrm_errors("gk-m1"));
 	ASSERT_EQ(0, kt_group_status(&self->m1, GROUP, &st));
@@ -525,6 +514,40 @@ TEST_F_TIMEOUT(rekey, flood_of_forgeries_is_counted_and_harmless, 300)
 	EXPECT_EQ(1, st.stats[GKM_STAT_ACCEPTED]);
 	EXPECT_EQ(0, st.stats[GKM_STAT_BAD_SIG]);
 	EXPECT_EQ(2, st.nsas);
+}
+
+/*
+ * gkmctl creates the group before it registers: a rekey that arrives in
+ * between is held by the kernel and applied once the registration is in.
+ */
+TEST_F_TIMEOUT(rekey, rekey_before_registration_is_held_then_applied, KT_TIMEOUT)
+{
+	uint8_t reg[GKM_WIRE_MAX_REG_LEN];
+	struct kt_status st;
+	int reg_len, len;
+
+	/* Group 7's SA already uses (DATA, SPI0) here: another data address. */
+	ASSERT_EQ(0, kt_group_new(&self->m1, 9, CTRL, CTRL_PORT,
+				  kt_ifindex_in("gk-m1", "eth0"), "239.77.1.9", REQID,
+				  GKM_ROLE_RECEIVER));
+	self->gcks.group = 9;
+	self->gcks.msg_id = 1;
+	reg_len = kt_gcks_registration(&self->gcks, GKM_ROLE_RECEIVER, reg, sizeof(reg));
+	ASSERT_LT(0, reg_len);
+	len = kt_gcks_rekey(&self->gcks, 0, 1, self->buf, sizeof(self->buf));
+	ASSERT_LT(0, len);
+	ASSERT_EQ(0, send_rekey(self, self->buf, len));
+	/* Received, not applied: nothing to apply it to yet. */
+	usleep(500000);
+	ASSERT_EQ(0, kt_group_status(&self->m1, 9, &st));
+	EXPECT_EQ(GKM_STATE_UNREGISTERED, st.state);
+	EXPECT_EQ(1, st.stats[GKM_STAT_RX]);
+
+	ASSERT_EQ(0, kt_group_set(&self->m1, 9, reg, reg_len, self->key));
+	ASSERT_EQ(0, kt_wait_msg_id(&self->m1, 9, 2, 5000));
+	ASSERT_EQ(0, kt_group_status(&self->m1, 9, &st));
+	EXPECT_EQ(1, st.stats[GKM_STAT_ACCEPTED]);
+	EXPECT_TRUE(kt_xfrm_has_spi("gk-m1", self->gcks.spi));
 }
 
 static int expiring_cb(const struct nlmsghdr *nlh, void *data)

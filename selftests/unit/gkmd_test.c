@@ -116,6 +116,9 @@ static int make_certs(const char *dir)
 		  dir);
 }
 
+/* Group timing written by write_conf() (a test may change them). */
+static unsigned int conf_tek_lifetime = 3600, conf_atd = 1, conf_dtd = 5;
+
 static int write_conf(struct env *e, unsigned int batch_ms, unsigned int copies,
 		      unsigned int spacing_ms)
 {
@@ -130,12 +133,13 @@ static int write_conf(struct env *e, unsigned int batch_ms, unsigned int copies,
 		"rate_per_source = 10000\nrate_burst = 10000\n\n"
 		"[group %u]\ncontrol_address = %s\ncontrol_port = %d\n"
 		"control_interface = lo\ndata_address = 239.7.7.8\n"
-		"transform = aes-gcm-128\ntek_lifetime = 3600\nkek_lifetime = 86400\n"
-		"activation_delay = 1\ndeactivation_delay = 5\n"
+		"transform = aes-gcm-128\ntek_lifetime = %u\nkek_lifetime = 86400\n"
+		"activation_delay = %u\ndeactivation_delay = %u\n"
 		"retransmit_count = %u\nretransmit_spacing_ms = %u\n"
 		"batch_interval_ms = %u\ndegree = 2\n\n[authorize]\n",
 		REG_PORT, e->dir, e->dir, e->dir, e->dir, e->dir, e->dir, e->admin,
-		GROUP, MCAST, MPORT, copies, spacing_ms, batch_ms);
+		GROUP, MCAST, MPORT, conf_tek_lifetime, conf_atd, conf_dtd,
+		copies, spacing_ms, batch_ms);
 	for (int i = 0; i < NMEMBERS; i++)
 		fprintf(f, "allow = %u receiver member-%d\n", GROUP, i);
 	fprintf(f, "allow = %u both member-sender\n", GROUP);
@@ -795,6 +799,163 @@ TEST_F_TIMEOUT(gkmd, config_errors, 30)
 	EXPECT_NE(0, sh("%s --check-config -c %s 2>%s", gkmd_bin, bad, out));
 	EXPECT_EQ(0, sh("grep -q '^%s:2: listen_port' %s", bad, out));
 	EXPECT_EQ(0, sh("%s --check-config -c %s >/dev/null", gkmd_bin, e->conf));
+}
+
+/* ---- TEK lifetimes and refresh ------------------------------------------------------ */
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* An SA as a member saw it: when it was installed and when it stopped
+ * being active (a rekey made it dying or removed it). */
+struct seen_sa {
+	uint32_t spi, soft, hard;
+	int64_t installed, ended;	/* ms; ended 0 = still active */
+	bool from_reg;
+};
+
+static void track_sas(const struct member *mb, struct seen_sa *seen, int *nseen,
+		      int cap, bool from_reg)
+{
+	int64_t now = mono_ms();
+
+	for (u32 i = 0; i < mb->ks.nsas; i++) {
+		const struct gkm_sa *sa = &mb->ks.sas[i];
+		bool known = false;
+
+		if (sa->state != GKM_SA_ACTIVE)
+			continue;
+		for (int j = 0; j < *nseen; j++)
+			known |= seen[j].spi == sa->pol.spi;
+		if (known || *nseen == cap)
+			continue;
+		seen[(*nseen)++] = (struct seen_sa){
+			.spi = sa->pol.spi, .soft = sa->pol.soft,
+			.hard = sa->pol.hard, .installed = now, .from_reg = from_reg,
+		};
+	}
+	for (int j = 0; j < *nseen; j++) {
+		const struct gkm_sa *sa;
+
+		if (seen[j].ended)
+			continue;
+		sa = gkm_keystore_find_sa(&mb->ks, seen[j].spi);
+		if (!sa || sa->state != GKM_SA_ACTIVE)
+			seen[j].ended = now;
+	}
+}
+
+/*
+ * tek_lifetime 12 s, 2 copies 5 ms apart: margin max(10 %, 5 s) = 5 s, so
+ * DATA_SAs in rekeys say soft 7 / hard 12, and gkmd replaces the TEK at
+ * min(3/4 * 12, 12 - 5 - 1 - 1) = 5 s.  A member following the rekeys
+ * must see every SA replaced well before its soft lifetime (then the
+ * kernel never says KEYS_EXPIRING); registrations carry what is left.
+ */
+TEST_F_TIMEOUT(gkmd, tek_lifetimes_and_refresh_before_soft, 60)
+{
+	struct env *e = &self->e;
+	struct member *m = self->mbs;
+	struct seen_sa seen[32];
+	int nseen = 0, refreshed = 0;
+	const struct gkm_sa *sa;
+	int64_t t0, reg_at = 0;
+	uint32_t reg_soft = 0, reg_hard = 0, reg_spi = 0;
+	char out[300];
+
+	/* Too long a deactivation for a 10 s TEK (refresh at 3 s). */
+	conf_tek_lifetime = 10;
+	conf_atd = 1;
+	conf_dtd = 3;
+	snprintf(e->conf, sizeof(e->conf), "%s/bad.conf", e->dir);
+	ASSERT_EQ(0, write_conf(e, 50, 3, 500));
+	sprintf(out, "%s/check.out", e->dir);
+	EXPECT_NE(0, sh("%s --check-config -c %s 2>%s", gkmd_bin, e->conf, out));
+	EXPECT_EQ(0, sh("grep -q 'below the TEK refresh interval (3 s for tek_lifetime 10)' %s",
+			out));
+	/* No time left at all: 4 copies 2 s apart. */
+	ASSERT_EQ(0, write_conf(e, 50, 4, 2000));
+	EXPECT_NE(0, sh("%s --check-config -c %s 2>%s", gkmd_bin, e->conf, out));
+	EXPECT_EQ(0, sh("grep -q 'tek_lifetime 10 leaves no time to refresh' %s", out));
+
+	conf_tek_lifetime = 12;
+	conf_atd = 1;
+	conf_dtd = 2;
+	snprintf(e->conf, sizeof(e->conf), "%s/gkmd.conf", e->dir);
+	ASSERT_EQ(0, write_conf(e, 50, 2, 5));
+	ASSERT_EQ(0, sh("%s --check-config -c %s >/dev/null", gkmd_bin, e->conf));
+	ASSERT_EQ(0, gkmd_start(e));
+
+	/* The join's batch made a new SA: its full lifetime. */
+	ASSERT_EQ(0, member_join(e, &m[0]));
+	ASSERT_EQ(1, (int)m[0].ks.nsas);
+	sa = &m[0].ks.sas[0];
+	EXPECT_EQ(12, (int)sa->pol.hard);
+	EXPECT_EQ(7, (int)sa->pol.soft);
+	track_sas(&m[0], seen, &nseen, 32, true);
+
+	/* Three refresh periods; re-register in the middle of one. */
+	t0 = mono_ms();
+	while (mono_ms() - t0 < 17000) {
+		drain(e);
+		member_process(e, &m[0]);
+		track_sas(&m[0], seen, &nseen, 32, false);
+		ASSERT_EQ(GKM_OK, m[0].last_err);
+		if (!reg_at && nseen >= 3 && mono_ms() - seen[nseen - 1].installed > 2500) {
+			/* Same SPI, what is left of its lifetime. */
+			ASSERT_EQ(0, member_join(e, &m[0]));
+			reg_at = mono_ms();
+			ASSERT_EQ(1, (int)m[0].ks.nsas);
+			reg_spi = m[0].ks.sas[0].pol.spi;
+			reg_soft = m[0].ks.sas[0].pol.soft;
+			reg_hard = m[0].ks.sas[0].pol.hard;
+			EXPECT_EQ(seen[nseen - 1].spi, reg_spi);
+		}
+		usleep(20000);
+	}
+	for (int j = 0; j < nseen; j++)
+		if (seen[j].spi == reg_spi)
+			TH_LOG("re-registration %lld ms after SA 0x%x was installed: soft %u hard %u",
+			       (long long)(reg_at - seen[j].installed), reg_spi,
+			       reg_soft, reg_hard);
+	for (int j = 0; j < nseen; j++) {
+		TH_LOG("SA 0x%x: soft %u hard %u, active for %lld ms%s", seen[j].spi,
+		       seen[j].soft, seen[j].hard,
+		       (long long)((seen[j].ended ? seen[j].ended : mono_ms()) -
+				   seen[j].installed),
+		       seen[j].ended ? "" : " (still)");
+		if (!seen[j].from_reg) {
+			EXPECT_EQ(12, (int)seen[j].hard);
+			EXPECT_EQ(7, (int)seen[j].soft);
+		}
+		if (!seen[j].ended)
+			continue;
+		refreshed++;
+		/* Replaced at ~5 s: at least a second before the soft lifetime. */
+		EXPECT_LT(seen[j].ended - seen[j].installed,
+			  (int64_t)seen[j].soft * 1000 - 1000);
+		EXPECT_LT(3500, seen[j].ended - seen[j].installed);
+	}
+	EXPECT_LE(3, refreshed);
+	/* The re-registration counted from install: same end as the SA's. */
+	ASSERT_NE(0, reg_at);
+	EXPECT_EQ(reg_soft + 5, reg_hard);
+	for (int j = 0; j < nseen; j++) {
+		int64_t end_orig, end_reg;
+
+		if (seen[j].spi != reg_spi)
+			continue;
+		end_orig = seen[j].installed + 12000;
+		end_reg = reg_at + (int64_t)reg_hard * 1000;
+		EXPECT_LE(llabs(end_reg - end_orig), 1100);
+		EXPECT_GT(12, (int)reg_hard);
+	}
+	EXPECT_EQ(0, sh("test $(grep -c 'refreshed TEK' %s) -ge 3", e->log));
 }
 
 /* ---- kill -9 during a rekey storm ------------------------------------------------ */

@@ -393,6 +393,29 @@ int kt_wait_msg_id(struct gkm_genl *g, uint32_t id, uint64_t msg_id, int ms)
 	return -ETIMEDOUT;
 }
 
+int kt_mcast_rx_socket(const char *ns, const char *addr, uint16_t port, int timeout_ms)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct ip_mreqn mreq = { .imr_ifindex = (int)kt_ifindex_in(ns, "eth0") };
+	struct timeval tv = { .tv_sec = timeout_ms / 1000,
+			      .tv_usec = (timeout_ms % 1000) * 1000 };
+	int fd = kt_socket_in(ns, AF_INET, SOCK_DGRAM, 0);
+
+	if (fd < 0)
+		return fd;
+	inet_pton(AF_INET, addr, &sin.sin_addr);
+	inet_pton(AF_INET, addr, &mreq.imr_multiaddr);
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) ||
+	    setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof(mreq)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv))) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 int kt_send4(int fd, const char *addr, uint16_t port, const void *buf, size_t len)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };

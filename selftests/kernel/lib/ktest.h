@@ -119,6 +119,12 @@ int kt_group_status(struct gkm_genl *g, uint32_t id, struct kt_status *st);
 /* Poll GROUP_GET until msg_id >= @msg_id; 0, or -ETIMEDOUT after @ms. */
 int kt_wait_msg_id(struct gkm_genl *g, uint32_t id, uint64_t msg_id, int ms);
 
+/*
+ * A UDP socket in @ns bound to the IPv4 multicast group @addr:@port and
+ * joined to it on eth0, with a receive timeout of @timeout_ms.
+ */
+int kt_mcast_rx_socket(const char *ns, const char *addr, uint16_t port, int timeout_ms);
+
 /* Send @len bytes to @addr:@port from socket @fd (IPv4). */
 int kt_send4(int fd, const char *addr, uint16_t port, const void *buf, size_t len);
 /* The same for an IPv6 socket and address, out of interface @ifindex. */
