@@ -5,7 +5,9 @@
 KTEST_SRCS := $(wildcard selftests/kernel/*_test.c)
 KTEST_BINS := $(patsubst selftests/kernel/%.c,$(BUILD)/ktest/%,$(KTEST_SRCS))
 KMOD_SRCS := $(shell git ls-files --cached --others --exclude-standard 'kmod/*.[ch]' 2>/dev/null)
-DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
+# The round trip uses its own DKMS version, so it never touches an installed
+# gkm-dkms package (which registers gkm/<upstream version>).
+DKMS_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)+check
 KVER_KDIR = $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h 2>/dev/null)
 
 KTEST_LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard selftests/kernel/lib/*.c))
@@ -52,6 +54,8 @@ dkms-check:
 	git ls-files -z --cached --others --exclude-standard | \
 		grep -zE '^(Kbuild|dkms.conf|kmod/|uapi/)' | \
 		xargs -0 cp --parents -t $(BUILD)/dkms/gkm-$(DKMS_VERSION)
+	sed -i 's/^PACKAGE_VERSION=.*/PACKAGE_VERSION="$(DKMS_VERSION)"/' \
+		$(BUILD)/dkms/gkm-$(DKMS_VERSION)/dkms.conf
 	dkms add $(BUILD)/dkms/gkm-$(DKMS_VERSION)
 	dkms build gkm/$(DKMS_VERSION) -k $(KVER_KDIR) || \
 		{ cat /var/lib/dkms/gkm/$(DKMS_VERSION)/build/make.log; \
