@@ -187,10 +187,10 @@ TEST_F_TIMEOUT(rekey, rekey_installs_new_sa_then_retires_the_old_one, KT_TIMEOUT
 	struct kt_status st;
 	int len, i, spi_old = SPI0;
 
-	/* The old SA's deactivation delay: long enough for the checks below. */
-	const int dtd = kt_scale(5, 30);
+	/* The old (registration's) SA goes after its own deactivation delay. */
+	const int dtd = self->gcks.reg_dtd;
 
-	len = kt_gcks_rekey(&self->gcks, 0, dtd, self->buf, sizeof(self->buf));
+	len = kt_gcks_rekey(&self->gcks, 0, 5, self->buf, sizeof(self->buf));
 	ASSERT_LT(0, len);
 	ASSERT_EQ(0, send_rekey(self, self->buf, len));
 	ASSERT_EQ(0, kt_wait_msg_id(&self->m1, GROUP, 2, 5000));

@@ -172,6 +172,11 @@ int kt_gcks_init(struct kt_gcks *k, uint32_t group, uint32_t spi)
 	k->group = group;
 	k->spi = spi;
 	k->msg_id = 1;
+	/*
+	 * The delay applies when a rekey deletes this SA: it must outlast the
+	 * senders' activation delay, and the checks of a slow debug guest.
+	 */
+	k->reg_dtd = kt_scale(3, 30);
 	return 0;
 }
 
@@ -200,7 +205,7 @@ int kt_gcks_registration(struct kt_gcks *k, uint16_t role, uint8_t *out, uint32_
 {
 	struct gkm_wire_rekey_sa rsa = { .kek_id = k->kek.id, .kek_ver = k->kek.ver };
 	struct gkm_wire_member mb = { .leaf_id = k->leaf.id, .role = role };
-	struct gkm_wire_sa sa = kt_sa(k, 0, 1);
+	struct gkm_wire_sa sa = kt_sa(k, 0, k->reg_dtd);
 	static uint8_t body[GKM_WIRE_MAX_BODY];
 	struct gkm_enc_buf b;
 	uint32_t len;

@@ -71,6 +71,7 @@ struct kt_gcks {
 	struct gkm_key tek;
 	uint32_t spi;
 	uint32_t soft;		/* soft lifetime of the data SA, seconds */
+	uint32_t reg_dtd;	/* deactivation delay of the registration's SA */
 	uint64_t msg_id;
 	uint32_t group;
 };
