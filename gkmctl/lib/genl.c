@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Generic netlink client for the "gkm" family, on libmnl: family lookup,
- * request/reply with extended acks (NETLINK_EXT_ACK), dumps.
+ * requests and dumps over the shared netlink session (nl_session.h), events.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -57,80 +57,14 @@ static int family_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-static int extack_attr_cb(const struct nlattr *attr, void *data)
-{
-	char *msg = data;
-
-	if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
-	    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
-		snprintf(msg, 256, "%s", mnl_attr_get_str(attr));
-	return MNL_CB_OK;
-}
-
-/* The callbacks of one request: control messages need the session. */
-struct talk_ctx {
-	struct gkm_genl *g;
-	mnl_cb_t cb;
-	void *data;
-};
-
-static int data_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct talk_ctx *ctx = data;
-
-	return ctx->cb ? ctx->cb(nlh, ctx->data) : MNL_CB_OK;
-}
-
-/* NLMSG_ERROR: keep errno and the kernel's extack text. */
-static int error_cb(const struct nlmsghdr *nlh, void *data)
-{
-	struct gkm_genl *g = ((struct talk_ctx *)data)->g;
-	const struct nlmsgerr *err = mnl_nlmsg_get_payload(nlh);
-	unsigned int off = sizeof(*err);
-
-	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*err))) {
-		errno = EBADMSG;
-		return MNL_CB_ERROR;
-	}
-	if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-		off += mnl_nlmsg_get_payload_len(&err->msg);
-	if ((nlh->nlmsg_flags & NLM_F_ACK_TLVS) &&
-	    mnl_nlmsg_size(off) <= nlh->nlmsg_len)
-		mnl_attr_parse(nlh, off, extack_attr_cb, g->errmsg);
-	if (err->error == 0)
-		return MNL_CB_STOP;
-	errno = -err->error;
-	return MNL_CB_ERROR;
-}
-
-static int noop_cb(const struct nlmsghdr *nlh, void *data)
-{
-	return MNL_CB_OK;
-}
-
-static int done_cb(const struct nlmsghdr *nlh, void *data)
-{
-	return MNL_CB_STOP;
-}
-
-static mnl_cb_t ctl_cbs[NLMSG_MIN_TYPE] = {
-	[NLMSG_NOOP] = noop_cb,
-	[NLMSG_ERROR] = error_cb,
-	[NLMSG_DONE] = done_cb,
-	[NLMSG_OVERRUN] = noop_cb,
-};
-
 static struct nlmsghdr *put_header(struct gkm_genl *g, uint16_t type,
 				   uint8_t cmd, uint8_t version, uint16_t flags)
 {
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(g->buf);
+	/* A dump ends with NLMSG_DONE; only other requests want an ack. */
+	struct nlmsghdr *nlh = gkm_nl_put_header(&g->nl, type, flags |
+		((flags & NLM_F_DUMP) == NLM_F_DUMP ? 0 : NLM_F_ACK));
 	struct genlmsghdr *genl;
 
-	nlh->nlmsg_type = type;
-	/* A dump ends with NLMSG_DONE; only other requests want an ack. */
-	nlh->nlmsg_flags = NLM_F_REQUEST | flags |
-			   ((flags & NLM_F_DUMP) == NLM_F_DUMP ? 0 : NLM_F_ACK);
-	nlh->nlmsg_seq = ++g->seq;
 	genl = mnl_nlmsg_put_extra_header(nlh, sizeof(*genl));
 	genl->cmd = cmd;
 	genl->version = version;
@@ -139,68 +73,31 @@ static struct nlmsghdr *put_header(struct gkm_genl *g, uint16_t type,
 
 int gkm_genl_talk(struct gkm_genl *g, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
-	struct talk_ctx ctx = { .g = g, .cb = cb, .data = data };
-	unsigned int seq = nlh->nlmsg_seq;
-	ssize_t len;
-	int ret;
-
-	g->errmsg[0] = '\0';
-	if (mnl_socket_sendto(g->nl, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	for (;;) {
-		len = mnl_socket_recvfrom(g->nl, g->buf, sizeof(g->buf));
-		if (len < 0)
-			return -errno;
-		ret = mnl_cb_run2(g->buf, len, seq, g->portid, data_cb, &ctx,
-				  ctl_cbs, NLMSG_MIN_TYPE);
-		if (ret == MNL_CB_ERROR) {
-			if (!g->errmsg[0] && errno == EPERM)
-				snprintf(g->errmsg, sizeof(g->errmsg), "%s",
-					 "operation not permitted (needs CAP_NET_ADMIN; run as root)");
-			return -errno;
-		}
-		if (ret == MNL_CB_STOP)
-			return 0;
-	}
+	return gkm_nl_talk(&g->nl, nlh, cb, data);
 }
 
 int gkm_genl_open(struct gkm_genl *g)
 {
 	struct nlmsghdr *nlh;
-	int one = 1, ret;
+	int ret;
 
 	memset(g, 0, sizeof(*g));
-	g->seq = (uint32_t)time(NULL);
-	g->nl = mnl_socket_open(NETLINK_GENERIC);
-	if (!g->nl)
-		return -errno;
-	mnl_socket_setsockopt(g->nl, NETLINK_EXT_ACK, &one, sizeof(one));
-	mnl_socket_setsockopt(g->nl, NETLINK_CAP_ACK, &one, sizeof(one));
-	if (mnl_socket_bind(g->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		ret = -errno;
-		goto err;
-	}
-	g->portid = mnl_socket_get_portid(g->nl);
-
+	ret = gkm_nl_open(&g->nl, NETLINK_GENERIC);
+	if (ret)
+		return ret;
 	nlh = put_header(g, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, 1, 0);
 	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, GKM_GENL_NAME);
 	ret = gkm_genl_talk(g, nlh, family_cb, g);
 	if (!ret && !g->family_id)
 		ret = -ENOENT;
 	if (ret)
-		goto err;
-	return 0;
-err:
-	mnl_socket_close(g->nl);
-	g->nl = NULL;
+		gkm_nl_close(&g->nl);
 	return ret;
 }
 
 void gkm_genl_close(struct gkm_genl *g)
 {
-	if (g->nl)
-		mnl_socket_close(g->nl);
-	g->nl = NULL;
+	gkm_nl_close(&g->nl);
 }
 
 struct nlmsghdr *gkm_genl_request(struct gkm_genl *g, uint8_t cmd, uint16_t flags)
@@ -227,9 +124,7 @@ int gkm_genl_parse(const struct nlmsghdr *nlh, const struct nlattr **tb)
 
 const char *gkm_genl_error(const struct gkm_genl *g, int err)
 {
-	if (g->errmsg[0])
-		return g->errmsg;
-	return strerror(-err);
+	return gkm_nl_error(&g->nl, err);
 }
 
 int gkm_genl_subscribe(struct gkm_genl *g)
@@ -238,14 +133,14 @@ int gkm_genl_subscribe(struct gkm_genl *g)
 
 	if (!grp)
 		return -ENOENT;
-	if (mnl_socket_setsockopt(g->nl, NETLINK_ADD_MEMBERSHIP, &grp, sizeof(grp)))
+	if (mnl_socket_setsockopt(g->nl.sock, NETLINK_ADD_MEMBERSHIP, &grp, sizeof(grp)))
 		return -errno;
 	return 0;
 }
 
 int gkm_genl_wait_event(struct gkm_genl *g, int timeout_ms, mnl_cb_t cb, void *data)
 {
-	struct pollfd pfd = { .fd = mnl_socket_get_fd(g->nl), .events = POLLIN };
+	struct pollfd pfd = { .fd = mnl_socket_get_fd(g->nl.sock), .events = POLLIN };
 	ssize_t len;
 	int ret;
 
@@ -254,10 +149,10 @@ int gkm_genl_wait_event(struct gkm_genl *g, int timeout_ms, mnl_cb_t cb, void *d
 		return -errno;
 	if (ret == 0)
 		return -ETIMEDOUT;
-	len = mnl_socket_recvfrom(g->nl, g->buf, sizeof(g->buf));
+	len = mnl_socket_recvfrom(g->nl.sock, g->nl.buf, sizeof(g->nl.buf));
 	if (len < 0)
 		return -errno;
 	/* Notifications carry sequence 0 and port id 0. */
-	ret = mnl_cb_run(g->buf, len, 0, 0, cb, data);
+	ret = mnl_cb_run(g->nl.buf, len, 0, 0, cb, data);
 	return ret == MNL_CB_ERROR ? -errno : 0;
 }

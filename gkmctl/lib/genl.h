@@ -5,19 +5,17 @@
 #include <stdint.h>
 #include <libmnl/libmnl.h>
 
+#include "nl_session.h"
+
 /*
  * A generic netlink session with the "gkm" family, built on libmnl. Errors
  * come back as negative errno values; the kernel's extended ack message
- * (if any) is kept in @errmsg so callers can show it verbatim.
+ * (if any) is kept in @nl.errmsg so callers can show it verbatim.
  */
 struct gkm_genl {
-	struct mnl_socket *nl;
-	uint32_t portid;
-	uint32_t seq;
+	struct gkm_nl nl;	/* the socket; extack text in nl.errmsg */
 	uint16_t family_id;
 	uint32_t events_group;	/* multicast group id of "events" */
-	char errmsg[256];
-	char buf[32768];	/* requests and replies */
 };
 
 int gkm_genl_open(struct gkm_genl *g);

@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <libmnl/libmnl.h>
 
+#include "nl_session.h"
+
 /*
  * The xfrm policies of a group's data flows, over NETLINK_XFRM with libmnl
  * (XFRM_MSG_NEWPOLICY / XFRM_MSG_DELPOLICY). Every policy has the selector
@@ -17,14 +19,10 @@
  *   dir in   (receivers): reqid 0, any SA of the group decrypts.
  *
  * Errors are negative errno values; the kernel's extended ack message (if
- * any) is kept in @errmsg, as in genl.h.
+ * any) is kept in @nl.errmsg, as in genl.h.
  */
 struct gkm_xfrm {
-	struct mnl_socket *nl;
-	uint32_t portid;
-	uint32_t seq;
-	char errmsg[256];
-	char buf[8192];
+	struct gkm_nl nl;	/* the NETLINK_XFRM socket; extack in nl.errmsg */
 };
 
 struct gkm_xfrm_pol {

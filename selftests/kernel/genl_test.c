@@ -120,13 +120,13 @@ TEST_F_TIMEOUT(gkm, group_add_get_delete, KT_TIMEOUT)
 	EXPECT_EQ(5, l->ids[0]);
 
 	EXPECT_EQ(-EEXIST, group_req(&self->g, GKM_CMD_GROUP_NEW, 5));
-	EXPECT_NE(NULL, strstr(self->g.errmsg, "already exists"));
+	EXPECT_NE(NULL, strstr(self->g.nl.errmsg, "already exists"));
 	EXPECT_EQ(1, group_count(&self->g));
 
 	ASSERT_EQ(0, group_req(&self->g, GKM_CMD_GROUP_DEL, 5));
 	EXPECT_EQ(0, group_count(&self->g));
 	EXPECT_EQ(-ENOENT, group_req(&self->g, GKM_CMD_GROUP_DEL, 5));
-	EXPECT_NE(NULL, strstr(self->g.errmsg, "no group"));
+	EXPECT_NE(NULL, strstr(self->g.nl.errmsg, "no group"));
 
 	nlh = gkm_genl_request(&self->g, GKM_CMD_GROUP_GET, 0);
 	mnl_attr_put_u32(nlh, GKM_A_GROUP_ID, 5);
@@ -144,7 +144,7 @@ TEST_F_TIMEOUT(gkm, dump_lists_every_group_and_cap_is_enforced, KT_TIMEOUT)
 	for (i = 0; i < GKM_MAX_GROUPS_PER_NETNS; i++)
 		ASSERT_EQ(0, group_req(&self->g, GKM_CMD_GROUP_NEW, 1 + (i * 7919) % 100003));
 	EXPECT_EQ(-ENOSPC, group_req(&self->g, GKM_CMD_GROUP_NEW, 200000));
-	EXPECT_NE(NULL, strstr(self->g.errmsg, "too many groups"));
+	EXPECT_NE(NULL, strstr(self->g.nl.errmsg, "too many groups"));
 	EXPECT_EQ(GKM_MAX_GROUPS_PER_NETNS, group_count(&self->g));
 
 	/* The dump spans several skbs: the cursor must neither skip nor repeat. */
@@ -164,31 +164,31 @@ TEST_F_TIMEOUT(gkm, invalid_requests_are_rejected_with_a_message, KT_TIMEOUT)
 	/* Missing group id. */
 	nlh = gkm_genl_request(&self->g, GKM_CMD_GROUP_NEW, 0);
 	EXPECT_EQ(-EINVAL, gkm_genl_talk(&self->g, nlh, NULL, NULL));
-	EXPECT_NE(NULL, strstr(self->g.errmsg, "missing group id"));
+	EXPECT_NE(NULL, strstr(self->g.nl.errmsg, "missing group id"));
 
 	/* Group id 0 is reserved. */
 	EXPECT_GT(0, group_req(&self->g, GKM_CMD_GROUP_NEW, 0));
-	EXPECT_NE(0, self->g.errmsg[0]);
+	EXPECT_NE(0, self->g.nl.errmsg[0]);
 
 	/* Wrong attribute length. */
 	nlh = gkm_genl_request(&self->g, GKM_CMD_GROUP_NEW, 0);
 	mnl_attr_put_u16(nlh, GKM_A_GROUP_ID, 9);
 	EXPECT_EQ(-EINVAL, gkm_genl_talk(&self->g, nlh, NULL, NULL));
-	EXPECT_NE(0, self->g.errmsg[0]);
+	EXPECT_NE(0, self->g.nl.errmsg[0]);
 
 	/* Attributes the kernel only sends. */
 	nlh = gkm_genl_request(&self->g, GKM_CMD_GROUP_NEW, 0);
 	mnl_attr_put_u32(nlh, GKM_A_GROUP_ID, 9);
 	mnl_attr_put_u32(nlh, GKM_A_GROUP_COUNT, 1);
 	EXPECT_EQ(-EINVAL, gkm_genl_talk(&self->g, nlh, NULL, NULL));
-	EXPECT_NE(0, self->g.errmsg[0]);
+	EXPECT_NE(0, self->g.nl.errmsg[0]);
 
 	/* Unknown attribute type. */
 	nlh = gkm_genl_request(&self->g, GKM_CMD_GROUP_NEW, 0);
 	mnl_attr_put_u32(nlh, GKM_A_GROUP_ID, 9);
 	mnl_attr_put_u32(nlh, GKM_A_MAX + 1, 1);
 	EXPECT_EQ(-EINVAL, gkm_genl_talk(&self->g, nlh, NULL, NULL));
-	EXPECT_NE(0, self->g.errmsg[0]);
+	EXPECT_NE(0, self->g.nl.errmsg[0]);
 
 	/* Unknown command. */
 	nlh = gkm_genl_request(&self->g, GKM_CMD_MAX + 1, 0);
