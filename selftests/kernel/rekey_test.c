@@ -473,7 +473,7 @@ TEST_F_TIMEOUT(rekey, no_packet_lost_across_rekeys_under_traffic, 600)
  */
 TEST_F_TIMEOUT(rekey, flood_of_forgeries_is_counted_and_harmless, 300)
 {
-	const int forgeries = kt_scale(100000, 10000);
+	const int forgeries = kt_scale(100000, 3000);
 	uint8_t junk[GKM_WIRE_MAX_DATAGRAM];
 	struct kt_status st;
 	uint64_t classified;
