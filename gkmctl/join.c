@@ -32,6 +32,9 @@
 #include "member.h"
 #include "genl.h"
 
+/* BUSY answers to the first registration retried (waits 1-2, 2-4, ... 16-32 s). */
+#define GKMCTL_JOIN_BUSY_RETRIES	5
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -291,7 +294,14 @@ int gkmctl_join_main(int argc, char **argv, const struct gkmctl_opts *opts)
 				  m->cfg.id, gkm_genl_error(g, err));
 		goto out_close;
 	}
+	/*
+	 * A busy server (BUSY: rate or connection limit) is retried with the
+	 * registration back-off; re-registrations (watch.c) have their own
+	 * schedule, so the retries are for this first registration only.
+	 */
+	m->reg.busy_retries = GKMCTL_JOIN_BUSY_RETRIES;
 	ret = gkmctl_member_register(m, &reg, &reg_len, &m->cert, &m->cert_len);
+	m->reg.busy_retries = 0;
 	if (ret) {
 		gkmctl_group_del(g, m->cfg.id);
 		goto out_close;

@@ -66,6 +66,31 @@ static json_object *reply(bool ok, const char *error)
 	return o;
 }
 
+/*
+ * A GROUP argument: a group id this gkmd serves.  Anything else is an
+ * error reply (NULL: ok), so that a typo never reads as "no members" or
+ * "nothing to rekey".  Called under d->lock.
+ */
+static json_object *group_arg(struct gkmd *d, const char *s,
+			      struct gkmd_group **g)
+{
+	char msg[96], *end;
+	unsigned long v;
+
+	errno = 0;
+	v = s ? strtoul(s, &end, 0) : 0;
+	if (!s || !*s || *end || errno || !v || v > UINT32_MAX || *s == '-') {
+		snprintf(msg, sizeof(msg), "bad group id '%.40s'", s ? s : "");
+		return reply(false, msg);
+	}
+	*g = gkmd_group_find(d, (uint32_t)v);
+	if (!*g) {
+		snprintf(msg, sizeof(msg), "no such group %lu", v);
+		return reply(false, msg);
+	}
+	return NULL;
+}
+
 /* Runs a command; returns the reply object. */
 static json_object *command(struct gkmd *d, char *line)
 {
@@ -93,15 +118,22 @@ static json_object *command(struct gkmd *d, char *line)
 		return o;
 	}
 	if (!strcmp(cmd, "members")) {
-		json_object *arr = json_object_new_array();
-		uint32_t want = a1 ? (uint32_t)strtoul(a1, NULL, 0) : 0;
+		json_object *arr;
+		struct gkmd_group *only = NULL;
 
-		o = reply(true, NULL);
+		if (rest)
+			return reply(false, "usage: members [GROUP]");
 		pthread_mutex_lock(&d->lock);
+		if (a1 && (o = group_arg(d, a1, &only))) {
+			pthread_mutex_unlock(&d->lock);
+			return o;
+		}
+		o = reply(true, NULL);
+		arr = json_object_new_array();
 		for (unsigned int i = 0; i < d->ngroups; i++) {
 			struct gkmd_group *g = &d->groups[i];
 
-			if (want && g->id != want)
+			if (only && g != only)
 				continue;
 			for (uint32_t j = 0; j < g->nmembers; j++) {
 				json_object *m = json_object_new_object();
@@ -139,10 +171,9 @@ static json_object *command(struct gkmd *d, char *line)
 		if (!a1 || !rest)
 			return reply(false, "usage: evict GROUP IDENTITY");
 		pthread_mutex_lock(&d->lock);
-		g = gkmd_group_find(d, (uint32_t)strtoul(a1, NULL, 0));
-		if (!g) {
+		if ((o = group_arg(d, a1, &g))) {
 			pthread_mutex_unlock(&d->lock);
-			return reply(false, "no such group");
+			return o;
 		}
 		gkmd_log("admin: evict %s from group %u", rest, g->id);
 		gkmd_request(d, g, GKMD_OP_LEAVE, rest, 0, &w);
@@ -156,15 +187,22 @@ static json_object *command(struct gkmd *d, char *line)
 		return o;
 	}
 	if (!strcmp(cmd, "rekey")) {
-		uint32_t want = a1 ? (uint32_t)strtoul(a1, NULL, 0) : 0;
-		json_object *arr = json_object_new_array();
+		struct gkmd_group *only = NULL;
+		json_object *arr;
 		int rc = 0;
 
+		if (rest)
+			return reply(false, "usage: rekey [GROUP]");
 		pthread_mutex_lock(&d->lock);
+		if (a1 && (o = group_arg(d, a1, &only))) {
+			pthread_mutex_unlock(&d->lock);
+			return o;
+		}
+		arr = json_object_new_array();
 		for (unsigned int i = 0; i < d->ngroups && !rc; i++) {
 			struct gkmd_group *g = &d->groups[i];
 
-			if (want && g->id != want)
+			if (only && g != only)
 				continue;
 			rc = gkmd_group_rekey_now(d, g);
 			json_object_array_add(arr, json_object_new_int64((int64_t)g->msg_id));

@@ -50,6 +50,19 @@ struct gkmd_sa {
 /* Size of a struct gkmd_sa row written by a gkmd without the fields above. */
 #define GKMD_SA_V1_SIZE		offsetof(struct gkmd_sa, created_ms)
 
+/*
+ * An lkh_save() blob indexed by level (tree_store.c): the committed image
+ * of a group's key tree, against which the next save is diffed.  Holds key
+ * material: wiped when freed.
+ */
+struct gkmd_tree_image {
+	uint8_t *blob;
+	size_t len;
+	unsigned int nlev;
+	uint32_t used[LKH_MAX_LEVELS + 1];	/* node records of level l */
+	size_t off[LKH_MAX_LEVELS + 1];		/* offset of its first record */
+};
+
 struct gkmd_member {
 	char identity[128];
 	uint32_t slot;
@@ -88,6 +101,7 @@ struct gkmd_group {
 	struct gkmd_group_cfg cfg;	/* copy: reload may change it */
 	int sock;			/* UDP socket to the control group */
 	struct lkh_tree *tree;
+	struct gkmd_tree_image stored;	/* tree as committed (store.c) */
 	uint64_t msg_id;		/* last message id committed (sent or to be) */
 	uint32_t next_key_id;		/* durable counters: never reused */
 	uint32_t next_spi;
@@ -132,6 +146,7 @@ struct gkmd {
 	pthread_t reg_thread;
 	void *tls_ctx;			/* SSL_CTX * */
 	unsigned int active_conns;
+	unsigned int busy_conns;	/* connections only told BUSY */
 	uint64_t stat_refused, stat_rate_limited, stat_bad_requests;
 
 	/* admin */
@@ -182,7 +197,8 @@ void gkmd_store_close(struct gkmd *d);
 int gkmd_store_begin(struct gkmd *d);
 int gkmd_store_commit(struct gkmd *d);
 void gkmd_store_rollback(struct gkmd *d);
-int gkmd_store_save_group(struct gkmd *d, const struct gkmd_group *g);
+/* Group row and the tree nodes changed since the last save (g->stored). */
+int gkmd_store_save_group(struct gkmd *d, struct gkmd_group *g);
 int gkmd_store_load_group(struct gkmd *d, struct gkmd_group *g, bool *found);
 int gkmd_store_member_put(struct gkmd *d, uint32_t group,
 			  const struct gkmd_member *m);
@@ -197,6 +213,26 @@ int gkmd_store_outbox_prune(struct gkmd *d, uint32_t group, uint64_t keep_from);
 int gkmd_store_outbox(struct gkmd *d, uint32_t group,
 		      int (*fn)(void *ctx, const uint8_t *data, uint32_t len),
 		      void *ctx);
+
+/* tree_store.c: the key tree as node rows (see there). */
+void gkmd_tree_image_free(struct gkmd_tree_image *im);
+int gkmd_tree_image_of(struct gkmd_tree_image *im, const struct lkh_tree *t);
+int gkmd_tree_image_from_blob(struct gkmd_tree_image *im, const uint8_t *blob,
+			      size_t len);
+/*
+ * Write the node rows of @cur that differ from @old (NULL: nothing
+ * committed yet, write all) and return the header row to store with the
+ * group (malloc()ed) and the number of node rows written.
+ */
+int gkmd_tree_store_nodes(struct sqlite3 *db, uint32_t group,
+			  const struct gkmd_tree_image *old,
+			  const struct gkmd_tree_image *cur,
+			  uint8_t **header, size_t *header_size,
+			  uint32_t *written);
+/* Reassemble the committed tree of @group from its header and node rows. */
+int gkmd_tree_load_nodes(struct sqlite3 *db, uint32_t group,
+			 const uint8_t *header, size_t header_size,
+			 struct gkmd_tree_image *im);
 
 /* rekey_msg.c */
 struct gkmd_rekey_common {

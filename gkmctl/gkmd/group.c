@@ -693,6 +693,7 @@ void gkmd_groups_fini(struct gkmd *d)
 		if (g->sock >= 0)
 			close(g->sock);
 		lkh_free(g->tree);
+		gkmd_tree_image_free(&g->stored);
 		free(g->members);
 		free(g->index);
 		free(g->ops);

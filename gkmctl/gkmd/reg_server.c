@@ -4,11 +4,21 @@
  * request/response per connection (reg_proto.h, protocol.rst section 8).
  *
  * The acceptor thread applies the cheap limits before any cryptography:
- * a per-source token bucket and a cap on concurrent connections (excess
- * connections are closed at once).  Each accepted connection gets its own
- * thread with socket timeouts bounding the handshake and the exchange, so
- * a slow client only ever blocks itself.  The member's identity is the
- * subject CN of its verified certificate.
+ * a per-source token bucket and a cap on concurrent connections.  A
+ * connection over a limit is not served, but told so: it gets a TLS
+ * handshake and the status BUSY (protocol.rst section 8), so the member
+ * backs off instead of guessing from a dropped connection.  Those refusal
+ * handshakes have their own small cap (GKMD_BUSY_REPLIES concurrent ones,
+ * counted apart from max_handshakes); a connection beyond it is closed
+ * before TLS, which the member sees as a connection closed during the
+ * handshake (reg_client.c: -ECONNRESET) and retries with the same
+ * back-off.  So a flood costs at most max_handshakes +
+ * GKMD_BUSY_REPLIES concurrent handshakes.
+ *
+ * Each accepted connection gets its own thread with socket timeouts
+ * bounding the handshake and the exchange, so a slow client only ever
+ * blocks itself.  The member's identity is the subject CN of its verified
+ * certificate.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,6 +36,7 @@
 
 #define IO_TIMEOUT_MS	5000
 #define RATE_SLOTS	1024	/* per-source buckets (hashed; collisions share) */
+#define GKMD_BUSY_REPLIES	4	/* concurrent BUSY-reply handshakes */
 
 struct rate_bucket {
 	struct in6_addr addr;
@@ -38,6 +49,7 @@ static struct rate_bucket buckets[RATE_SLOTS];
 struct conn {
 	struct gkmd *d;
 	int fd;
+	const char *busy;	/* over a limit: only answer BUSY, this reason */
 	char peer[INET6_ADDRSTRLEN + 8];
 };
 
@@ -141,6 +153,16 @@ static void serve(struct conn *c)
 		}
 		got += (size_t)n;
 	}
+	if (c->busy) {
+		/* Read first: closing with unread data would reset the
+		 * connection and could destroy the reply in flight.  Not
+		 * logged one by one (a flood would flood the log): counted
+		 * in the status ("rate_limited"). */
+		if (send_response(ssl, GKM_REG_BUSY, (const uint8_t *)c->busy,
+				  (uint32_t)strlen(c->busy)) == 0)
+			SSL_shutdown(ssl);
+		goto out;
+	}
 	if (gkm_reg_request_get(req, &rq, &why)) {
 		pthread_mutex_lock(&d->lock);
 		d->stat_bad_requests++;
@@ -188,13 +210,17 @@ static void *conn_thread(void *arg)
 {
 	struct conn *c = arg;
 	struct gkmd *d = c->d;
+	bool busy = c->busy != NULL;	/* counted in busy_conns */
 
 	serve(c);
 	ERR_clear_error();
 	close(c->fd);
 	free(c);
 	pthread_mutex_lock(&d->lock);
-	d->active_conns--;
+	if (busy)
+		d->busy_conns--;
+	else
+		d->active_conns--;
 	pthread_cond_broadcast(&d->done);
 	pthread_mutex_unlock(&d->lock);
 	return NULL;
@@ -213,7 +239,8 @@ static void *acceptor(void *arg)
 		pthread_t th;
 		pthread_attr_t at;
 		int fd = accept4(d->reg_fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
-		bool ok;
+		const char *busy;
+		bool drop = false;
 
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED || errno == EAGAIN)
@@ -229,16 +256,23 @@ static void *acceptor(void *arg)
 		else
 			memcpy(&a.s6_addr[12],
 			       &((struct sockaddr_in *)&ss)->sin_addr, 4);
+		busy = NULL;
 		pthread_mutex_lock(&d->lock);
-		ok = rate_ok(d, &a);
-		if (!ok)
-			d->stat_rate_limited++;
+		if (!rate_ok(d, &a))
+			busy = "too many registrations from this address";
 		else if (d->active_conns >= d->cfg.max_handshakes)
-			ok = false, d->stat_rate_limited++;
-		else
+			busy = "too many registrations in progress";
+		if (!busy) {
 			d->active_conns++;
+		} else {
+			d->stat_rate_limited++;
+			if (d->busy_conns < GKMD_BUSY_REPLIES)
+				d->busy_conns++;
+			else
+				drop = true;
+		}
 		pthread_mutex_unlock(&d->lock);
-		if (!ok) {
+		if (drop) {
 			close(fd);
 			continue;
 		}
@@ -248,6 +282,7 @@ static void *acceptor(void *arg)
 		if (c) {
 			c->d = d;
 			c->fd = fd;
+			c->busy = busy;
 			getnameinfo((struct sockaddr *)&ss, sl, c->peer,
 				    sizeof(c->peer), NULL, 0, NI_NUMERICHOST);
 			pthread_attr_init(&at);
@@ -262,7 +297,10 @@ static void *acceptor(void *arg)
 		if (!c) {
 			close(fd);
 			pthread_mutex_lock(&d->lock);
-			d->active_conns--;
+			if (busy)
+				d->busy_conns--;
+			else
+				d->active_conns--;
 			pthread_mutex_unlock(&d->lock);
 		}
 	}
@@ -348,7 +386,7 @@ void gkmd_reg_stop(struct gkmd *d)
 	}
 	/* Connection threads hold d: wait for them (bounded by timeouts). */
 	pthread_mutex_lock(&d->lock);
-	while (d->active_conns)
+	while (d->active_conns || d->busy_conns)
 		pthread_cond_wait(&d->done, &d->lock);
 	pthread_mutex_unlock(&d->lock);
 	SSL_CTX_free(d->tls_ctx);

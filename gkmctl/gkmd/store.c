@@ -11,8 +11,8 @@
  * and retransmits the outbox bitwise identically.  Ids that were used only
  * in memory (crash before commit) were never seen by anyone.
  *
- * Blobs (tree, key material) hold secrets: the database must be readable
- * by gkmd only (created 0600).
+ * Blobs (tree nodes, key material) hold secrets: the database must be
+ * readable by gkmd only (created 0600).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,12 +24,30 @@
 
 #include "gkmd.h"
 
+#define GKMD_XSTR(x)	#x
+#define GKMD_STR(x)	GKMD_XSTR(x)
+
+/*
+ * Schema versions (PRAGMA user_version):
+ *   0  the first layout: groups.tree holds the whole lkh_save() blob;
+ *      migrated in place when opened (one transaction).  (1 is unused.)
+ *   2  groups.tree holds the blob's header, tree_nodes one row per node
+ *      (tree_store.c), so a rekey writes only the nodes it changed.
+ * A database of a newer schema is refused: this gkmd cannot know what it
+ * would lose.
+ */
+#define STORE_SCHEMA_VERSION	2
+
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS groups ("
 	" id INTEGER PRIMARY KEY, msg_id INTEGER NOT NULL,"
 	" next_key_id INTEGER NOT NULL, next_spi INTEGER NOT NULL,"
 	" kek_id INTEGER NOT NULL, kek_ver INTEGER NOT NULL, kek BLOB NOT NULL,"
 	" kek_created INTEGER NOT NULL, sa BLOB NOT NULL, tree BLOB NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS tree_nodes ("
+	" group_id INTEGER NOT NULL, level INTEGER NOT NULL,"
+	" pos INTEGER NOT NULL, node BLOB NOT NULL,"
+	" PRIMARY KEY (group_id, level, pos)) WITHOUT ROWID;"
 	"CREATE TABLE IF NOT EXISTS members ("
 	" group_id INTEGER NOT NULL, identity TEXT NOT NULL,"
 	" slot INTEGER NOT NULL, role INTEGER NOT NULL,"
@@ -49,51 +67,6 @@ static int exec(struct gkmd *d, const char *sql)
 		return -1;
 	}
 	return 0;
-}
-
-int gkmd_store_open(struct gkmd *d)
-{
-	int fd = open(d->cfg.state_db, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-
-	if (fd < 0) {
-		gkmd_log("state db %s: %s", d->cfg.state_db, strerror(errno));
-		return -1;
-	}
-	close(fd);
-	if (sqlite3_open_v2(d->cfg.state_db, &d->db,
-			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
-			    NULL) != SQLITE_OK) {
-		gkmd_log("state db %s: %s", d->cfg.state_db,
-			 d->db ? sqlite3_errmsg(d->db) : "out of memory");
-		return -1;
-	}
-	sqlite3_busy_timeout(d->db, 5000);
-	if (exec(d, "PRAGMA journal_mode=WAL") ||
-	    exec(d, "PRAGMA synchronous=FULL") || exec(d, schema))
-		return -1;
-	return 0;
-}
-
-void gkmd_store_close(struct gkmd *d)
-{
-	if (d->db)
-		sqlite3_close(d->db);
-	d->db = NULL;
-}
-
-int gkmd_store_begin(struct gkmd *d)
-{
-	return exec(d, "BEGIN IMMEDIATE");
-}
-
-int gkmd_store_commit(struct gkmd *d)
-{
-	return exec(d, "COMMIT");
-}
-
-void gkmd_store_rollback(struct gkmd *d)
-{
-	exec(d, "ROLLBACK");
 }
 
 static sqlite3_stmt *prep(struct gkmd *d, const char *sql)
@@ -120,24 +93,171 @@ static int step_done(struct gkmd *d, sqlite3_stmt *st)
 	return 0;
 }
 
-int gkmd_store_save_group(struct gkmd *d, const struct gkmd_group *g)
+static int64_t query_int(struct gkmd *d, const char *sql)
 {
-	long n = lkh_save(g->tree, NULL, 0);
-	uint8_t *blob;
+	sqlite3_stmt *st = prep(d, sql);
+	int64_t v = -1;
+
+	if (st && sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+/* Version 0: every group's whole tree blob becomes header + node rows. */
+static int migrate_v0(struct gkmd *d)
+{
+	sqlite3_stmt *st = prep(d, "SELECT id, tree FROM groups");
+	sqlite3_stmt *up = prep(d, "UPDATE groups SET tree = ? WHERE id = ?");
+	int rc = -1, step = SQLITE_DONE;
+
+	if (!st || !up)
+		goto out;
+	while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+		uint32_t id = (uint32_t)sqlite3_column_int64(st, 0);
+		struct gkmd_tree_image im;
+		uint8_t *hdr = NULL;
+		size_t hlen;
+		uint32_t nodes;
+
+		if (gkmd_tree_image_from_blob(&im, sqlite3_column_blob(st, 1),
+					      (size_t)sqlite3_column_bytes(st, 1))) {
+			gkmd_log("state db %s: group %u: the stored key tree is not in the format this gkmd knows; cannot migrate",
+				 d->cfg.state_db, id);
+			goto out;
+		}
+		if (gkmd_tree_store_nodes(d->db, id, NULL, &im, &hdr, &hlen,
+					  &nodes)) {
+			gkmd_tree_image_free(&im);
+			goto out;
+		}
+		gkmd_tree_image_free(&im);
+		sqlite3_bind_blob(up, 1, hdr, (int)hlen, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(up, 2, id);
+		step = sqlite3_step(up);
+		sqlite3_reset(up);
+		free(hdr);
+		if (step != SQLITE_DONE) {
+			gkmd_log("state db: %s", sqlite3_errmsg(d->db));
+			goto out;
+		}
+		gkmd_log("state db: group %u: key tree migrated to %u node rows",
+			 id, nodes);
+	}
+	rc = step == SQLITE_DONE ? 0 : -1;
+out:
+	sqlite3_finalize(st);
+	sqlite3_finalize(up);
+	return rc;
+}
+
+static int schema_upgrade(struct gkmd *d)
+{
+	int64_t version = query_int(d, "PRAGMA user_version");
+	int64_t legacy = query_int(d, "SELECT count(*) FROM sqlite_master"
+				   " WHERE type = 'table' AND name = 'groups'");
+
+	if (version < 0 || legacy < 0)
+		return -1;
+	if (version > STORE_SCHEMA_VERSION) {
+		gkmd_log("state db %s: schema version %lld was written by a newer gkmd (this one knows up to %d); refusing to use it",
+			 d->cfg.state_db, (long long)version, STORE_SCHEMA_VERSION);
+		return -1;
+	}
+	if (version == STORE_SCHEMA_VERSION)
+		return exec(d, schema);
+	if (version != 0) {
+		gkmd_log("state db %s: unknown schema version %lld; refusing to use it",
+			 d->cfg.state_db, (long long)version);
+		return -1;
+	}
+	if (gkmd_store_begin(d))
+		return -1;
+	if (exec(d, schema) || (legacy && migrate_v0(d)) ||
+	    exec(d, "PRAGMA user_version = " GKMD_STR(STORE_SCHEMA_VERSION)) ||
+	    gkmd_store_commit(d)) {
+		gkmd_store_rollback(d);
+		if (legacy)
+			gkmd_log("state db %s: migration to schema version %d failed; the database is unchanged",
+				 d->cfg.state_db, STORE_SCHEMA_VERSION);
+		return -1;
+	}
+	if (legacy)
+		gkmd_log("state db %s: migrated to schema version %d (key tree stored per node)",
+			 d->cfg.state_db, STORE_SCHEMA_VERSION);
+	return 0;
+}
+
+int gkmd_store_open(struct gkmd *d)
+{
+	int fd = open(d->cfg.state_db, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		gkmd_log("state db %s: %s", d->cfg.state_db, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	if (sqlite3_open_v2(d->cfg.state_db, &d->db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX,
+			    NULL) != SQLITE_OK) {
+		gkmd_log("state db %s: %s", d->cfg.state_db,
+			 d->db ? sqlite3_errmsg(d->db) : "out of memory");
+		return -1;
+	}
+	sqlite3_busy_timeout(d->db, 5000);
+	if (exec(d, "PRAGMA journal_mode=WAL") ||
+	    exec(d, "PRAGMA synchronous=FULL"))
+		return -1;
+	return schema_upgrade(d);
+}
+
+void gkmd_store_close(struct gkmd *d)
+{
+	if (d->db)
+		sqlite3_close(d->db);
+	d->db = NULL;
+}
+
+int gkmd_store_begin(struct gkmd *d)
+{
+	return exec(d, "BEGIN IMMEDIATE");
+}
+
+int gkmd_store_commit(struct gkmd *d)
+{
+	return exec(d, "COMMIT");
+}
+
+void gkmd_store_rollback(struct gkmd *d)
+{
+	exec(d, "ROLLBACK");
+}
+
+int gkmd_store_save_group(struct gkmd *d, struct gkmd_group *g)
+{
+	struct gkmd_tree_image cur;
+	uint8_t *hdr = NULL;
+	size_t hlen = 0;
+	uint32_t nodes;
 	sqlite3_stmt *st;
 	int rc;
 
-	if (n < 0 || !(blob = malloc((size_t)n)))
+	if (gkmd_tree_image_of(&cur, g->tree)) {
+		gkmd_log("state db: group %u: cannot serialise the key tree", g->id);
 		return -1;
-	if (lkh_save(g->tree, blob, (size_t)n) != n) {
-		free(blob);
+	}
+	if (gkmd_tree_store_nodes(d->db, g->id,
+				  g->stored.blob ? &g->stored : NULL, &cur,
+				  &hdr, &hlen, &nodes)) {
+		gkmd_tree_image_free(&cur);
 		return -1;
 	}
 	st = prep(d, "INSERT OR REPLACE INTO groups (id, msg_id, next_key_id,"
 		  " next_spi, kek_id, kek_ver, kek, kek_created, sa, tree)"
 		  " VALUES (?,?,?,?,?,?,?,?,?,?)");
 	if (!st) {
-		free(blob);
+		gkmd_tree_image_free(&cur);
+		free(hdr);
 		return -1;
 	}
 	sqlite3_bind_int64(st, 1, g->id);
@@ -150,11 +270,21 @@ int gkmd_store_save_group(struct gkmd *d, const struct gkmd_group *g)
 	sqlite3_bind_int64(st, 8, g->kek_created);
 	/* Host layout: the database is local state, never exchanged. */
 	sqlite3_bind_blob(st, 9, &g->sa, sizeof(g->sa), SQLITE_STATIC);
-	sqlite3_bind_blob(st, 10, blob, (int)n, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 10, hdr, (int)hlen, SQLITE_STATIC);
 	rc = step_done(d, st);
-	OPENSSL_cleanse(blob, (size_t)n);
-	free(blob);
-	return rc;
+	free(hdr);
+	/*
+	 * The image is what the open transaction holds; every caller exits
+	 * when the transaction fails (fatal_store()), so it becomes the
+	 * committed image or the process is gone.
+	 */
+	if (rc) {
+		gkmd_tree_image_free(&cur);
+		return rc;
+	}
+	gkmd_tree_image_free(&g->stored);
+	g->stored = cur;
+	return 0;
 }
 
 int gkmd_store_load_group(struct gkmd *d, struct gkmd_group *g, bool *found)
@@ -195,9 +325,12 @@ int gkmd_store_load_group(struct gkmd *d, struct gkmd_group *g, bool *found)
 		g->sa.created_ms = g->sa.created * 1000;
 		g->sa.lifetime = g->cfg.tek_lifetime;
 	}
-	if (lkh_load(&g->tree, sqlite3_column_blob(st, 8),
-		     (size_t)sqlite3_column_bytes(st, 8), NULL, NULL)) {
-		gkmd_log("state db: group %u: cannot load the key tree", g->id);
+	if (gkmd_tree_load_nodes(d->db, g->id, sqlite3_column_blob(st, 8),
+				 (size_t)sqlite3_column_bytes(st, 8), &g->stored) ||
+	    lkh_load(&g->tree, g->stored.blob, g->stored.len, NULL, NULL)) {
+		gkmd_log("state db: group %u: cannot load the key tree (corrupt node rows?)",
+			 g->id);
+		gkmd_tree_image_free(&g->stored);
 		goto out;
 	}
 	*found = true;

@@ -17,7 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/random.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -241,14 +243,26 @@ static int exchange(const struct gkm_reg_client_cfg *cfg,
 			SSL_set_tlsext_host_name(ssl, host);
 		}
 	}
-	if (SSL_connect(ssl) != 1) {
+	if ((rc = SSL_connect(ssl)) != 1) {
 		long v = SSL_get_verify_result(ssl);
 
-		if (v != X509_V_OK)
+		if (v != X509_V_OK) {
 			say(err, err_len, "TLS handshake: server certificate: %s",
 			    X509_verify_cert_error_string(v));
-		else
+		} else if ((SSL_get_error(ssl, rc) == SSL_ERROR_SYSCALL &&
+			    !ERR_peek_error()) ||
+			   ERR_GET_REASON(ERR_peek_error()) ==
+			   SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+			/* No TLS alert, just the end of the connection: gkmd
+			 * sheds load this way when even its BUSY answers are
+			 * at their cap (protocol.rst section 8). */
+			say(err, err_len, "TLS handshake: connection closed by the server (busy?)");
+			ERR_clear_error();
+			rc = -ECONNRESET;
+			goto out;
+		} else {
 			ssl_say(err, err_len, "TLS handshake");
+		}
 		rc = -EPROTO;
 		goto out;
 	}
@@ -325,6 +339,51 @@ static int exchange_nosigpipe(const struct gkm_reg_client_cfg *cfg,
 	return rc;
 }
 
+int64_t gkm_reg_backoff_ms(unsigned int attempt)
+{
+	int64_t w = attempt >= 8 ? GKM_REG_BACKOFF_MAX_S : 2LL << attempt;
+	uint32_t r;
+
+	if (w > GKM_REG_BACKOFF_MAX_S)
+		w = GKM_REG_BACKOFF_MAX_S;
+	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
+		r = (uint32_t)rand();
+	w *= 1000;
+	return w / 2 + (int64_t)(r % (uint32_t)(w / 2 + 1));
+}
+
+/* One exchange, repeated while the server answers BUSY (cfg->busy_retries). */
+static int exchange_retry(const struct gkm_reg_client_cfg *cfg,
+			  const struct gkm_reg_request *rq, uint8_t **data,
+			  size_t *data_len, char *err, size_t err_len)
+{
+	char why[GKM_REG_MAX_REASON + 64];
+	unsigned int attempt = 0;
+	int rc;
+
+	for (;;) {
+		why[0] = 0;
+		rc = exchange_nosigpipe(cfg, rq, data, data_len, why, sizeof(why));
+		/* BUSY, or closed before TLS (over gkmd's BUSY cap). */
+		if ((rc != GKM_REG_BUSY && rc != -ECONNRESET) ||
+		    attempt >= cfg->busy_retries)
+			break;
+		{
+			int64_t ms = gkm_reg_backoff_ms(attempt);
+			struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
+
+			attempt++;
+			fprintf(stderr, "registration with %s: %s; retrying in %.1f s (attempt %u of %u)\n",
+				cfg->server, why, ms / 1000.0, attempt + 1,
+				cfg->busy_retries + 1);
+			while (nanosleep(&ts, &ts) && errno == EINTR)
+				;
+		}
+	}
+	say(err, err_len, "%s", why);
+	return rc;
+}
+
 int gkm_reg_join(const struct gkm_reg_client_cfg *cfg, uint32_t group,
 		 uint16_t role, uint8_t **reg, size_t *reg_len,
 		 char *err, size_t err_len)
@@ -334,7 +393,7 @@ int gkm_reg_join(const struct gkm_reg_client_cfg *cfg, uint32_t group,
 
 	*reg = NULL;
 	*reg_len = 0;
-	rc = exchange_nosigpipe(cfg, &rq, reg, reg_len, err, err_len);
+	rc = exchange_retry(cfg, &rq, reg, reg_len, err, err_len);
 	if (!rc && !*reg_len) {
 		free(*reg);
 		*reg = NULL;
@@ -350,7 +409,7 @@ int gkm_reg_leave(const struct gkm_reg_client_cfg *cfg, uint32_t group,
 	struct gkm_reg_request rq = { GKM_REG_OP_LEAVE, 0, group };
 	uint8_t *data = NULL;
 	size_t len = 0;
-	int rc = exchange_nosigpipe(cfg, &rq, &data, &len, err, err_len);
+	int rc = exchange_retry(cfg, &rq, &data, &len, err, err_len);
 
 	free(data);
 	return rc;

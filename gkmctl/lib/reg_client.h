@@ -17,7 +17,24 @@ struct gkm_reg_client_cfg {
 	const char *key;	/* its private key, PEM */
 	const char *ca;		/* CA that signed the server's certificate, PEM */
 	int timeout_ms;		/* whole exchange; 0 = 10000 */
+	/*
+	 * BUSY answers (the server is over its rate or connection limit;
+	 * also a connection closed during the TLS handshake without an
+	 * alert, -ECONNRESET, which is how gkmd sheds load beyond that) to
+	 * retry before giving up, each after gkm_reg_backoff_ms(attempt),
+	 * with a note on stderr; 0: return at once.
+	 */
+	unsigned int busy_retries;
 };
+
+/*
+ * The registration back-off (shared by gkmctl join's BUSY retries and its
+ * re-registrations): attempt n (0, 1, ...) waits a uniformly random time
+ * in [w/2, w] with w = min(2^(n+1), 300) seconds, so that members refused
+ * together do not come back together (RFC 4046 section 5.4).
+ */
+#define GKM_REG_BACKOFF_MAX_S	300
+int64_t gkm_reg_backoff_ms(unsigned int attempt);
 
 /*
  * Results: 0 on success; a negative errno for local and network failures

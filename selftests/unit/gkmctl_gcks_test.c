@@ -618,4 +618,43 @@ TEST_F_TIMEOUT(gkmd, evict_rekey_reload, 30)
 	EXPECT_NE(NULL, strstr(r.err, "listen_port"));
 }
 
+/*
+ * A group gkmd does not serve is an error for every command that names
+ * one (exit code 4, gkmd's reason on stderr, nothing on stdout), never an
+ * empty success; and nothing changes: no message is sent for it.
+ */
+TEST_F_TIMEOUT(gkmd, unknown_group_is_an_error, 30)
+{
+	static const char *const cmds[] = { "members 99", "rekey 99",
+					    "evict 99 member-0", "-j members 99",
+					    "-j rekey 99" };
+	struct env *e = &self->e;
+	json_object *root, *g;
+	int64_t before, rekeys;
+	struct run r;
+
+	g = status_group(e, &root);
+	ASSERT_NE(NULL, g);
+	before = jint(g, "msg_id");
+	rekeys = jint(g, "rekeys");
+	json_object_put(root);
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		bool js = !strncmp(cmds[i], "-j ", 3);
+
+		EXPECT_EQ(4, gkmctl(e, &r, "%sgcks --socket %s %s", js ? "-j " : "",
+				    e->admin, cmds[i] + (js ? 3 : 0)));
+		EXPECT_NE(NULL, strstr(r.err, "no such group 99"));
+		EXPECT_STREQ("", r.out);
+		TH_LOG("gkmctl gcks %s: %s", cmds[i], r.err);
+	}
+	/* The group that exists is untouched by all of that. */
+	g = status_group(e, &root);
+	ASSERT_NE(NULL, g);
+	EXPECT_EQ(before, jint(g, "msg_id"));
+	EXPECT_EQ(rekeys, jint(g, "rekeys"));
+	EXPECT_EQ(NMEMBERS, jint(g, "members"));
+	json_object_put(root);
+	EXPECT_EQ(1, listed(e, "member-0"));
+}
+
 TEST_HARNESS_MAIN

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <sqlite3.h>
 #include <limits.h>
 #include <net/if.h>
 #include <poll.h>
@@ -26,10 +27,13 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "gkm_test.h"
 #include "kselftest_harness.h"
+#include "lkh.h"
 #include "reg_client.h"
 #include "reg_proto.h"
 
@@ -118,6 +122,11 @@ static int make_certs(const char *dir)
 
 /* Group timing written by write_conf() (a test may change them). */
 static unsigned int conf_tek_lifetime = 3600, conf_atd = 1, conf_dtd = 5;
+/* Registration limits written by write_conf(). */
+static unsigned int conf_rate = 10000, conf_burst = 10000, conf_max_hs = 64;
+/* Control address, and the identities bulk-LO .. bulk-(HI-1) authorized. */
+static const char *conf_ctrl = MCAST, *conf_ctrl_if = "lo";
+static unsigned int conf_bulk_lo, conf_bulk_hi;
 
 static int write_conf(struct env *e, unsigned int batch_ms, unsigned int copies,
 		      unsigned int spacing_ms)
@@ -130,19 +139,21 @@ static int write_conf(struct env *e, unsigned int batch_ms, unsigned int copies,
 		"tls_cert = %s/server.pem\ntls_key = %s/server.key\ntls_ca = %s/ca.pem\n"
 		"signing_key = %s/sign.key\nsigning_cert = %s/sign.pem\n"
 		"state_db = %s/state.db\nadmin_socket = %s\n"
-		"rate_per_source = 10000\nrate_burst = 10000\n\n"
+		"rate_per_source = %u\nrate_burst = %u\nmax_handshakes = %u\n\n"
 		"[group %u]\ncontrol_address = %s\ncontrol_port = %d\n"
-		"control_interface = lo\ndata_address = 239.7.7.8\n"
+		"control_interface = %s\ndata_address = 239.7.7.8\n"
 		"transform = aes-gcm-128\ntek_lifetime = %u\nkek_lifetime = 86400\n"
 		"activation_delay = %u\ndeactivation_delay = %u\n"
 		"retransmit_count = %u\nretransmit_spacing_ms = %u\n"
 		"batch_interval_ms = %u\ndegree = 2\n\n[authorize]\n",
 		REG_PORT, e->dir, e->dir, e->dir, e->dir, e->dir, e->dir, e->admin,
-		GROUP, MCAST, MPORT, conf_tek_lifetime, conf_atd, conf_dtd,
-		copies, spacing_ms, batch_ms);
+		conf_rate, conf_burst, conf_max_hs, GROUP, conf_ctrl, MPORT, conf_ctrl_if,
+		conf_tek_lifetime, conf_atd, conf_dtd, copies, spacing_ms, batch_ms);
 	for (int i = 0; i < NMEMBERS; i++)
 		fprintf(f, "allow = %u receiver member-%d\n", GROUP, i);
 	fprintf(f, "allow = %u both member-sender\n", GROUP);
+	for (unsigned int i = conf_bulk_lo; i < conf_bulk_hi; i++)
+		fprintf(f, "allow = %u receiver bulk-%u\n", GROUP, i);
 	fclose(f);
 	return 0;
 }
@@ -342,11 +353,18 @@ struct member {
 	struct gkm_wire_msg *m;
 	EVP_PKEY *gcks;
 	int last_err;
+	/*
+	 * Drop SAs as soon as a rekey deletes them, as if their deactivation
+	 * delay had passed: for tests that send more TEK changes than a
+	 * member holds SAs (GKM_WIRE_MAX_SAS) within that delay.
+	 */
+	bool drop_dying;
 };
 
 static void member_cfg(struct env *e, const char *certname,
 		       struct gkm_reg_client_cfg *c, char *cert, char *key, char *ca)
 {
+	memset(c, 0, sizeof(*c));
 	sprintf(cert, "%s/%s.pem", e->dir, certname);
 	sprintf(key, "%s/%s.key", e->dir, certname);
 	sprintf(ca, "%s/ca.pem", e->dir);
@@ -422,6 +440,10 @@ static void member_process(struct env *e, struct member *mb)
 					 dlog[mb->next].len);
 		if (r != GKM_E_REPLAY && r != GKM_E_OLD)
 			mb->last_err = r;
+		for (u32 i = 0; mb->drop_dying && i < mb->ks.nsas; i++)
+			if (mb->ks.sas[i].state == GKM_SA_DYING &&
+			    gkm_keystore_remove_sa(&mb->ks, mb->ks.sas[i].pol.spi))
+				i--;
 	}
 }
 
@@ -566,6 +588,11 @@ FIXTURE(gkmd) {
 
 FIXTURE_SETUP(gkmd)
 {
+	/* GKMD_TEST=NAME runs just that test (exit 255: the harness's skip). */
+	const char *only = getenv("GKMD_TEST");
+
+	if (only && strcmp(only, _metadata->name))
+		_exit(255);
 	dlog = calloc(MAX_LOG, sizeof(*dlog));
 	ndlog = 0;
 	ASSERT_NE(NULL, dlog);
@@ -956,6 +983,581 @@ TEST_F_TIMEOUT(gkmd, tek_lifetimes_and_refresh_before_soft, 60)
 		EXPECT_GT(12, (int)reg_hard);
 	}
 	EXPECT_EQ(0, sh("test $(grep -c 'refreshed TEK' %s) -ge 3", e->log));
+}
+
+/* ---- state database: per-node tree, migration of an old database ------------------ */
+
+static int db_exec(sqlite3 *db, const char *sql)
+{
+	return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+/*
+ * Turn a current database back into the layout of gkmd before schema
+ * version 2 (the whole lkh_save() blob in groups.tree, no tree_nodes):
+ * the blob is reassembled from the header row and the node rows (header:
+ * fixed part, level count, per-level node counts; nodes: fixed-size
+ * records, see gkmctl/gkmd/tree_store.c) and checked with lkh_load(), so
+ * a wrong reassembly fails here, not later.
+ */
+#define BLOB_HEAD	(8 + 8 * 4 + 8 + LKH_KEY_LEN)
+#define BLOB_REC	(12 + LKH_KEY_LEN)
+
+static int db_downgrade(const char *path, size_t *blob_len)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	uint8_t *blob = NULL, hdr[BLOB_HEAD + 4 + 4 * (LKH_MAX_LEVELS + 1)];
+	size_t hlen, len = 0;
+	struct lkh_tree *t = NULL;
+	uint32_t nlev;
+	int rc = -1;
+
+	if (sqlite3_open(path, &db) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT tree FROM groups WHERE id = 7", -1, &st,
+			       NULL) != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW)
+		goto out;
+	hlen = (size_t)sqlite3_column_bytes(st, 0);
+	if (hlen < BLOB_HEAD + 4 || hlen > sizeof(hdr))
+		goto out;
+	memcpy(hdr, sqlite3_column_blob(st, 0), hlen);
+	sqlite3_finalize(st);
+	st = NULL;
+	memcpy(&nlev, hdr + BLOB_HEAD, 4);	/* little endian host */
+	if (hlen != BLOB_HEAD + 4 + 4 * (size_t)nlev)
+		goto out;
+	blob = malloc(64 << 20);
+	if (!blob)
+		goto out;
+	memcpy(blob, hdr, BLOB_HEAD + 4);
+	len = BLOB_HEAD + 4;
+	if (sqlite3_prepare_v2(db, "SELECT node FROM tree_nodes WHERE group_id = 7"
+			       " AND level = ? ORDER BY pos", -1, &st, NULL) != SQLITE_OK)
+		goto out;
+	for (uint32_t l = 0; l < nlev; l++) {
+		uint32_t n, got = 0;
+
+		memcpy(&n, hdr + BLOB_HEAD + 4 + 4 * l, 4);
+		memcpy(blob + len, &n, 4);
+		len += 4;
+		sqlite3_bind_int(st, 1, (int)l);
+		while (sqlite3_step(st) == SQLITE_ROW && got < n) {
+			if (sqlite3_column_bytes(st, 0) != BLOB_REC)
+				goto out;
+			memcpy(blob + len, sqlite3_column_blob(st, 0), BLOB_REC);
+			len += BLOB_REC;
+			got++;
+		}
+		sqlite3_reset(st);
+		if (got != n)
+			goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (lkh_load(&t, blob, len, NULL, NULL))
+		goto out;
+	if (sqlite3_prepare_v2(db, "UPDATE groups SET tree = ? WHERE id = 7", -1,
+			       &st, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_blob(st, 1, blob, (int)len, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE ||
+	    db_exec(db, "DROP TABLE tree_nodes; PRAGMA user_version = 0"))
+		goto out;
+	*blob_len = len;
+	rc = 0;
+out:
+	lkh_free(t);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	free(blob);
+	return rc;
+}
+
+static int db_sql(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	int rc = -1;
+
+	if (sqlite3_open(path, &db) == SQLITE_OK)
+		rc = db_exec(db, sql);
+	sqlite3_close(db);
+	return rc;
+}
+
+TEST_F_TIMEOUT(gkmd, state_db_nodes_and_migration, 60)
+{
+	struct env *e = &self->e;
+	struct member *m = self->mbs;
+	char db[128];
+	size_t blob_len = 0;
+	int rejoins = 0;
+	json_object *r;
+
+	snprintf(db, sizeof(db), "%s/state.db", e->dir);
+	ASSERT_EQ(0, gkmd_start(e));
+	for (int i = 0; i < 4; i++)
+		ASSERT_EQ(0, member_join(e, &m[i]));
+	ASSERT_EQ(0, member_leave(e, &m[3]));
+	ASSERT_EQ(0, converge(e, m, NMEMBERS, 5000, NULL));
+	gkmd_kill(e, SIGTERM);
+
+	/* An old database: migrated at start, every member stays current. */
+	ASSERT_EQ(0, db_downgrade(db, &blob_len));
+	TH_LOG("old layout: %zu byte tree blob", blob_len);
+	ASSERT_EQ(0, gkmd_start(e));
+	EXPECT_EQ(0, sh("grep -q 'migrated to schema version 2' %s", e->log));
+	drain(e);
+	ASSERT_EQ(0, converge(e, m, NMEMBERS, 5000, &rejoins));
+	EXPECT_EQ(0, rejoins);
+	/* and it goes on: rekeys after the migration, then a restart */
+	r = admin(e, "rekey 7");
+	json_object_put(r);
+	ASSERT_EQ(0, member_join(e, &m[4]));
+	ASSERT_EQ(0, converge(e, m, NMEMBERS, 5000, &rejoins));
+	gkmd_kill(e, SIGTERM);
+	ASSERT_EQ(0, gkmd_start(e));
+	r = admin(e, "rekey 7");
+	json_object_put(r);
+	ASSERT_EQ(0, converge(e, m, NMEMBERS, 5000, &rejoins));
+	EXPECT_EQ(0, rejoins);
+	gkmd_kill(e, SIGTERM);
+
+	/* A missing node row is refused, not papered over. */
+	ASSERT_EQ(0, db_sql(db, "DELETE FROM tree_nodes WHERE level = 0 AND pos = 1"));
+	EXPECT_NE(0, gkmd_start(e));
+	EXPECT_EQ(0, sh("grep -q 'group 7: cannot load the key tree' %s", e->log));
+
+	/* A database of a newer gkmd is refused with the reason. */
+	ASSERT_EQ(0, db_sql(db, "PRAGMA user_version = 3"));
+	EXPECT_NE(0, gkmd_start(e));
+	EXPECT_EQ(0, sh("grep -q 'schema version 3 was written by a newer gkmd' %s",
+			e->log));
+}
+
+/* ---- BUSY: over a registration limit, told so over TLS -------------------------- */
+
+static int raw_connect(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(REG_PORT) };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* gkmd's status field @k (top level). */
+static int64_t status_int(struct env *e, const char *k)
+{
+	json_object *st = admin(e, "status");
+	int64_t v = st ? jget(st, k) : -1;
+
+	json_object_put(st);
+	return v;
+}
+
+/* Wait until gkmd serves no registration connection (bounded). */
+static int conns_idle(struct env *e)
+{
+	for (int i = 0; i < 1000; i++) {
+		if (status_int(e, "registration_connections") == 0)
+			return 0;
+		usleep(10000);
+	}
+	return -1;
+}
+
+struct busy_join {
+	struct env *e;
+	const char *name;		/* certificate */
+	unsigned int retries;
+	int rc;
+	char err[200];
+};
+
+static void *busy_join_thread(void *p)
+{
+	struct busy_join *b = p;
+	struct gkm_reg_client_cfg c;
+	char cert[200], key[200], ca[200];
+	uint8_t *reg = NULL;
+	size_t len = 0;
+
+	member_cfg(b->e, b->name, &c, cert, key, ca);
+	c.busy_retries = b->retries;
+	b->rc = gkm_reg_join(&c, GROUP, GKM_ROLE_RECEIVER, &reg, &len, b->err,
+			     sizeof(b->err));
+	free(reg);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(gkmd, busy_is_answered_and_retried, 60)
+{
+	struct env *e = &self->e;
+	struct busy_join b = { .e = e, .name = "m2" };
+	struct busy_join settle = { .e = e, .name = "m3", .retries = 3 };
+	uint8_t *reg = NULL;
+	size_t len;
+	char err[200];
+	int64_t limited;
+	pthread_t th;
+	int hold;
+
+	/* 1. Handshake cap: one connection at a time. */
+	conf_max_hs = 1;
+	ASSERT_EQ(0, write_conf(e, 50, 2, 5));
+	ASSERT_EQ(0, gkmd_start(e));
+	/*
+	 * gkmd_start()'s probe connection may not even be accepted yet: one
+	 * complete registration after it (connections are accepted in
+	 * order), then no connection left, and the slot is ours to take.
+	 */
+	busy_join_thread(&settle);
+	ASSERT_EQ(0, settle.rc);
+	ASSERT_EQ(0, conns_idle(e));
+	limited = status_int(e, "rate_limited");
+	hold = raw_connect();		/* silent: holds the only slot */
+	ASSERT_LE(0, hold);
+	for (int i = 0; i < 500 && status_int(e, "registration_connections") < 1; i++)
+		usleep(10000);
+	ASSERT_EQ(1, status_int(e, "registration_connections"));
+	EXPECT_EQ(GKM_REG_BUSY,
+		  do_join(e, "m0", GROUP, GKM_ROLE_RECEIVER, &reg, &len, err));
+	TH_LOG("handshake cap: %s", err);
+	EXPECT_NE(NULL, strstr(err, "busy"));
+	EXPECT_NE(NULL, strstr(err, "too many registrations in progress"));
+	EXPECT_EQ(limited + 1, status_int(e, "rate_limited"));
+	/* Nothing happened to the group. */
+	EXPECT_EQ(0, sh("! grep -q 'member-0 joined' %s", e->log));
+
+	/*
+	 * The BUSY answers have a cap of their own (4): with 4 silent
+	 * connections waiting for theirs, the next one is closed before TLS.
+	 */
+	{
+		int extra[4];
+
+		for (int i = 0; i < 4; i++)
+			ASSERT_LE(0, extra[i] = raw_connect());
+		for (int i = 0; i < 500 && status_int(e, "rate_limited") < limited + 5; i++)
+			usleep(10000);
+		ASSERT_EQ(limited + 5, status_int(e, "rate_limited"));
+		EXPECT_EQ(-ECONNRESET,
+			  do_join(e, "m0", GROUP, GKM_ROLE_RECEIVER, &reg, &len, err));
+		TH_LOG("over the BUSY cap: %s", err);
+		EXPECT_NE(NULL, strstr(err, "connection closed by the server"));
+		EXPECT_EQ(limited + 6, status_int(e, "rate_limited"));
+		for (int i = 0; i < 4; i++)
+			close(extra[i]);
+	}
+
+	/* With retries: refused once, then admitted once the slot is free. */
+	limited = status_int(e, "rate_limited");
+	b.retries = 3;
+	ASSERT_EQ(0, pthread_create(&th, NULL, busy_join_thread, &b));
+	for (int i = 0; i < 500 && status_int(e, "rate_limited") < limited + 1; i++)
+		usleep(10000);
+	EXPECT_EQ(limited + 1, status_int(e, "rate_limited"));
+	close(hold);
+	pthread_join(th, NULL);
+	EXPECT_EQ(0, b.rc);
+	TH_LOG("retried join: %s", b.err);
+	EXPECT_EQ(limited + 1, status_int(e, "rate_limited"));
+	EXPECT_EQ(0, sh("grep -q 'member-2 joined' %s", e->log));
+	gkmd_kill(e, SIGTERM);
+
+	/* 2. Per-source rate: a burst of one, one more per second. */
+	conf_max_hs = 64;
+	conf_rate = 1;
+	conf_burst = 1;
+	ASSERT_EQ(0, write_conf(e, 50, 2, 5));
+	ASSERT_EQ(0, gkmd_start(e));
+	ASSERT_EQ(0, conns_idle(e));
+	usleep(1100000);		/* the probe's token is back */
+	limited = status_int(e, "rate_limited");
+	hold = raw_connect();		/* takes the token */
+	ASSERT_LE(0, hold);
+	EXPECT_EQ(GKM_REG_BUSY,
+		  do_join(e, "m1", GROUP, GKM_ROLE_RECEIVER, &reg, &len, err));
+	TH_LOG("rate limit: %s", err);
+	EXPECT_NE(NULL, strstr(err, "too many registrations from this address"));
+	EXPECT_EQ(limited + 1, status_int(e, "rate_limited"));
+	close(hold);
+	/* The back-off (1-2 s, then 2-4 s) outlasts the 1 s refill. */
+	b.retries = 3;
+	b.rc = -1;
+	busy_join_thread(&b);
+	EXPECT_EQ(0, b.rc);
+	EXPECT_EQ(0, sh("grep -q 'member-2 re-registered' %s", e->log));
+	/* The refused one never joined. */
+	EXPECT_EQ(0, sh("! grep -q 'member-1 joined' %s", e->log));
+}
+
+/* ---- a mass eviction in a large group: a rekey of several datagrams -------------- */
+
+/*
+ * Certificates bulk-0 .. bulk-(n-1) signed by the test CA, sharing one key
+ * (bulk.key): made in-process, a thousand openssl(1) runs would take long.
+ */
+static int make_bulk_certs(const char *dir, unsigned int n)
+{
+	EVP_PKEY *cakey = NULL, *key = NULL;
+	X509 *ca = NULL;
+	char p[200];
+	FILE *f;
+	int rc = -1;
+
+	sprintf(p, "%s/ca.key", dir);
+	if ((f = fopen(p, "r"))) {
+		cakey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	sprintf(p, "%s/ca.pem", dir);
+	if ((f = fopen(p, "r"))) {
+		ca = PEM_read_X509(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	key = EVP_EC_gen("P-256");
+	sprintf(p, "%s/bulk.key", dir);
+	if (!cakey || !ca || !key || !(f = fopen(p, "w")))
+		goto out;
+	if (!PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL)) {
+		fclose(f);
+		goto out;
+	}
+	fclose(f);
+	for (unsigned int i = 0; i < n; i++) {
+		X509 *x = X509_new();
+		char cn[32];
+		bool ok;
+
+		snprintf(cn, sizeof(cn), "bulk-%u", i);
+		ok = x && X509_set_version(x, 2) &&
+		     ASN1_INTEGER_set(X509_get_serialNumber(x), 100000 + i) &&
+		     X509_gmtime_adj(X509_getm_notBefore(x), -3600) &&
+		     X509_gmtime_adj(X509_getm_notAfter(x), 2 * 86400) &&
+		     X509_set_pubkey(x, key) &&
+		     X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
+						MBSTRING_ASC, (const unsigned char *)cn,
+						-1, -1, 0) &&
+		     X509_set_issuer_name(x, X509_get_subject_name(ca)) &&
+		     X509_sign(x, cakey, EVP_sha256());
+		sprintf(p, "%s/%s.pem", dir, cn);
+		if (ok && (f = fopen(p, "w"))) {
+			ok = PEM_write_X509(f, x);
+			fclose(f);
+		} else {
+			ok = false;
+		}
+		X509_free(x);
+		if (!ok)
+			goto out;
+	}
+	rc = 0;
+out:
+	EVP_PKEY_free(cakey);
+	EVP_PKEY_free(key);
+	X509_free(ca);
+	return rc;
+}
+
+#define NBULK		1100
+#define BULK_THREADS	16
+
+struct bulk {
+	struct env *e;
+	unsigned int from, step;
+	int failed;
+};
+
+static void *bulk_join_thread(void *p)
+{
+	struct bulk *b = p;
+
+	for (unsigned int i = b->from; i < NBULK; i += b->step) {
+		struct gkm_reg_client_cfg c;
+		char cert[200], key[200], ca[200], err[200], name[32];
+		uint8_t *reg = NULL;
+		size_t len = 0;
+
+		snprintf(name, sizeof(name), "bulk-%u", i);
+		member_cfg(b->e, name, &c, cert, key, ca);
+		sprintf(key, "%s/bulk.key", b->e->dir);
+		c.timeout_ms = 20000;
+		if (gkm_reg_join(&c, GROUP, GKM_ROLE_RECEIVER, &reg, &len, err,
+				 sizeof(err)))
+			b->failed++;
+		free(reg);
+	}
+	return NULL;
+}
+
+/* Fragment count of message @id in the log (0: not seen). */
+static unsigned int frag_count(uint64_t id)
+{
+	for (size_t i = 0; i < ndlog; i++)
+		if (get_unaligned_be64(dlog[i].data + GKM_WIRE_OFF_MSG_ID) == id)
+			return dlog[i].data[GKM_WIRE_OFF_FRAG_CNT];
+	return 0;
+}
+
+TEST_F_TIMEOUT(gkmd, fragmented_mass_eviction, 180)
+{
+	struct env *e = &self->e;
+	struct member *m = self->mbs;
+	struct bulk b[BULK_THREADS];
+	pthread_t th[BULK_THREADS];
+	json_object *st, *r;
+	uint64_t before, after;
+	unsigned int nfrag_max = 0;
+	int failed = 0, rejoins = 0;
+
+	ASSERT_EQ(0, make_bulk_certs(e->dir, NBULK));
+	conf_bulk_lo = 0;
+	conf_bulk_hi = NBULK;
+	ASSERT_EQ(0, write_conf(e, 50, 2, 5));
+	ASSERT_EQ(0, gkmd_start(e));
+	for (int i = 0; i < 3; i++) {
+		m[i].drop_dying = true;	/* ~100 TEK changes in a few seconds */
+		ASSERT_EQ(0, member_join(e, &m[i]));
+	}
+	for (int i = 0; i < BULK_THREADS; i++) {
+		b[i] = (struct bulk){ e, (unsigned int)i, BULK_THREADS, 0 };
+		pthread_create(&th[i], NULL, bulk_join_thread, &b[i]);
+	}
+	/* Our members follow every join batch meanwhile. */
+	for (int i = 0; i < BULK_THREADS; i++) {
+		pthread_join(th[i], NULL);
+		failed += b[i].failed;
+		drain(e);
+	}
+	ASSERT_EQ(0, failed);
+	if (converge(e, m, 3, 20000, &rejoins)) {
+		st = admin(e, "status");
+		TH_LOG("DEBUG %s ndlog %zu errs %d %d %d in %d %d %d", json_object_to_json_string(st), ndlog,
+		       m[0].last_err, m[1].last_err, m[2].last_err, m[0].in, m[1].in, m[2].in);
+		sh("tail -5 %s >&2", e->log);
+	}
+	EXPECT_EQ(0, rejoins);
+	st = admin(e, "status");
+	ASSERT_EQ(3 + NBULK, jget(group0(st), "members"));
+	before = (uint64_t)jget(group0(st), "msg_id");
+	json_object_put(st);
+
+	/* 400 identities lose their authorization: one reload evicts them all. */
+	conf_bulk_lo = 400;
+	ASSERT_EQ(0, write_conf(e, 50, 2, 5));
+	r = admin(e, "reload");
+	ASSERT_NE(NULL, r);
+	EXPECT_EQ(1, json_object_get_boolean(json_object_object_get(r, "ok")));
+	json_object_put(r);
+	for (int i = 0; i < 1000; i++) {
+		st = admin(e, "status");
+		after = (uint64_t)jget(group0(st), "msg_id");
+		r = json_object_get(group0(st));
+		json_object_put(st);
+		if (jget(r, "members") == 3 + NBULK - 400 && !jget(r, "pending_changes")) {
+			json_object_put(r);
+			break;
+		}
+		json_object_put(r);
+		usleep(20000);
+	}
+	ASSERT_EQ(0, converge(e, m, 3, 20000, &rejoins));
+	/* Every member applied it without re-registering. */
+	EXPECT_EQ(0, rejoins);
+	st = admin(e, "status");
+	EXPECT_EQ(3 + NBULK - 400, jget(group0(st), "members"));
+	after = (uint64_t)jget(group0(st), "msg_id");
+	json_object_put(st);
+	ASSERT_LT(before, after);
+	for (uint64_t id = before + 1; id <= after; id++) {
+		unsigned int n = frag_count(id);
+
+		EXPECT_LT(0u, n);
+		if (n > nfrag_max)
+			nfrag_max = n;
+	}
+	TH_LOG("eviction of 400 of %d members: messages %llu..%llu, up to %u datagrams each",
+	       3 + NBULK, (unsigned long long)before + 1, (unsigned long long)after,
+	       nfrag_max);
+	EXPECT_LE(2u, nfrag_max);
+	for (int i = 0; i < 3; i++)
+		EXPECT_EQ(0, m[i].last_err);
+	EXPECT_EQ(0, sh("grep -q 'bulk-399 no longer authorized' %s", e->log));
+}
+
+/* ---- IPv6 control group ------------------------------------------------------------ */
+
+TEST_F_TIMEOUT(gkmd, ipv6_control_group, 60)
+{
+	struct env *e = &self->e;
+	struct member *m = self->mbs;
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(MPORT) };
+	struct ipv6_mreq mr = { 0 };
+	int one = 1, big = 4 << 20, rx6;
+	size_t v4_before;
+	json_object *r;
+
+	/*
+	 * IPv6 multicast does not loop back on lo (it has no link-local
+	 * address, and no multicast route of its own): a veth pair instead,
+	 * gkmd sends on one end, the receiver listens on the other, so the
+	 * datagrams really cross a link.
+	 */
+	ASSERT_EQ(0, sh("sysctl -qw net.ipv6.conf.default.accept_dad=0 && "
+			"ip link add gkm6a type veth peer name gkm6b && "
+			"ip link set gkm6a up && ip link set gkm6b up"));
+	for (int i = 0; i < 200 && sh("ip -6 addr show dev gkm6a scope link | grep -q inet6"); i++)
+		usleep(10000);
+	conf_ctrl = "ff02::7:7";
+	conf_ctrl_if = "gkm6a";
+	ASSERT_EQ(0, write_conf(e, 50, 2, 5));
+	rx6 = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	ASSERT_LE(0, rx6);
+	setsockopt(rx6, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(rx6, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+	inet_pton(AF_INET6, "ff02::7:7", &sa.sin6_addr);
+	inet_pton(AF_INET6, "ff02::7:7", &mr.ipv6mr_multiaddr);
+	mr.ipv6mr_interface = if_nametoindex("gkm6b");
+	ASSERT_LT(0, (int)mr.ipv6mr_interface);
+	sa.sin6_scope_id = mr.ipv6mr_interface;	/* link-local scope */
+	ASSERT_EQ(0, bind(rx6, (struct sockaddr *)&sa, sizeof(sa)));
+	ASSERT_EQ(0, setsockopt(rx6, IPPROTO_IPV6, IPV6_JOIN_GROUP, &mr, sizeof(mr)));
+	/* The IPv4 receiver must stay silent: swap it out, keep it to check. */
+	{
+		int rx4 = e->rx;
+
+		e->rx = rx4;
+		drain(e);
+		v4_before = ndlog;
+		e->rx = rx6;
+		ASSERT_EQ(0, gkmd_start(e));
+		ASSERT_EQ(0, member_join(e, &m[0]));
+		ASSERT_EQ(0, member_join(e, &m[1]));
+		ASSERT_EQ(0, member_join(e, &m[2]));
+		ASSERT_EQ(0, converge(e, m, 3, 5000, NULL));
+		ASSERT_EQ(0, member_leave(e, &m[1]));
+		ASSERT_EQ(0, converge(e, m, 3, 5000, NULL));
+		member_process(e, &m[1]);	/* the leaver cannot follow */
+		EXPECT_EQ(GKM_E_OUT_OF_SYNC, m[1].last_err);
+		r = admin(e, "rekey 7");
+		ASSERT_NE(NULL, r);
+		EXPECT_EQ(1, json_object_get_boolean(json_object_object_get(r, "ok")));
+		json_object_put(r);
+		ASSERT_EQ(0, converge(e, m, 3, 5000, NULL));
+		/* m[0] and m[2] followed the leave and the rekey over IPv6. */
+		EXPECT_LT(v4_before, ndlog);
+		TH_LOG("%zu datagrams over IPv6", ndlog - v4_before);
+		e->rx = rx4;
+		v4_before = ndlog;
+		drain(e);
+		EXPECT_EQ(v4_before, ndlog);	/* nothing over IPv4 */
+	}
+	close(rx6);
 }
 
 /* ---- kill -9 during a rekey storm ------------------------------------------------ */
