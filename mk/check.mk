@@ -17,7 +17,10 @@ $(BUILD)/ktest/%: $(BUILD)/obj/selftests/kernel/%.o $(KTEST_LIB_OBJS) $(LIB)
 	$(CC) $(USER_LDFLAGS) -o $@ $^ $(USER_LIBS)
 
 unit-build: $(UNIT_BINS) $(PROGS)
-ktest-build: $(KTEST_BINS) $(PROGS)
+# (The demo traffic tool and the benchmarks are built here too, so that
+# make check compiles them with -Werror.)
+ktest-build: $(KTEST_BINS) $(PROGS) $(BUILD)/demo-traffic $(BENCH_BINS) $(BUILD)/bench/kbench \
+	$(BUILD)/bench/report
 
 # Userspace unit tests, from the repository root (they read test vectors).
 unit: unit-build
@@ -70,8 +73,13 @@ check:
 	KDIR=$(KDIR) BUILD=$(BUILD) selftests/check-all
 
 demo: deps
-	$(MAKE) all
+	$(MAKE) all $(BUILD)/demo-traffic
 	KDIR=$(KDIR) selftests/vm/run -- env GKM_BUILD=$(BUILD) selftests/demo
+
+# The demo's traffic generator, receivers and eavesdropper (no kselftest harness).
+$(BUILD)/demo-traffic: selftests/demo-traffic.c uapi/linux/gkm_wire.h
+	@mkdir -p $(dir $@)
+	$(CC) $(USER_CFLAGS) $(USER_LDFLAGS) -o $@ $< -ljson-c
 
 .PHONY: unit-build ktest-build module-werror
 
@@ -100,10 +108,36 @@ fuzz: $(FUZZ_BINS)
 			$(BUILD)/fuzz/corpus/$$n selftests/fuzz/corpus/$$n || exit 1; \
 	done
 
-# Benchmarks (not tests): each prints a table and writes bench/out/NAME.json.
-bench: $(BENCH_BINS)
+# Benchmarks (not tests): each host bench prints figures and writes
+# bench/out/NAME.json; the in-VM bench (build/bench/kbench) writes
+# bench/out/kernel.json; build/bench/report gathers them all into
+# bench/out/bench.json and prints one table (Documentation/benchmarks.rst).
+KBENCH_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,bench/kbench_main.c bench/kbench_apply.c \
+	bench/kbench_loss.c bench/kbench_mem.c bench/ref_member.c bench/ref_xfrm.c)
+BENCH_VM_DIR := $(abspath $(BUILD))/bench/vm
+BENCH_VM_TIMEOUT ?= 1800
+
+$(KBENCH_OBJS) $(BUILD)/obj/bench/report.o: $(wildcard bench/*.h)
+
+$(BUILD)/bench/kbench: $(KBENCH_OBJS) $(KTEST_LIB_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(USER_LDFLAGS) -o $@ $^ $(USER_LIBS)
+
+$(BUILD)/bench/report: $(BUILD)/obj/bench/report.o
+	@mkdir -p $(dir $@)
+	$(CC) $(USER_LDFLAGS) -o $@ $^ -ljson-c -lm
+
+bench: $(BENCH_BINS) $(PROGS) $(BUILD)/bench/kbench $(BUILD)/bench/report module
 	@mkdir -p bench/out
-	@for b in $(BENCH_BINS); do \
+	@start=$$(date +%s); \
+	for b in $(BENCH_BINS); do \
 		n=$$(basename $$b _bench); echo "# bench: $$n"; \
 		$$b bench/out/$$n.json || exit 1; \
-	done
+	done; \
+	echo "# bench: kernel (in the VM)"; \
+	rm -rf $(BENCH_VM_DIR) bench/out/kernel.json; mkdir -p $(BENCH_VM_DIR); \
+	KDIR=$(KDIR) selftests/vm/run --timeout $(BENCH_VM_TIMEOUT) --log $(BENCH_VM_DIR)/serial.log \
+		-- $(BUILD)/bench/kbench $(BENCH_VM_DIR)/kernel.json || exit 1; \
+	cp $(BENCH_VM_DIR)/kernel.json bench/out/kernel.json || exit 1; \
+	$(BUILD)/bench/report bench/out bench/out/bench.json || exit 1; \
+	echo "# bench: total $$(( $$(date +%s) - start )) s"

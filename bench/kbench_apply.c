@@ -1,0 +1,331 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Rekey apply latency, datagram arrival to SA installed, for the same
+ * datagrams applied by gkm.ko and by the userspace reference member
+ * (ref_member.h), each once on an idle guest and once with one busy-loop
+ * process pinned to every CPU.
+ *
+ * One key server sequence: a registration, then 2N rekeys (new TEK wrapped
+ * under the LKH root key, a new SA, the old SA deleted with no delay).
+ * Idle runs apply rekeys 1..N, busy runs N+1..2N, each to a member freshly
+ * loaded from the same registration in gk-m1 (a rekey only needs the root
+ * key of the registration, so either half applies on its own). Datagrams go
+ * one at a time: the next leaves when the previous one was applied, plus a
+ * gap that keeps the kernel's signature rate limit (64/s per group) out of
+ * the way.
+ *
+ * Kernel figures come from GROUP_GET's latency summary (nearest-rank p50
+ * and p99 over the last 1024 applies, max); the reference path computes
+ * the same ranks from its own samples.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "ktest.h"
+#include "kbench.h"
+#include "ref_member.h"
+
+#define KB_LAT_RING	1024	/* kmod/group.h GKM_LAT_SAMPLES */
+
+struct kb_dgrams {
+	uint8_t reg[GKM_WIRE_MAX_REG_LEN];
+	int reg_len;
+	int32_t key;			/* GCKS certificate in the keyring */
+	int n;				/* 2 * per-run count */
+	uint8_t (*pkt)[GKM_WIRE_MAX_DATAGRAM];
+	int *len;
+	uint64_t *msg_id;
+};
+
+struct kb_lat {
+	uint64_t count, p50, p99, max;
+	double mean;
+	uint64_t accepted, rate_limited;	/* kernel only */
+};
+
+static int kb_make_dgrams(struct kb_dgrams *d, int per_run)
+{
+	struct kt_gcks k;
+	int i;
+
+	if (kt_gcks_init(&k, KB_GROUP, KB_SPI0))
+		return -1;
+	d->key = kt_keyring_add(&k);
+	d->reg_len = kt_gcks_registration(&k, GKM_ROLE_RECEIVER, d->reg, sizeof(d->reg));
+	d->n = 2 * per_run;
+	d->pkt = calloc(d->n, sizeof(*d->pkt));
+	d->len = calloc(d->n, sizeof(*d->len));
+	d->msg_id = calloc(d->n, sizeof(*d->msg_id));
+	if (d->key <= 0 || d->reg_len <= 0 || !d->pkt || !d->len || !d->msg_id)
+		goto err;
+	for (i = 0; i < d->n; i++) {
+		d->len[i] = kt_gcks_rekey(&k, 0, 0, d->pkt[i], sizeof(d->pkt[i]));
+		d->msg_id[i] = k.msg_id;
+		if (d->len[i] <= 0)
+			goto err;
+	}
+	kt_gcks_free(&k);
+	return 0;
+err:
+	fprintf(stderr, "kbench: cannot build the rekey datagrams\n");
+	kt_gcks_free(&k);
+	return -1;
+}
+
+static int kb_applied_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[GKM_A_MAX + 1];
+	uint64_t *applied = data;
+
+	if (!gkm_genl_parse(nlh, tb) && tb[GKM_A_EVENT] && tb[GKM_A_MSG_ID] &&
+	    mnl_attr_get_u8(tb[GKM_A_EVENT]) == GKM_EVENT_REKEY_APPLIED)
+		*applied = mnl_attr_get_u64(tb[GKM_A_MSG_ID]);
+	return MNL_CB_OK;
+}
+
+/* Datagrams [@from, @from + @n) through gkm.ko in gk-m1. */
+static int kb_run_kernel(const struct kb_dgrams *d, int from, int n, int gap_ms,
+			 int tx, struct kb_lat *lat)
+{
+	struct gkm_genl g, ev;
+	struct kt_status st;
+	int i, ret = -1;
+
+	if (kt_genl_in("gk-m1", &g))
+		return -1;
+	if (kt_genl_in("gk-m1", &ev) || gkm_genl_subscribe(&ev))
+		goto out_g;
+	if (kt_group_new(&g, KB_GROUP, KB_CTRL, KB_CTRL_PORT,
+			 kt_ifindex_in("gk-m1", "eth0"), KB_DATA, KB_REQID,
+			 GKM_ROLE_RECEIVER) ||
+	    kt_group_set(&g, KB_GROUP, d->reg, d->reg_len, d->key)) {
+		fprintf(stderr, "kbench: kernel member setup: %s\n", g.nl.errmsg);
+		goto out;
+	}
+	for (i = from; i < from + n; i++) {
+		uint64_t applied = 0, t0 = kb_now_ns();
+
+		if (kt_send4(tx, KB_CTRL, KB_CTRL_PORT, d->pkt[i], d->len[i]))
+			goto out;
+		while (applied < d->msg_id[i] && kb_now_ns() - t0 < 20000000000ull)
+			gkm_genl_wait_event(&ev, 1000, kb_applied_cb, &applied);
+		if (applied < d->msg_id[i]) {
+			fprintf(stderr, "kbench: kernel: rekey %d not applied in 20 s\n", i);
+			goto out;
+		}
+		kb_sleep_ms(gap_ms);
+	}
+	if (kt_group_status(&g, KB_GROUP, &st))
+		goto out;
+	lat->count = st.lat[GKM_LAT_COUNT];
+	lat->p50 = st.lat[GKM_LAT_P50];
+	lat->p99 = st.lat[GKM_LAT_P99];
+	lat->max = st.lat[GKM_LAT_MAX];
+	lat->mean = 0;
+	lat->accepted = st.stats[GKM_STAT_ACCEPTED];
+	lat->rate_limited = st.stats[GKM_STAT_RATE_LIMITED];
+	ret = 0;
+out:
+	kt_group_del(&g, KB_GROUP);
+	gkm_genl_close(&ev);
+out_g:
+	gkm_genl_close(&g);
+	return ret;
+}
+
+/*
+ * Reference member child in gk-m1: reports each apply with one byte on
+ * @ack ('+' applied, '!' failed), then its @n latencies (ns) on @ack.
+ */
+static void kb_ref_child(const struct kb_dgrams *d, int n, int ack)
+{
+	uint64_t *samples = calloc(n, sizeof(*samples));
+	struct ref_member *m;
+	struct in_addr data;
+	int fd, i;
+
+	fd = kt_mcast_rx_socket("gk-m1", KB_CTRL, KB_CTRL_PORT, 20000);
+	inet_pton(AF_INET, KB_DATA, &data);
+	if (!samples || fd < 0 || kt_netns_enter("gk-m1"))
+		_exit(1);
+	m = ref_member_new(d->reg, d->reg_len, data.s_addr, fd);
+	if (!m || write(ack, "+", 1) != 1)
+		_exit(1);
+	for (i = 0; i < n; i++) {
+		int ret = ref_member_receive(m, &samples[i]);
+
+		if (ret) {
+			fprintf(stderr, "kbench: ref: datagram %d: %s\n", i, strerror(-ret));
+			if (write(ack, "!", 1) != 1)
+				_exit(1);
+			_exit(1);
+		}
+		if (write(ack, "+", 1) != 1)
+			_exit(1);
+	}
+	ref_member_free(m);
+	if (write(ack, samples, n * sizeof(*samples)) != (ssize_t)(n * sizeof(*samples)))
+		_exit(1);
+	_exit(0);
+}
+
+static int kb_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* p50/p99 the way kmod/group.c computes them, over the last 1024. */
+static void kb_summary(uint64_t *s, int n, struct kb_lat *lat)
+{
+	uint64_t *tail = n > KB_LAT_RING ? s + n - KB_LAT_RING : s;
+	int m = n > KB_LAT_RING ? KB_LAT_RING : n, i;
+	double sum = 0;
+
+	memset(lat, 0, sizeof(*lat));
+	lat->count = n;
+	for (i = 0; i < n; i++) {
+		sum += (double)s[i];
+		if (s[i] > lat->max)
+			lat->max = s[i];
+	}
+	lat->mean = n ? sum / n : 0;
+	qsort(tail, m, sizeof(*tail), kb_cmp_u64);
+	lat->p50 = tail[(m - 1) / 2];
+	lat->p99 = tail[(m * 99 - 1) / 100];
+}
+
+static int kb_read_ack(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char c;
+
+	if (poll(&pfd, 1, 30000) != 1 || read(fd, &c, 1) != 1)
+		return -1;
+	return c == '+' ? 0 : -1;
+}
+
+/* The same datagrams through the userspace reference member. */
+static int kb_run_ref(const struct kb_dgrams *d, int from, int n, int gap_ms,
+		      int tx, struct kb_lat *lat)
+{
+	uint64_t *samples = calloc(n, sizeof(*samples));
+	size_t want = n * sizeof(*samples), got = 0;
+	int ack[2], i, ret = -1;
+	pid_t pid;
+
+	if (!samples || pipe(ack))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(ack[0]);
+		kb_ref_child(d, n, ack[1]);
+	}
+	close(ack[1]);
+	if (pid < 0 || kb_read_ack(ack[0])) {
+		fprintf(stderr, "kbench: ref: member setup failed\n");
+		goto out;
+	}
+	for (i = from; i < from + n; i++) {
+		if (kt_send4(tx, KB_CTRL, KB_CTRL_PORT, d->pkt[i], d->len[i]) ||
+		    kb_read_ack(ack[0])) {
+			fprintf(stderr, "kbench: ref: rekey %d not applied\n", i);
+			goto out;
+		}
+		kb_sleep_ms(gap_ms);
+	}
+	while (got < want) {
+		ssize_t r = read(ack[0], (char *)samples + got, want - got);
+
+		if (r <= 0)
+			goto out;
+		got += r;
+	}
+	kb_summary(samples, n, lat);
+	ret = 0;
+out:
+	close(ack[0]);
+	if (pid > 0) {
+		if (ret)
+			kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	free(samples);
+	return ret;
+}
+
+static struct json_object *kb_lat_json(const struct kb_lat *l, bool kernel)
+{
+	struct json_object *o = json_object_new_object();
+
+	kb_put_int(o, "count", l->count);
+	kb_put_double(o, "p50_us", l->p50 / 1000.0);
+	kb_put_double(o, "p99_us", l->p99 / 1000.0);
+	kb_put_double(o, "max_us", l->max / 1000.0);
+	if (kernel) {
+		kb_put_int(o, "accepted", l->accepted);
+		kb_put_int(o, "rate_limited", l->rate_limited);
+	} else {
+		kb_put_double(o, "mean_us", l->mean / 1000.0);
+	}
+	return o;
+}
+
+int kb_apply_latency(struct json_object *out)
+{
+	const int n = kb_env("GKM_BENCH_APPLY_N", 500), gap = kb_env("GKM_BENCH_APPLY_GAP_MS", 20);
+	struct json_object *o = json_object_new_object();
+	struct json_object *kern = json_object_new_object();
+	struct json_object *ref = json_object_new_object();
+	static const char *const phase[] = { "idle", "busy" };
+	struct kb_dgrams d = { 0 };
+	pid_t busy[64];
+	int p, nbusy = 0, tx, ret = -1;
+
+	json_object_object_add(out, "rekey_apply", o);
+	tx = kt_socket_in("gk-srv", AF_INET, SOCK_DGRAM, 0);
+	if (tx < 0 || kb_make_dgrams(&d, n))
+		goto out;
+	kb_put_int(o, "datagrams_per_run", n);
+	kb_put_int(o, "datagram_bytes", d.len[0]);
+	kb_put_int(o, "gap_ms", gap);
+	for (p = 0; p < 2; p++) {
+		struct kb_lat kl, rl;
+
+		if (p == 1) {
+			nbusy = kb_busy_start(busy, 64);
+			if (nbusy <= 0)
+				goto out;
+			kb_put_int(o, "busy_processes", nbusy);
+		}
+		if (kb_run_kernel(&d, p * n, n, gap, tx, &kl) ||
+		    kb_run_ref(&d, p * n, n, gap, tx, &rl))
+			goto out;
+		printf("#   %s: kernel p50 %.0f us p99 %.0f us; userspace p50 %.0f us p99 %.0f us\n",
+		       phase[p], kl.p50 / 1e3, kl.p99 / 1e3, rl.p50 / 1e3, rl.p99 / 1e3);
+		json_object_object_add(kern, phase[p], kb_lat_json(&kl, true));
+		json_object_object_add(ref, phase[p], kb_lat_json(&rl, false));
+		kb_busy_stop(busy, nbusy);
+		nbusy = 0;
+	}
+	ret = 0;
+out:
+	kb_busy_stop(busy, nbusy);
+	json_object_object_add(o, "kernel", kern);
+	json_object_object_add(o, "userspace_ref", ref);
+	if (tx >= 0)
+		close(tx);
+	free(d.pkt);
+	free(d.len);
+	free(d.msg_id);
+	return ret;
+}

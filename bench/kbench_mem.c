@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Kernel memory per group and per held key, from /proc/meminfo deltas in
+ * the guest (nothing else runs there). Each reading follows a sync and a
+ * drop_caches and a pause of 1 s for RCU frees.
+ *
+ *  1. G groups in gk-m2, each with its own control channel (a kernel UDP
+ *     socket joined to the control group): used / G = bytes per group;
+ *  2. each registered with a registration holding KB_BASE_KEYS keys and one
+ *     data SA: bytes per registration (keys, SA, xfrm state, GCKS key ref);
+ *  3. all deleted; G groups again, registered with KB_BASE_KEYS + K keys:
+ *     (registration delta of 3 - that of 2) / (G * K) = bytes per held key.
+ *
+ * Three measures: "used" is MemTotal - MemFree (everything, slab or not:
+ * allocations above 8 KiB come from the page allocator, and per-CPU page
+ * lists make it coarse); "slab" is meminfo's Slab (pages held by slab
+ * caches); "slab objects" is the sum of active_objs * objsize over
+ * /proc/slabinfo (bytes of allocated slab objects, the finest of the three,
+ * blind to page-allocator allocations).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ktest.h"
+#include "kbench.h"
+
+#define KB_BASE_KEYS	4	/* KEK, LKH root, leaf, TEK: kt_gcks_registration() */
+#define KB_MEM_PORT0	20000
+#define KB_MEM_DATA	"239.77.3.1"
+#define KB_MEM_SPI0	0x200000
+
+struct kb_mem {
+	long used_kb, slab_kb;
+	long long slab_objects;	/* bytes */
+};
+
+static long kb_meminfo(const char *key)
+{
+	char line[256];
+	size_t klen = strlen(key);
+	long v = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, klen) && line[klen] == ':') {
+			v = strtol(line + klen + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+/* Bytes in allocated slab objects: sum of active_objs * objsize. */
+static long long kb_slab_objects(void)
+{
+	char line[512];
+	long long sum = 0;
+	FILE *f = fopen("/proc/slabinfo", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		char name[128];
+		long long active, total, size;
+
+		if (sscanf(line, "%127s %lld %lld %lld", name, &active, &total, &size) == 4)
+			sum += active * size;
+	}
+	fclose(f);
+	return sum;
+}
+
+static void kb_mem_read(struct kb_mem *m)
+{
+	kt_sh("sync; echo 3 > /proc/sys/vm/drop_caches");
+	kb_sleep_ms(1000);
+	m->used_kb = kb_meminfo("MemTotal") - kb_meminfo("MemFree");
+	m->slab_kb = kb_meminfo("Slab");
+	m->slab_objects = kb_slab_objects();
+}
+
+/* A registration for group @id like kt_gcks_registration's plus @extra KWKs. */
+static int kb_registration(struct kt_gcks *k, uint32_t id, int extra, uint8_t *out,
+			   uint32_t cap)
+{
+	static uint8_t body[GKM_WIRE_MAX_BODY];
+	struct gkm_wire_rekey_sa rsa = { .kek_id = k->kek.id, .kek_ver = k->kek.ver };
+	struct gkm_wire_member mb = { .leaf_id = k->leaf.id, .role = GKM_ROLE_RECEIVER };
+	struct gkm_wire_sa sa = {
+		.spi = KB_MEM_SPI0 + id,
+		.transform = GKM_ESP_AES_GCM_128,
+		.tek_id = k->tek.id,
+		.tek_ver = k->tek.ver,
+		.dtd = 1,
+	};
+	struct gkm_enc_buf b;
+	uint32_t len;
+	int i;
+
+	gkm_enc_init(&b, body, sizeof(body));
+	gkm_enc_rekey_sa(&b, &rsa);
+	gkm_enc_plain_key(&b, &k->kek);
+	gkm_enc_plain_key(&b, &k->root);
+	gkm_enc_plain_key(&b, &k->leaf);
+	gkm_enc_plain_key(&b, &k->tek);
+	for (i = 0; i < extra; i++) {
+		struct gkm_key kwk = { .id = 1000 + i, .ver = 1, .usage = GKM_KEY_KWK,
+				       .len = GKM_KEY_KWK_LEN };
+
+		gkm_ossl_random(kwk.key, kwk.len);
+		gkm_enc_plain_key(&b, &kwk);
+	}
+	gkm_enc_data_sa(&b, &sa);
+	gkm_enc_member(&b, &mb);
+	gkm_enc_cert(&b, k->der, k->der_len);
+	if (b.err)
+		return b.err;
+	if (gkm_enc_registration(id, 1, GKM_WIRE_SIG_RSA_PKCS1_SHA256, body, b.len, out,
+				 cap, &len))
+		return -1;
+	return (int)len;
+}
+
+static int kb_groups_create(struct gkm_genl *g, int n)
+{
+	unsigned int ifindex = kt_ifindex_in("gk-m2", "eth0");
+	int i;
+
+	for (i = 1; i <= n; i++)
+		if (kt_group_new(g, i, KB_CTRL, KB_MEM_PORT0 + i, ifindex, KB_MEM_DATA,
+				 KB_REQID, GKM_ROLE_RECEIVER)) {
+			fprintf(stderr, "kbench: mem: group %d: %s\n", i, g->nl.errmsg);
+			return -1;
+		}
+	return 0;
+}
+
+static int kb_groups_register(struct gkm_genl *g, struct kt_gcks *k, int32_t key,
+			      int n, int extra)
+{
+	static uint8_t reg[GKM_WIRE_MAX_REG_LEN];
+	int i, len;
+
+	for (i = 1; i <= n; i++) {
+		len = kb_registration(k, i, extra, reg, sizeof(reg));
+		if (len <= 0 || kt_group_set(g, i, reg, len, key)) {
+			fprintf(stderr, "kbench: mem: register %d: %s\n", i, g->nl.errmsg);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void kb_groups_delete(struct gkm_genl *g, int n)
+{
+	int i;
+
+	for (i = 1; i <= n; i++)
+		kt_group_del(g, i);
+}
+
+static double kb_per(long delta_kb, long n)
+{
+	return n ? (double)delta_kb * 1024.0 / (double)n : 0;
+}
+
+int kb_kernel_memory(struct json_object *out)
+{
+	const int groups = kb_env("GKM_BENCH_MEM_GROUPS", 1000);
+	const int extra = kb_env("GKM_BENCH_MEM_EXTRA_KEYS", 32);
+	struct json_object *o = json_object_new_object();
+	struct kb_mem base, created, reg_a, base2, created2, reg_b;
+	struct gkm_genl g = { 0 };
+	struct kt_gcks k;
+	long reg_delta_a, reg_delta_b;
+	int32_t key;
+	int ret = -1;
+
+	json_object_object_add(out, "kernel_memory", o);
+	kb_put_int(o, "groups", groups);
+	kb_put_int(o, "base_keys", KB_BASE_KEYS);
+	kb_put_int(o, "extra_keys", extra);
+	if (groups > 1024 || KB_BASE_KEYS + extra > GKM_WIRE_MAX_KEYS) {
+		fprintf(stderr, "kbench: mem: at most 1024 groups and %d keys\n",
+			GKM_WIRE_MAX_KEYS);
+		return -1;
+	}
+	if (kt_gcks_init(&k, 1, KB_MEM_SPI0))
+		return -1;
+	key = kt_keyring_add(&k);
+	if (key <= 0 || kt_genl_in("gk-m2", &g))
+		goto out;
+
+	kb_mem_read(&base);
+	if (kb_groups_create(&g, groups))
+		goto out;
+	kb_mem_read(&created);
+	if (kb_groups_register(&g, &k, key, groups, 0))
+		goto out;
+	kb_mem_read(&reg_a);
+	kb_groups_delete(&g, groups);
+
+	kb_mem_read(&base2);
+	if (kb_groups_create(&g, groups))
+		goto out;
+	kb_mem_read(&created2);
+	if (kb_groups_register(&g, &k, key, groups, extra))
+		goto out;
+	kb_mem_read(&reg_b);
+	kb_groups_delete(&g, groups);
+
+	reg_delta_a = reg_a.used_kb - created.used_kb;
+	reg_delta_b = reg_b.used_kb - created2.used_kb;
+	kb_put_double(o, "bytes_per_group", kb_per(created.used_kb - base.used_kb, groups));
+	kb_put_double(o, "bytes_per_group_second_run",
+		      kb_per(created2.used_kb - base2.used_kb, groups));
+	kb_put_double(o, "slab_bytes_per_group", kb_per(created.slab_kb - base.slab_kb, groups));
+	kb_put_double(o, "bytes_per_registration", kb_per(reg_delta_a, groups));
+	kb_put_double(o, "slab_bytes_per_registration",
+		      kb_per(reg_a.slab_kb - created.slab_kb, groups));
+	kb_put_double(o, "bytes_per_registration_more_keys", kb_per(reg_delta_b, groups));
+	kb_put_double(o, "bytes_per_held_key",
+		      kb_per(reg_delta_b - reg_delta_a, (long)groups * extra));
+	kb_put_double(o, "slab_object_bytes_per_group",
+		      (double)(created.slab_objects - base.slab_objects) / groups);
+	kb_put_double(o, "slab_object_bytes_per_registration",
+		      (double)(reg_a.slab_objects - created.slab_objects) / groups);
+	kb_put_double(o, "slab_object_bytes_per_held_key",
+		      (double)((reg_b.slab_objects - created2.slab_objects) -
+			       (reg_a.slab_objects - created.slab_objects)) /
+		      ((double)groups * extra));
+	printf("#   bytes (MemFree / slab objects): per group %.0f / %.0f, per registration "
+	       "%.0f / %.0f, per held key %.1f / %.1f\n",
+	       kb_per(created.used_kb - base.used_kb, groups),
+	       (double)(created.slab_objects - base.slab_objects) / groups,
+	       kb_per(reg_delta_a, groups),
+	       (double)(reg_a.slab_objects - created.slab_objects) / groups,
+	       kb_per(reg_delta_b - reg_delta_a, (long)groups * extra),
+	       (double)((reg_b.slab_objects - created2.slab_objects) -
+			(reg_a.slab_objects - created.slab_objects)) / ((double)groups * extra));
+	ret = 0;
+out:
+	if (g.nl.sock)
+		gkm_genl_close(&g);
+	kt_gcks_free(&k);
+	return ret;
+}

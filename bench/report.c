@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * `make bench`'s last step: gathers DIR/lkh.json, DIR/gkmd.json and
+ * DIR/kernel.json into one report (argv[2], normally bench/out/bench.json)
+ * and prints the table of the figures issue #7 asks for. The report has a
+ * "summary" object with those figures under flat keys and the three
+ * inputs, unchanged, under "lkh", "gkmd" and "kernel"
+ * (Documentation/benchmarks.rst documents every key).
+ *
+ * Usage: report DIR OUT.json. Exits 1 when an input is missing or lacks
+ * a figure (the table then shows "-" for it).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <json-c/json.h>
+
+static int missing;
+
+/* The value at a dotted @path below @o, or NULL (and counted missing). */
+static struct json_object *get(struct json_object *o, const char *path)
+{
+	char buf[256], *key, *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (key = strtok_r(buf, ".", &save); key && o; key = strtok_r(NULL, ".", &save))
+		if (!json_object_object_get_ex(o, key, &o))
+			o = NULL;
+	if (!o)
+		missing++;
+	return o;
+}
+
+static double num(struct json_object *o, const char *path)
+{
+	struct json_object *v = get(o, path);
+
+	return v ? json_object_get_double(v) : NAN;
+}
+
+/* A missing figure is null in the report. */
+static void put(struct json_object *o, const char *key, double v)
+{
+	json_object_object_add(o, key, isnan(v) ? NULL : json_object_new_double(v));
+}
+
+static void row(const char *what, const char *value)
+{
+	printf("%-58s %s\n", what, value);
+}
+
+/* "a / b unit", or "-" when either is missing (NAN). */
+static void row2(const char *what, double a, double b, const char *fmt)
+{
+	char v[96];
+
+	if (isnan(a) || isnan(b))
+		snprintf(v, sizeof(v), "-");
+	else
+		snprintf(v, sizeof(v), fmt, a, b);
+	row(what, v);
+}
+
+static void row1(const char *what, double a, const char *fmt)
+{
+	char v[96];
+
+	if (isnan(a))
+		snprintf(v, sizeof(v), "-");
+	else
+		snprintf(v, sizeof(v), fmt, a);
+	row(what, v);
+}
+
+/* The lkh result for degree @d and @n members, or NULL. */
+static struct json_object *lkh_result(struct json_object *lkh, int d, long n)
+{
+	struct json_object *res = get(lkh, "results");
+	size_t i;
+
+	if (!res || !json_object_is_type(res, json_type_array))
+		return NULL;
+	for (i = 0; i < json_object_array_length(res); i++) {
+		struct json_object *r = json_object_array_get_idx(res, i);
+
+		if (num(r, "d") == d && num(r, "n") == n)
+			return r;
+	}
+	missing++;
+	return NULL;
+}
+
+/* "used / slab objects" bytes per @what: kernel_memory.*bytes_per_@what. */
+static void mem_row(struct json_object *kern, struct json_object *sum, const char *what,
+		    const char *label, const char *fmt)
+{
+	char path[128], key[96];
+	double used, obj;
+
+	snprintf(path, sizeof(path), "kernel_memory.bytes_per_%s", what);
+	used = num(kern, path);
+	snprintf(path, sizeof(path), "kernel_memory.slab_object_bytes_per_%s", what);
+	obj = num(kern, path);
+	snprintf(key, sizeof(key), "kernel_bytes_per_%s", what);
+	put(sum, key, used);
+	snprintf(key, sizeof(key), "kernel_slab_object_bytes_per_%s", what);
+	put(sum, key, obj);
+	row2(label, used, obj, fmt);
+}
+
+static struct json_object *load(const char *dir, const char *name)
+{
+	char path[4096];
+	struct json_object *o;
+
+	snprintf(path, sizeof(path), "%s/%s.json", dir, name);
+	o = json_object_from_file(path);
+	if (!o) {
+		fprintf(stderr, "report: cannot read %s\n", path);
+		missing++;
+	}
+	return o;
+}
+
+static const char *const phases[] = { "idle", "busy" };
+static const char *const paths[] = { "kernel", "userspace_ref" };
+
+static void apply_rows(struct json_object *kern, struct json_object *sum)
+{
+	char key[64], what[96], path[96];
+	int p, q;
+
+	for (q = 0; q < 2; q++)
+		for (p = 0; p < 2; p++) {
+			double p50, p99;
+
+			snprintf(path, sizeof(path), "rekey_apply.%s.%s.p50_us", paths[q], phases[p]);
+			p50 = num(kern, path);
+			snprintf(path, sizeof(path), "rekey_apply.%s.%s.p99_us", paths[q], phases[p]);
+			p99 = num(kern, path);
+			snprintf(key, sizeof(key), "rekey_apply_us_%s_%s_p50",
+				 q ? "userspace" : "kernel", phases[p]);
+			put(sum, key, p50);
+			snprintf(key, sizeof(key), "rekey_apply_us_%s_%s_p99",
+				 q ? "userspace" : "kernel", phases[p]);
+			put(sum, key, p99);
+			snprintf(what, sizeof(what), "rekey_apply_us p50 / p99, %s, %s",
+				 q ? "userspace ref" : "in-kernel", phases[p]);
+			row2(what, p50, p99, "%.0f / %.0f us");
+		}
+}
+
+static void lkh_rows(struct json_object *lkh, struct json_object *sum)
+{
+	static const long ns[] = { 1000, 10000, 100000, 1000000 };
+	struct json_object *leave = json_object_new_array();
+	struct json_object *batch = json_object_new_array();
+	char what[96];
+	size_t i, j;
+
+	for (i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+		struct json_object *r = lkh_result(lkh, 4, ns[i]), *e, *b;
+		double bytes = NAN, us = NAN;
+
+		if (r) {
+			bytes = num(r, "single_leave.bytes_mean");
+			us = num(r, "single_leave.cpu_us_tree_kw_sig_p50");
+		}
+		e = json_object_new_object();
+		put(e, "n", (double)ns[i]);
+		put(e, "bytes", bytes);
+		put(e, "key_server_us", us);
+		json_object_array_add(leave, e);
+		snprintf(what, sizeof(what), "LKH leave, d=4, n=1e%d: message / key server", (int)i + 3);
+		row2(what, bytes, us, "%.0f B / %.0f us");
+
+		b = r ? get(r, "batch") : NULL;
+		for (j = 0; b && j < json_object_array_length(b); j++) {
+			struct json_object *x = json_object_array_get_idx(b, j);
+			struct json_object *y = json_object_new_object();
+			double frac = num(x, "leave_fraction"), bb = num(x, "bytes_mean"),
+			       s = num(x, "cpu_s_tree_kw_sig_est");
+
+			put(y, "n", (double)ns[i]);
+			put(y, "leave_fraction", frac);
+			put(y, "leaves", num(x, "leaves"));
+			put(y, "bytes", bb);
+			put(y, "key_server_s", s);
+			json_object_array_add(batch, y);
+			snprintf(what, sizeof(what), "LKH batch, %g%% of n=1e%d leave: message / key server",
+				 frac * 100, (int)i + 3);
+			row2(what, bb / 1024, s * 1000, "%.0f KiB / %.1f ms");
+		}
+	}
+	json_object_object_add(sum, "lkh_leave_d4", leave);
+	json_object_object_add(sum, "lkh_batch_d4", batch);
+}
+
+int main(int argc, char **argv)
+{
+	struct json_object *lkh, *gkmd, *kern, *out, *sum;
+	double v, w;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: report DIR OUT.json\n");
+		return 2;
+	}
+	lkh = load(argv[1], "lkh");
+	gkmd = load(argv[1], "gkmd");
+	kern = load(argv[1], "kernel");
+	out = json_object_new_object();
+	sum = json_object_new_object();
+
+	printf("\n%-58s %s\n", "figure", "value");
+	apply_rows(kern, sum);
+	lkh_rows(lkh, sum);
+
+	v = num(gkmd, "registrations_per_s");
+	put(sum, "gkmd_registrations_per_s", v);
+	row1("registrations/s at gkmd (TLS 1.3, durable)", v, "%.1f /s");
+
+	v = num(kern, "rekeys_under_traffic.lost");
+	w = num(kern, "rekeys_under_traffic.rekeys");
+	put(sum, "packets_lost_across_rekeys", v);
+	put(sum, "rekeys_under_traffic", w);
+	row2("packets lost / rekeys under traffic", v, w, "%.0f / %.0f");
+	row2("  sent / received", num(kern, "rekeys_under_traffic.sent"),
+	     num(kern, "rekeys_under_traffic.received"), "%.0f / %.0f");
+	row1("  XfrmIn* errors at the receiver", num(kern, "rekeys_under_traffic.xfrm_in_errors"),
+	     "%.0f");
+	row2("  lost at the end / runs of losses before it",
+	     num(kern, "rekeys_under_traffic.lost_at_end"),
+	     num(kern, "rekeys_under_traffic.loss_runs"), "%.0f / %.0f");
+	row2("  XfrmOut* errors at the sender / softnet drops",
+	     num(kern, "rekeys_under_traffic.sender_xfrm_out_errors"),
+	     num(kern, "rekeys_under_traffic.softnet_backlog_drops"), "%.0f / %.0f");
+	v = num(kern, "rekeys_under_traffic.sender_netdev_drops") +
+	    num(kern, "rekeys_under_traffic.receiver_netdev_drops") +
+	    num(kern, "rekeys_under_traffic.bridge_netdev_drops");
+	row1("  device drops (sender, receiver, bridge)", v, "%.0f");
+
+	mem_row(kern, sum, "group", "kernel memory per group (control socket, no keys)",
+		"%.0f B used / %.0f B slab objects");
+	mem_row(kern, sum, "registration", "kernel memory per registration (4 keys, 1 SA)",
+		"%.0f B used / %.0f B slab objects");
+	mem_row(kern, sum, "held_key", "kernel memory per held key",
+		"%.1f B used / %.1f B slab objects");
+
+	json_object_object_add(out, "summary", sum);
+	json_object_object_add(out, "lkh", lkh);
+	json_object_object_add(out, "gkmd", gkmd);
+	json_object_object_add(out, "kernel", kern);
+	if (json_object_to_file_ext(argv[2], out, JSON_C_TO_STRING_PRETTY)) {
+		fprintf(stderr, "report: cannot write %s\n", argv[2]);
+		return 1;
+	}
+	json_object_put(out);
+	if (missing)
+		fprintf(stderr, "report: %d figures missing\n", missing);
+	return missing ? 1 : 0;
+}
