@@ -29,6 +29,8 @@ static const char *const stat_names[GKM_STAT_MAX + 1] = {
 	[GKM_STAT_SA_INSTALLED] = "sa_installed",
 	[GKM_STAT_SA_REMOVED] = "sa_removed",
 	[GKM_STAT_SA_ERRORS] = "sa_errors",
+	[GKM_STAT_STATUS_IN_SYNC] = "status_in_sync",
+	[GKM_STAT_STATUS_MISSED] = "status_missed",
 };
 
 const char *gkmctl_stat_name(int stat)

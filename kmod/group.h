@@ -55,6 +55,7 @@ struct gkm_group_sa {
 #define GKM_LAT_SAMPLES		1024	/* apply latencies kept for p50/p99 */
 #define GKM_SIG_BURST		64	/* signature checks per ... */
 #define GKM_SIG_INTERVAL	HZ	/* ... this interval */
+#define GKM_STATUS_BURST	4	/* status checks per GKM_SIG_INTERVAL */
 
 /*
  * A member group in one network namespace.
@@ -99,6 +100,8 @@ struct gkm_group {
 	u8 rxbuf[GKM_WIRE_MAX_DATAGRAM];
 	unsigned long sig_window;	/* jiffies when the window started */
 	unsigned int sig_count;		/* signature checks in this window */
+	unsigned long status_window;	/* the same for status datagrams */
+	unsigned int status_count;
 
 	atomic64_t stats[GKM_STAT_MAX + 1];
 	spinlock_t lat_lock;		/* guards the latency ring */

@@ -13,6 +13,10 @@
  * rate-limited signature check → strict TLV parse → staged apply → commit →
  * SA sync. Events are sent only for datagrams that passed the AEAD check
  * (outsiders cannot make us send any); junk only moves counters.
+ *
+ * Group status datagrams (type STATUS, no AEAD) take a shorter path, see
+ * gkm_receive_status(): only a verified one naming a newer message id
+ * than the member's has an effect (OUT_OF_SYNC, one event).
  */
 
 #include <linux/ktime.h>
@@ -52,7 +56,8 @@ int gkm_receive_encap(struct sock *sk, struct sk_buff *skb)
 	    skb_copy_bits(skb, sizeof(struct udphdr), hdr, sizeof(hdr)) ||
 	    get_unaligned_be32(hdr + GKM_WIRE_OFF_MAGIC) != GKM_WIRE_MAGIC ||
 	    hdr[GKM_WIRE_OFF_VERSION] != GKM_WIRE_VERSION ||
-	    hdr[GKM_WIRE_OFF_TYPE] != GKM_WIRE_T_REKEY) {
+	    (hdr[GKM_WIRE_OFF_TYPE] != GKM_WIRE_T_REKEY &&
+	     hdr[GKM_WIRE_OFF_TYPE] != GKM_WIRE_T_STATUS)) {
 		gkm_group_count(group, GKM_STAT_MALFORMED);
 		goto drop;
 	}
@@ -88,6 +93,20 @@ static bool gkm_receive_may_verify(struct gkm_group *group)
 		group->sig_count = 0;
 	}
 	return group->sig_count++ < GKM_SIG_BURST;
+}
+
+/*
+ * Status datagrams have their own budget: they carry no AEAD tag, so
+ * anyone on the path can make a member verify one; with a shared budget a
+ * flood of forged status datagrams would starve genuine rekeys.
+ */
+static bool gkm_receive_may_verify_status(struct gkm_group *group)
+{
+	if (time_after(jiffies, group->status_window + GKM_SIG_INTERVAL)) {
+		group->status_window = jiffies;
+		group->status_count = 0;
+	}
+	return group->status_count++ < GKM_STATUS_BURST;
 }
 
 static void gkm_receive_count(struct gkm_group *group, enum gkm_wire_err err)
@@ -155,6 +174,54 @@ void gkm_receive_release_held(struct gkm_group *group)
 		queue_work(system_unbound_wq, &group->rx_work);
 }
 
+/*
+ * A group status datagram (Documentation/protocol.rst, "Group status"):
+ * header → group → message id compared with the member's last one; only
+ * a newer id (the member missed a rekey) is worth a signature check,
+ * rate-limited, and only a verified one moves the group out of sync,
+ * with one event.  No key material is involved.  Called with the
+ * datagram in group->rxbuf.
+ */
+static void gkm_receive_status(struct gkm_group *group, u32 len)
+{
+	struct gkm_wire_msg *m = group->msg;
+	enum gkm_wire_err err;
+
+	lockdep_assert_held(&group->lock);
+	err = gkm_wire_parse_status(m, group->rxbuf, len);
+	if (err == GKM_OK && m->hdr.group != group->id)
+		err = GKM_E_WRONG_GROUP;
+	if (err == GKM_OK)
+		err = gkm_keystore_check_status(group->ks, m);
+	if (err == GKM_E_MISSED) {
+		if (!gkm_receive_may_verify_status(group)) {
+			gkm_group_count(group, GKM_STAT_RATE_LIMITED);
+			goto out;
+		}
+		err = gkm_wire_verify(m, &group->crypto, group->gcks,
+				      group->ks->sig_alg) ?: GKM_E_MISSED;
+	}
+
+	switch (err) {
+	case GKM_OK:
+		gkm_group_count(group, GKM_STAT_STATUS_IN_SYNC);
+		break;
+	case GKM_E_MISSED:
+		gkm_group_count(group, GKM_STAT_STATUS_MISSED);
+		if (group->state != GKM_STATE_OUT_OF_SYNC) {
+			group->state = GKM_STATE_OUT_OF_SYNC;
+			gkm_events_send(group, GKM_EVENT_OUT_OF_SYNC,
+					m->hdr.msg_id, err);
+		}
+		break;
+	default:
+		gkm_receive_count(group, err);
+		break;
+	}
+out:
+	gkm_wire_msg_wipe(m);
+}
+
 static void gkm_receive_one(struct gkm_group *group, struct sk_buff *skb)
 {
 	struct gkm_wire_msg *m = group->msg;
@@ -168,6 +235,11 @@ static void gkm_receive_one(struct gkm_group *group, struct sk_buff *skb)
 	lockdep_assert_held(&group->lock);
 	if (skb_copy_bits(skb, sizeof(struct udphdr), group->rxbuf, len)) {
 		gkm_group_count(group, GKM_STAT_MALFORMED);
+		return;
+	}
+	if (group->rxbuf[GKM_WIRE_OFF_TYPE] == GKM_WIRE_T_STATUS) {
+		gkm_receive_status(group, len);
+		memzero_explicit(group->rxbuf, len);
 		return;
 	}
 

@@ -40,7 +40,7 @@ local gkmreg = Proto("gkmreg", "gkm Registration Channel")
 
 -- --- value strings -------------------------------------------------------
 
-local types = { [1] = "REKEY", [2] = "REGISTRATION" }
+local types = { [1] = "REKEY", [2] = "REGISTRATION", [3] = "STATUS" }
 local sig_algs = {
 	[0] = "none", [1] = "RSA PKCS#1 v1.5 SHA-256",
 	[2] = "ECDSA P-256 SHA-256 (reserved)", [3] = "Ed25519 (reserved)",
@@ -306,7 +306,8 @@ local function dissect_tlvs(buf, tree)
 	return n
 end
 
--- A whole gkm message (rekey datagram or registration payload) in @buf.
+-- A whole gkm message (rekey datagram, status datagram or registration
+-- payload) in @buf.
 -- Returns the number of bytes it consumed.
 local function dissect_message(buf, pinfo, tree)
 	local len = buf:len()
@@ -354,6 +355,33 @@ local function dissect_message(buf, pinfo, tree)
 			ti:add_proto_expert_info(ef.bad_len, "registration with a non-zero sig_len")
 		end
 		return total
+	end
+
+	if typ == 3 then
+		-- Group status (protocol.rst section 9): header || signature, no
+		-- body and no tag; msg_id is the last message sent in full.
+		local total = HDR_LEN + body_len + sig_len
+		ti:append_text(string.format(", Status, group %u, last msg id %s, KEK %u v%u",
+			group, tostring(msg_id), buf(12, 4):uint(), buf(16, 4):uint()))
+		pinfo.cols.info:append(string.format("Status group=%u msg_id=%s KEK=%u v%u ",
+			group, tostring(msg_id), buf(12, 4):uint(), buf(16, 4):uint()))
+		if body_len ~= 0 then
+			ti:add_proto_expert_info(ef.bad_len, "status with a non-zero body_len")
+		end
+		if total ~= len then
+			ti:add_proto_expert_info(ef.bad_len,
+				string.format("header says %u bytes, datagram has %u", total, len))
+		end
+		local slen = math.min(sig_len, len - HDR_LEN)
+		if body_len == 0 and slen > 0 then
+			local s = ti:add(f.signature, buf(HDR_LEN, slen))
+			s:add(f.signature_alg, buf(32, 1))
+			s:add(f.signature_len, slen):set_generated()
+			if HDR_LEN + slen < len then
+				ti:add(f.trailing, buf(HDR_LEN + slen, len - HDR_LEN - slen))
+			end
+		end
+		return len
 	end
 
 	-- Rekey datagram: header || ciphertext || tag || signature.

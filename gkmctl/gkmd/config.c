@@ -236,6 +236,10 @@ static int group_key(struct parse_state *ps, const char *name, const char *v)
 		if (!parse_u32(v, 0, 3600000, &u))
 			return fail(ps, "batch_interval_ms: must be 0..3600000");
 		g->batch_interval_ms = u;
+	} else if (!strcmp(name, "status_interval")) {
+		if (!parse_u32(v, 0, 3600, &u))
+			return fail(ps, "status_interval: must be 0..3600 seconds");
+		g->status_interval = u;
 	} else if (!strcmp(name, "degree")) {
 		if (!parse_u32(v, 2, 1024, &u))
 			return fail(ps, "degree: must be 2..1024");
@@ -331,6 +335,7 @@ static void group_defaults(struct gkmd_group_cfg *g)
 	g->retransmit_count = 3;
 	g->retransmit_spacing_ms = 500;
 	g->batch_interval_ms = 1000;
+	g->status_interval = 10;
 	g->degree = 4;
 }
 

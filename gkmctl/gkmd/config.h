@@ -32,6 +32,7 @@ struct gkmd_group_cfg {
 	unsigned int retransmit_count;		/* copies of each datagram, >= 1 */
 	unsigned int retransmit_spacing_ms;
 	unsigned int batch_interval_ms;
+	unsigned int status_interval;		/* seconds, 0 = no status datagrams */
 	unsigned int degree;
 	bool flat;
 };

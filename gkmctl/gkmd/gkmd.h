@@ -122,6 +122,9 @@ struct gkmd_group {
 	uint32_t ntx, tx_cap;
 
 	uint64_t stat_rekeys, stat_datagrams, stat_joins, stat_leaves;
+
+	uint64_t status_due_ms;		/* next status datagram (status.c) */
+	uint64_t status_msg_id;		/* message id it last announced */
 };
 
 struct gkmd {
@@ -256,6 +259,13 @@ int gkmd_build_rekey(struct gkmd *d, struct gkmd_group *g,
 int gkmd_build_registration(struct gkmd *d, struct gkmd_group *g,
 			    const struct gkmd_member *m, uint8_t **out,
 			    uint32_t *out_len);
+
+/*
+ * status.c, under d->lock: send the group status datagram if it is due
+ * (every status_interval seconds, and once as soon as a message's last
+ * copy is sent).  Returns when it is next due, or UINT64_MAX.
+ */
+uint64_t gkmd_status_run(struct gkmd *d, struct gkmd_group *g, uint64_t now);
 
 /* mcast.c */
 int gkmd_mcast_open(struct gkmd_group *g);

@@ -556,6 +556,34 @@ static bool op_pending(const struct gkmd_group *g, const char *identity)
 	return false;
 }
 
+/*
+ * Safety interlock (gkmd.rst, "One sender per group"): every sender
+ * installs the group's one data SA as its output SA and starts its ESP
+ * sequence numbers at 1, so two senders would reuse AES-GCM nonces under
+ * the same TEK (and collide in receivers' anti-replay windows).  Until
+ * gkmd gives each sender its own SA (DESIGN.md section 4), a group has at
+ * most one member with the sender role: returns the identity of a sender
+ * other than @identity, a current member (even one whose leave is still
+ * pending: it may send until that batch commits) or a queued join, or
+ * NULL.
+ */
+static const char *other_sender(const struct gkmd_group *g, const char *identity)
+{
+	for (uint32_t i = 0; i < g->nmembers; i++)
+		if ((g->members[i].role & GKM_ROLE_SENDER) &&
+		    strcmp(g->members[i].identity, identity))
+			return g->members[i].identity;
+	for (uint32_t i = 0; i < g->nops; i++)
+		if (g->ops[i].kind == GKMD_OP_JOIN &&
+		    (g->ops[i].role & GKM_ROLE_SENDER) &&
+		    strcmp(g->ops[i].identity, identity))
+			return g->ops[i].identity;
+	return NULL;
+}
+
+#define SECOND_SENDER_REASON \
+	"the group already has a sender; gkmd allows one sender per group (shared data SA): retry after it leaves"
+
 static void answer(struct gkmd_waiter *w, int status, const char *reason)
 {
 	if (!w)
@@ -577,6 +605,15 @@ void gkmd_request(struct gkmd *d, struct gkmd_group *g, enum gkmd_op_kind kind,
 		return answer(w, GKM_REG_BUSY, "a change for this identity is in progress");
 	if (kind == GKMD_OP_LEAVE && !m)
 		return answer(w, GKM_REG_NOT_MEMBER, "not a member of this group");
+	if (kind == GKMD_OP_JOIN && (role & GKM_ROLE_SENDER)) {
+		const char *sender = other_sender(g, identity);
+
+		if (sender) {
+			gkmd_log("group %u: %s refused as a sender: %s is the group's sender",
+				 g->id, identity, sender);
+			return answer(w, GKM_REG_BUSY, SECOND_SENDER_REASON);
+		}
+	}
 	if (kind == GKMD_OP_JOIN && m) {
 		/* Re-registration (e.g. after out of sync): current keys. */
 		if (m->role != role) {
@@ -677,6 +714,18 @@ int gkmd_groups_init(struct gkmd *d)
 				 g->id, g->nmembers, lkh_members(g->tree));
 			return -1;
 		}
+		for (uint32_t j = 0; j < g->nmembers; j++) {
+			const char *other;
+
+			if (!(g->members[j].role & GKM_ROLE_SENDER))
+				continue;
+			other = other_sender(g, g->members[j].identity);
+			if (other) {	/* state of a gkmd without the interlock */
+				gkmd_log("group %u: warning: %s and %s are both senders on the one data SA; evict one (gkmctl gcks evict)",
+					 g->id, g->members[j].identity, other);
+				break;
+			}
+		}
 		/* Resume interrupted transmissions, bitwise identical. */
 		gkmd_store_outbox(d, g->id, tx_restore, g);
 		gkmd_log("group %u: %u members, last message %llu, %u datagrams to resend",
@@ -748,6 +797,9 @@ void *gkmd_controller(void *arg)
 			if (tek_due > wall_ms && now + (uint64_t)(tek_due - wall_ms) < next)
 				next = now + (uint64_t)(tek_due - wall_ms);
 			due = tx_run(g, now);
+			if (due < next)
+				next = due;
+			due = gkmd_status_run(d, g, now);
 			if (due < next)
 				next = due;
 			if (g->nops && g->batch_due_ms < next)

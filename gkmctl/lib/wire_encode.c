@@ -249,6 +249,45 @@ int gkm_enc_rekey(const struct gkm_crypto *c, const struct gkm_enc_rekey *p,
 	return 0;
 }
 
+int gkm_enc_status(const struct gkm_crypto *c, const struct gkm_enc_rekey *p,
+		   u8 *out, u32 cap, u32 *out_len)
+{
+	struct gkm_wire_hdr h;
+	u32 total, sig_len;
+	int sig, ret;
+
+	sig = gkm_enc_sig_len(p);
+	if (sig < 0)
+		return sig;
+	total = GKM_WIRE_HDR_LEN + (u32)sig;
+	if (total > cap)
+		return -EMSGSIZE;
+
+	memset(&h, 0, sizeof(h));
+	h.magic = GKM_WIRE_MAGIC;
+	h.version = GKM_WIRE_VERSION;
+	h.type = GKM_WIRE_T_STATUS;
+	h.group = p->group;
+	h.kek_id = p->kek ? p->kek->id : 0;
+	h.kek_ver = p->kek ? p->kek->ver : 0;
+	h.msg_id = p->msg_id;
+	h.frag_cnt = 1;
+	h.sig_alg = p->sig_alg;
+	h.sig_len = (u16)sig;
+	gkm_wire_hdr_put(out, &h);
+
+	/* The signed bytes are the header itself: the body is empty. */
+	sig_len = (u32)sig;
+	ret = c->ops->sign(c->priv, p->signer, p->sig_alg, out,
+			   GKM_WIRE_HDR_LEN, out + GKM_WIRE_HDR_LEN, &sig_len);
+	if (ret)
+		return ret;
+	if (sig_len != (u32)sig)
+		return -EIO;
+	*out_len = total;
+	return 0;
+}
+
 int gkm_enc_registration(u32 group, u64 last_msg_id, u8 sig_alg,
 			 const u8 *body, u32 body_len, u8 *out, u32 cap,
 			 u32 *out_len)

@@ -65,6 +65,15 @@ int gkm_enc_rekey(const struct gkm_crypto *c, const struct gkm_enc_rekey *p,
 		  const u8 *body, u32 body_len, u8 *out, u32 cap,
 		  u32 *out_len);
 
+/*
+ * A group status datagram: header (type STATUS, @p->msg_id = the last
+ * message id whose retransmissions are complete, @p->kek = the current
+ * group KEK, named only, one fragment, no body) || signature over the
+ * header.  @c is used for the signature only.
+ */
+int gkm_enc_status(const struct gkm_crypto *c, const struct gkm_enc_rekey *p,
+		   u8 *out, u32 cap, u32 *out_len);
+
 /* A registration payload: header (type REGISTRATION) || @body. */
 int gkm_enc_registration(u32 group, u64 last_msg_id, u8 sig_alg,
 			 const u8 *body, u32 body_len, u8 *out, u32 cap,

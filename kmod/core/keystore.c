@@ -357,6 +357,22 @@ enum gkm_wire_err gkm_keystore_check_replay(const struct gkm_keystore *ks,
 	return GKM_OK;
 }
 
+enum gkm_wire_err gkm_keystore_check_status(const struct gkm_keystore *ks,
+					    const struct gkm_wire_msg *m)
+{
+	const struct gkm_wire_hdr *h = &m->hdr;
+
+	if (m->stage == GKM_WIRE_ST_NONE || h->type != GKM_WIRE_T_STATUS)
+		return GKM_E_INTERNAL;
+	if (!ks->valid || h->group != ks->group)
+		return GKM_E_WRONG_GROUP;
+	if (h->msg_id < ks->last_msg_id)
+		return GKM_E_OLD;
+	if (h->msg_id == ks->last_msg_id)
+		return GKM_OK;
+	return GKM_E_MISSED;
+}
+
 enum gkm_wire_err gkm_keystore_open(const struct gkm_keystore *ks,
 				    struct gkm_wire_msg *m,
 				    const struct gkm_crypto *c)
@@ -511,6 +527,26 @@ enum gkm_wire_err gkm_keystore_receive(struct gkm_keystore *live,
 		err = gkm_keystore_stage(live, scratch, m, c);
 	if (gkm_keystore_must_commit(err))
 		gkm_keystore_commit(live, scratch);
+	gkm_wire_msg_wipe(m);
+	return err;
+}
+
+enum gkm_wire_err gkm_keystore_receive_status(const struct gkm_keystore *ks,
+					      struct gkm_wire_msg *m,
+					      const struct gkm_crypto *c,
+					      void *pubkey, const u8 *pkt,
+					      u32 len)
+{
+	enum gkm_wire_err err, verr;
+
+	err = gkm_wire_parse_status(m, pkt, len);
+	if (!err)
+		err = gkm_keystore_check_status(ks, m);
+	if (err == GKM_E_MISSED) {
+		verr = gkm_wire_verify(m, c, pubkey, ks->sig_alg);
+		if (verr)
+			err = verr;
+	}
 	gkm_wire_msg_wipe(m);
 	return err;
 }

@@ -89,6 +89,16 @@ enum gkm_wire_err gkm_keystore_load_registration(struct gkm_keystore *ks,
 /* Stage 3: group and message-id window.  Changes nothing. */
 enum gkm_wire_err gkm_keystore_check_replay(const struct gkm_keystore *ks,
 					    const struct gkm_wire_msg *m);
+/*
+ * Stage 3 for a status datagram (gkm_wire_parse_status()).  Changes
+ * nothing.  GKM_OK: the member has the GCKS's newest message id (in
+ * sync); GKM_E_OLD: an older one (a replay or a heartbeat sent before the
+ * member's last rekey); GKM_E_MISSED: newer, the member lost a rekey.
+ * Only GKM_E_MISSED can lead to an action, and only once
+ * gkm_wire_verify() has passed, so the others are never verified.
+ */
+enum gkm_wire_err gkm_keystore_check_status(const struct gkm_keystore *ks,
+					    const struct gkm_wire_msg *m);
 /* Stage 4: AEAD open with the KEK named in the header, if held. */
 enum gkm_wire_err gkm_keystore_open(const struct gkm_keystore *ks,
 				    struct gkm_wire_msg *m,
@@ -125,6 +135,19 @@ enum gkm_wire_err gkm_keystore_receive(struct gkm_keystore *live,
 				       struct gkm_wire_msg *m,
 				       const struct gkm_crypto *c,
 				       void *pubkey, const u8 *pkt, u32 len);
+
+/*
+ * A status datagram through parse, check and (for GKM_E_MISSED) signature
+ * verification, for callers that do not rate-limit (userspace, tests).
+ * Returns what gkm_keystore_check_status() does, GKM_E_MISSED only once
+ * the signature verified, or the error of the failing stage.  @ks is
+ * never modified: acting on GKM_E_MISSED (re-registering) is the caller's.
+ */
+enum gkm_wire_err gkm_keystore_receive_status(const struct gkm_keystore *ks,
+					      struct gkm_wire_msg *m,
+					      const struct gkm_crypto *c,
+					      void *pubkey, const u8 *pkt,
+					      u32 len);
 
 /* Newest version held of key @id, or NULL. */
 const struct gkm_key *gkm_keystore_find_key(const struct gkm_keystore *ks,

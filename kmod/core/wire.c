@@ -81,6 +81,7 @@ static const char * const gkm_wire_errstr[__GKM_E_MAX] = {
 	[GKM_E_OUT_OF_SYNC] = "out of sync",
 	[GKM_E_PENDING] = "nothing usable yet",
 	[GKM_E_INTERNAL] = "internal error",
+	[GKM_E_MISSED] = "missed a rekey (status)",
 };
 
 const char *gkm_wire_strerror(int err)
@@ -146,6 +147,48 @@ enum gkm_wire_err gkm_wire_parse_header(struct gkm_wire_msg *m,
 	return GKM_OK;
 }
 
+enum gkm_wire_err gkm_wire_parse_status(struct gkm_wire_msg *m,
+					const u8 *pkt, u32 len)
+{
+	struct gkm_wire_hdr *h = &m->hdr;
+	enum gkm_wire_err err;
+	u32 total;
+
+	m->stage = GKM_WIRE_ST_NONE;
+	m->body = NULL;
+	m->len = 0;
+
+	if (len < GKM_WIRE_HDR_LEN)
+		return GKM_E_TRUNCATED;
+	if (len > GKM_WIRE_MAX_DATAGRAM)
+		return GKM_E_BAD_LENGTH;
+	gkm_wire_hdr_get(pkt, h);
+	err = check_common(h, GKM_WIRE_T_STATUS);
+	if (err)
+		return err;
+	/* One datagram, nothing sealed: no fragments, no body in version 1. */
+	if (h->frag_cnt != 1)
+		return GKM_E_BAD_FRAG;
+	if (h->body_len || h->sig_len == 0 || h->sig_len > GKM_WIRE_MAX_SIG_LEN)
+		return GKM_E_BAD_LENGTH;
+	total = GKM_WIRE_HDR_LEN + h->sig_len;
+	if (len < total)
+		return GKM_E_TRUNCATED;
+	if (len > total)
+		return GKM_E_BAD_LENGTH;
+
+	memcpy(m->pkt, pkt, len);
+	m->len = len;
+	/*
+	 * Nothing to open: the signed bytes (header || empty body) are in
+	 * clear, so plain[] is filled here and stage 5 can run next.
+	 */
+	memcpy(m->plain, m->pkt, GKM_WIRE_HDR_LEN);
+	m->body = m->plain + GKM_WIRE_HDR_LEN;
+	m->stage = GKM_WIRE_ST_OPENED;
+	return GKM_OK;
+}
+
 enum gkm_wire_err gkm_wire_open(struct gkm_wire_msg *m,
 				const struct gkm_crypto *c,
 				const u8 *kek, u32 kek_len)
@@ -188,7 +231,9 @@ enum gkm_wire_err gkm_wire_verify(struct gkm_wire_msg *m,
 	if (h->sig_alg != alg)
 		return GKM_E_UNKNOWN_ALG;
 
-	sig = m->pkt + GKM_WIRE_HDR_LEN + h->body_len + GKM_WIRE_TAG_LEN;
+	/* Only rekeys carry a GCM tag between the body and the signature. */
+	sig = m->pkt + GKM_WIRE_HDR_LEN + h->body_len +
+	      (h->type == GKM_WIRE_T_REKEY ? GKM_WIRE_TAG_LEN : 0);
 	rc = c->ops->verify(c->priv, pubkey, alg, m->plain,
 			    GKM_WIRE_HDR_LEN + h->body_len, sig, h->sig_len);
 	if (rc) {

@@ -15,6 +15,11 @@
  *   7 gkm_keystore_stage()        all-or-nothing apply to a staged copy,
  *     gkm_keystore_commit()       then publish it
  *
+ * A group status datagram (GKM_WIRE_T_STATUS) skips stage 4:
+ * gkm_wire_parse_status() does stage 1 and leaves the message ready for
+ * stage 5; gkm_keystore_check_status() decides whether it is worth
+ * verifying at all (only a newer message id can change anything).
+ *
  * struct gkm_wire_msg is large (a copy of the datagram plus its
  * plaintext); allocate it, do not put it on a kernel stack.  One message
  * is processed by one thread at a time.
@@ -136,6 +141,13 @@ const char *gkm_wire_strerror(int err);
 
 /* Stage 1: checks and copies a rekey datagram into @m. */
 enum gkm_wire_err gkm_wire_parse_header(struct gkm_wire_msg *m,
+					const u8 *pkt, u32 len);
+/*
+ * Stage 1 for a status datagram: header checks (body_len 0, one
+ * fragment, no tag) and copy; on success the stage is OPENED, so
+ * gkm_wire_verify() is the next step.
+ */
+enum gkm_wire_err gkm_wire_parse_status(struct gkm_wire_msg *m,
 					const u8 *pkt, u32 len);
 /* Stage 4 with the key chosen by gkm_keystore_open(). */
 enum gkm_wire_err gkm_wire_open(struct gkm_wire_msg *m,

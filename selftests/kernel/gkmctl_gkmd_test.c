@@ -4,13 +4,18 @@
  * (Documentation/gkmd.rst), `gkmctl join --server` in gk-m1 and gk-m2.
  * join registers over TLS 1.3 and sets the member up; a refused identity
  * leaves nothing behind (exit 4); leave de-registers and cleans up.
+ * gkmd admits one sender per group (its members share one data SA): a
+ * second sender is refused with BUSY, which `gkmctl join` retries, and
+ * admitted once the first sender has left.
  *
  *        gk-srv (198.18.0.1)     gk-m1 (.2)        gk-m2 (.3)
  *        gkmd :4078              member m1         member m2 (not allowed)
+ *                                                  or m3 (sender)
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ktest.h"
@@ -50,7 +55,8 @@ static const char conf[] =
 	"deactivation_delay = 2\n"
 	"batch_interval_ms = 100\n"
 	"[authorize]\n"
-	"allow = 7 receiver m1\n";
+	"allow = 7 both m1\n"
+	"allow = 7 sender m3\n";
 
 FIXTURE_SETUP(gkmd)
 {
@@ -68,8 +74,8 @@ FIXTURE_SETUP(gkmd)
 		"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
 		"  -keyout ca.key -out ca.crt -subj /CN=ca -days 2 && "
 		"printf 'subjectAltName=IP:198.18.0.1\\n' > srv.ext && "
-		"printf 'basicConstraints=CA:FALSE\\n' > m1.ext && cp m1.ext m2.ext && "
-		"for n in srv m1 m2; do "
+		"printf 'basicConstraints=CA:FALSE\\n' > m1.ext && cp m1.ext m2.ext && cp m1.ext m3.ext && "
+		"for n in srv m1 m2 m3; do "
 		"  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
 		"    -keyout $n.key -out $n.csr -subj /CN=$n && "
 		"  openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
@@ -130,6 +136,64 @@ TEST_F_TIMEOUT(gkmd, refused_identity_leaves_nothing, 120)
 	EXPECT_EQ(0, kt_count("ip -n gk-m2 xfrm policy"));
 	EXPECT_EQ(self->keys0, gkm_keys());
 	EXPECT_EQ(5, kt_gkmctl("gk-m2", NULL, 0, "show 7 2>/dev/null"));
+}
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int out_policies(const char *ns)
+{
+	return kt_count("ip -n %s xfrm policy | grep 'dir out'", ns);
+}
+
+TEST_F_TIMEOUT(gkmd, second_sender_waits_for_the_first, 180)
+{
+	const char *build = getenv("GKM_BUILD") ? getenv("GKM_BUILD") : "build";
+	long long t0 = mono_ms();
+	int refused = 0, rc = -1;
+
+	ASSERT_EQ(0, kt_gkmctl("gk-m1", NULL, 0, JOIN "--role sender --cert " DIR
+			       "/m1.crt --key " DIR "/m1.key"));
+	EXPECT_EQ(1, out_policies("gk-m1"));
+
+	/* m3 asks to send too: refused (BUSY) while m1 is the sender. */
+	ASSERT_EQ(0, kt_sh("rm -f " DIR "/m3.rc; (ip netns exec gk-m2 %s/gkmctl " JOIN
+			   "--role sender --cert " DIR "/m3.crt --key " DIR "/m3.key "
+			   ">" DIR "/m3.out 2>&1; echo $? >" DIR "/m3.rc) "
+			   "</dev/null >/dev/null 2>&1 &", build));
+	for (int i = 0; i < 300 && !refused; i++) {
+		refused = kt_count("grep 'm3 refused as a sender: m1 is the group' "
+				   DIR "/gkmd.log");
+		if (!refused)
+			usleep(100000);
+	}
+	ASSERT_LE(1, refused);
+	/* Nothing was installed for m3 meanwhile: no SA, no policy. */
+	EXPECT_EQ(0, kt_count("ip -n gk-m2 xfrm state"));
+	EXPECT_EQ(0, kt_count("ip -n gk-m2 xfrm policy"));
+	EXPECT_EQ(1, out_policies("gk-m1"));
+
+	/* m1 leaves: m3's next attempt is admitted. */
+	ASSERT_EQ(0, kt_gkmctl("gk-m1", NULL, 0, "leave 7 --server 198.18.0.1:4078 --ca "
+			       DIR "/ca.crt --cert " DIR "/m1.crt --key " DIR "/m1.key"));
+	for (int i = 0; i < 900 && kt_sh("test -s " DIR "/m3.rc"); i++)
+		usleep(100000);
+	ASSERT_EQ(0, kt_sh_out(self->out, sizeof(self->out), "cat " DIR "/m3.rc"));
+	rc = atoi(self->out);
+	kt_sh_out(self->out, sizeof(self->out), "cat " DIR "/m3.out");
+	TH_LOG("m3 join (exit %d): %s", rc, self->out);
+	EXPECT_EQ(0, rc);
+	EXPECT_NE(NULL, strstr(self->out, "the group already has a sender"));
+	EXPECT_EQ(1, out_policies("gk-m2"));
+	EXPECT_LT(0, kt_count("ip -n gk-m2 xfrm state"));
+	ASSERT_EQ(0, kt_gkmctl("gk-m2", self->out, sizeof(self->out), "show 7"));
+	EXPECT_NE(NULL, strstr(self->out, "state: active"));
+	TH_LOG("refused %d time(s) before m1 left; %lld ms", refused, mono_ms() - t0);
 }
 
 TEST_HARNESS_MAIN

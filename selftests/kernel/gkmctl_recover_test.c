@@ -7,7 +7,9 @@
  * them silently.  gkmd therefore puts soft/hard lifetimes on its data SAs
  * and refreshes the TEK before the soft one: members that follow the
  * rekeys never hear KEYS_EXPIRING, a member that does not gets it and
- * `gkmctl join` (foreground) re-registers (Documentation/gkmd.rst).
+ * `gkmctl join` (foreground) re-registers (Documentation/gkmd.rst). The
+ * key server's signed status heartbeats normally report the missed rekey
+ * sooner (OUT_OF_SYNC); they are off here to test the fallback alone.
  *
  * The setup is Documentation/quickstart.rst's, verbatim: its openssl
  * commands, its gkmd.conf (plus short lifetimes and a third member) and
@@ -84,8 +86,12 @@
 /*
  * Short lifetimes: the TEK is replaced every 5 s (min(3/4 x 12,
  * 12 - 5 margin - 1 retransmissions - 1)); SAs say soft 7 s, hard 12 s.
+ * No status heartbeats (protocol.rst section 9): they would report the
+ * missed rekey first; this test proves the fallback that needs nothing
+ * from the key server, the SA soft lifetime.
  */
 #define TEST_TIMING \
+	"status_interval = 0\n" \
 	"tek_lifetime = 12\n" \
 	"activation_delay = 0\n" \
 	"deactivation_delay = 2\n" \

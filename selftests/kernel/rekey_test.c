@@ -753,4 +753,234 @@ TEST_F_TIMEOUT(rekey, teardown_under_flood, 120)
 	}
 }
 
+/* ---- group status heartbeat (protocol.rst, "Group status") ---------------- */
+
+/* A status datagram from the test GCKS (or @signer) naming message @msg_id. */
+static int gcks_status(FIXTURE_DATA(rekey) *self, EVP_PKEY *signer,
+		       uint64_t msg_id, uint8_t *out)
+{
+	struct gkm_enc_rekey p = {
+		.group = GROUP, .kek = &self->gcks.kek, .msg_id = msg_id,
+		.frag_cnt = 1, .sig_alg = GKM_WIRE_SIG_RSA_PKCS1_SHA256,
+		.signer = signer,
+	};
+	uint32_t len;
+	int ret;
+
+	ret = gkm_enc_status(&self->gcks.c, &p, out, GKM_WIRE_MAX_DATAGRAM, &len);
+	return ret ? ret : (int)len;
+}
+
+/* Poll GROUP_GET until counter @stat reaches @n; 0 or -ETIMEDOUT. */
+static int wait_stat(FIXTURE_DATA(rekey) *self, int stat, uint64_t n,
+		     struct kt_status *st)
+{
+	int i;
+
+	for (i = 0; i < 100; i++) {
+		if (kt_group_status(&self->m1, GROUP, st))
+			return -EIO;
+		if (st->stats[stat] >= n)
+			return 0;
+		usleep(50000);
+	}
+	return -ETIMEDOUT;
+}
+
+struct sync_events {
+	int out_of_sync, other;
+	uint64_t msg_id;
+	uint32_t reason;
+};
+
+static int sync_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[GKM_A_MAX + 1];
+	struct sync_events *ev = data;
+
+	if (gkm_genl_parse(nlh, tb) || !tb[GKM_A_EVENT])
+		return MNL_CB_OK;
+	if (mnl_attr_get_u8(tb[GKM_A_EVENT]) != GKM_EVENT_OUT_OF_SYNC) {
+		ev->other++;
+		return MNL_CB_OK;
+	}
+	ev->out_of_sync++;
+	if (tb[GKM_A_MSG_ID])
+		ev->msg_id = mnl_attr_get_u64(tb[GKM_A_MSG_ID]);
+	if (tb[GKM_A_REASON])
+		ev->reason = mnl_attr_get_u32(tb[GKM_A_REASON]);
+	return MNL_CB_OK;
+}
+
+/* Read every event until none came for @quiet_ms. */
+static void drain_events(FIXTURE_DATA(rekey) *self, struct sync_events *ev,
+			 int quiet_ms)
+{
+	while (!gkm_genl_wait_event(&self->ev, quiet_ms, sync_cb, ev))
+		;
+}
+
+TEST_F_TIMEOUT(rekey, status_reveals_a_lost_rekey_once, KT_TIMEOUT)
+{
+	uint8_t st_pkt[GKM_WIRE_MAX_DATAGRAM];
+	struct sync_events ev = { 0 };
+	struct kt_status st;
+	int len, slen, i;
+
+	/* Message 2 is built (the GCKS used its id) and every copy is lost. */
+	len = kt_gcks_rekey(&self->gcks, 0, 1, self->buf, sizeof(self->buf));
+	ASSERT_LT(0, len);
+	ASSERT_EQ(2, self->gcks.msg_id);
+
+	/* Three heartbeats name message 2: one state change, one event. */
+	slen = gcks_status(self, self->gcks.sign, self->gcks.msg_id, st_pkt);
+	ASSERT_LT(0, slen);
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(0, send_rekey(self, st_pkt, slen));
+	ASSERT_EQ(0, wait_stat(self, GKM_STAT_STATUS_MISSED, 3, &st));
+	drain_events(self, &ev, 500);
+	EXPECT_EQ(1, ev.out_of_sync);
+	EXPECT_EQ(0, ev.other);
+	EXPECT_EQ(2, ev.msg_id);
+	EXPECT_EQ(GKM_E_MISSED, ev.reason);
+	ASSERT_EQ(0, kt_group_status(&self->m1, GROUP, &st));
+	EXPECT_EQ(GKM_STATE_OUT_OF_SYNC, st.state);
+	EXPECT_EQ(3, st.stats[GKM_STAT_STATUS_MISSED]);
+	EXPECT_EQ(0, st.stats[GKM_STAT_STATUS_IN_SYNC]);
+	EXPECT_EQ(0, st.stats[GKM_STAT_BAD_SIG]);
+	/* No key material involved: the keys and the SA are as they were. */
+	EXPECT_EQ(1, st.msg_id);
+	EXPECT_EQ(1, st.kek_ver);
+	ASSERT_EQ(1, st.nsas);
+	EXPECT_EQ(SPI0, st.sas[0].spi);
+	EXPECT_TRUE(kt_xfrm_has_spi("gk-m1", SPI0));
+
+	/* Re-registering (what gkmctl does on the event) brings it back. */
+	len = kt_gcks_registration(&self->gcks, GKM_ROLE_RECEIVER, self->buf,
+				   sizeof(self->buf));
+	ASSERT_LT(0, len);
+	ASSERT_EQ(0, kt_group_set(&self->m1, GROUP, self->buf, len, self->key));
+	ASSERT_EQ(0, send_rekey(self, st_pkt, slen));
+	ASSERT_EQ(0, wait_stat(self, GKM_STAT_STATUS_IN_SYNC, 1, &st));
+	EXPECT_EQ(GKM_STATE_ACTIVE, st.state);
+	EXPECT_EQ(2, st.msg_id);
+	EXPECT_EQ(3, st.stats[GKM_STAT_STATUS_MISSED]);
+}
+
+TEST_F_TIMEOUT(rekey, status_in_sync_or_replayed_changes_nothing, KT_TIMEOUT)
+{
+	uint8_t old[GKM_WIRE_MAX_DATAGRAM], cur[GKM_WIRE_MAX_DATAGRAM];
+	struct sync_events ev = { 0 };
+	struct kt_status st;
+	int len, olen, clen;
+
+	/* Equal to the registration's message id: in sync. */
+	olen = gcks_status(self, self->gcks.sign, 1, old);
+	ASSERT_LT(0, olen);
+	ASSERT_EQ(0, send_rekey(self, old, olen));
+	ASSERT_EQ(0, wait_stat(self, GKM_STAT_STATUS_IN_SYNC, 1, &st));
+	EXPECT_EQ(GKM_STATE_ACTIVE, st.state);
+
+	/* A rekey, then its heartbeat; then the old heartbeat replayed. */
+	len = kt_gcks_rekey(&self->gcks, 0, 1, self->buf, sizeof(self->buf));
+	ASSERT_LT(0, len);
+	ASSERT_EQ(0, send_rekey(self, self->buf, len));
+	ASSERT_EQ(0, kt_wait_msg_id(&self->m1, GROUP, 2, 5000));
+	clen = gcks_status(self, self->gcks.sign, 2, cur);
+	ASSERT_LT(0, clen);
+	ASSERT_EQ(0, send_rekey(self, cur, clen));
+	ASSERT_EQ(0, wait_stat(self, GKM_STAT_STATUS_IN_SYNC, 2, &st));
+	ASSERT_EQ(0, send_rekey(self, old, olen));
+	ASSERT_EQ(0, wait_stat(self, GKM_STAT_REPLAYED, 1, &st));
+
+	drain_events(self, &ev, 500);
+	EXPECT_EQ(0, ev.out_of_sync);
+	EXPECT_EQ(1, ev.other);		/* the rekey's REKEY_APPLIED */
+	ASSERT_EQ(0, kt_group_status(&self->m1, GROUP, &st));
+	EXPECT_EQ(GKM_STATE_ACTIVE, st.state);
+	EXPECT_EQ(2, st.msg_id);
+	EXPECT_EQ(2, st.stats[GKM_STAT_STATUS_IN_SYNC]);
+	EXPECT_EQ(1, st.stats[GKM_STAT_REPLAYED]);
+	EXPECT_EQ(0, st.stats[GKM_STAT_STATUS_MISSED]);
+	EXPECT_EQ(1, st.stats[GKM_STAT_ACCEPTED]);
+	EXPECT_EQ(0, st.stats[GKM_STAT_MALFORMED]);
+}
+
+TEST_F_TIMEOUT(rekey, forged_status_is_a_bad_signature, KT_TIMEOUT)
+{
+	EVP_PKEY *other = gkm_ossl_rsa_generate(2048);
+	uint8_t pkt[GKM_WIRE_MAX_DATAGRAM];
+	struct sync_events ev = { 0 };
+	struct kt_status st;
+	int len;
+
+	ASSERT_NE(NULL, other);
+	/* Far ahead, as an outsider wanting members to rejoin would send. */
+	len = gcks_status(self, other, 1000, pkt);
+	ASSERT_LT(0, len);
+	ASSERT_EQ(0, send_rekey(self, pkt, len));
+	ASSERT_EQ(0, wait_stat(self, GKM_STAT_BAD_SIG, 1, &st));
+	/* A genuine one with its signature damaged. */
+	len = gcks_status(self, self->gcks.sign, 1000, pkt);
+	ASSERT_LT(0, len);
+	pkt[len - 1] ^= 1;
+	ASSERT_EQ(0, send_rekey(self, pkt, len));
+	ASSERT_EQ(0, wait_stat(self, GKM_STAT_BAD_SIG, 2, &st));
+	/* Its header altered (a body announced): malformed, not verified. */
+	pkt[len - 1] ^= 1;
+	pkt[GKM_WIRE_OFF_BODY_LEN + 1] = 4;
+	ASSERT_EQ(0, send_rekey(self, pkt, len));
+	ASSERT_EQ(0, wait_stat(self, GKM_STAT_MALFORMED, 1, &st));
+
+	drain_events(self, &ev, 500);
+	EXPECT_EQ(0, ev.out_of_sync);
+	EXPECT_EQ(0, ev.other);
+	ASSERT_EQ(0, kt_group_status(&self->m1, GROUP, &st));
+	EXPECT_EQ(GKM_STATE_ACTIVE, st.state);
+	EXPECT_EQ(1, st.msg_id);
+	EXPECT_EQ(2, st.stats[GKM_STAT_BAD_SIG]);
+	EXPECT_EQ(1, st.stats[GKM_STAT_MALFORMED]);
+	EXPECT_EQ(0, st.stats[GKM_STAT_STATUS_MISSED]);
+	EXPECT_EQ(0, st.stats[GKM_STAT_STATUS_IN_SYNC]);
+	EXPECT_EQ(0, st.stats[GKM_STAT_RATE_LIMITED]);
+	EVP_PKEY_free(other);
+}
+
+/*
+ * Forged status datagrams have their own verification budget: a flood of
+ * them is rate-limited but a genuine rekey sent in the middle is still
+ * verified and applied.
+ */
+TEST_F_TIMEOUT(rekey, status_flood_does_not_starve_rekeys, KT_TIMEOUT)
+{
+	EVP_PKEY *other = gkm_ossl_rsa_generate(2048);
+	uint8_t pkt[GKM_WIRE_MAX_DATAGRAM];
+	const int flood = 200;
+	struct kt_status st;
+	int len, slen, i;
+
+	ASSERT_NE(NULL, other);
+	slen = gcks_status(self, other, 1000, pkt);
+	ASSERT_LT(0, slen);
+	len = kt_gcks_rekey(&self->gcks, 0, 1, self->buf, sizeof(self->buf));
+	ASSERT_LT(0, len);
+	for (i = 0; i < flood; i++) {
+		ASSERT_EQ(0, send_rekey(self, pkt, slen));
+		if (i == flood / 2)
+			ASSERT_EQ(0, send_rekey(self, self->buf, len));
+	}
+	ASSERT_EQ(0, kt_wait_msg_id(&self->m1, GROUP, 2, 10000));
+	usleep(500000);
+	ASSERT_EQ(0, kt_group_status(&self->m1, GROUP, &st));
+	EXPECT_EQ(GKM_STATE_ACTIVE, st.state);
+	EXPECT_EQ(1, st.stats[GKM_STAT_ACCEPTED]);
+	EXPECT_EQ(0, st.stats[GKM_STAT_STATUS_MISSED]);
+	/* Every forged one was either verified (and refused) or limited. */
+	EXPECT_EQ(st.stats[GKM_STAT_RX] - 1 - st.stats[GKM_STAT_QUEUE_DROPS],
+		  st.stats[GKM_STAT_BAD_SIG] + st.stats[GKM_STAT_RATE_LIMITED]);
+	EXPECT_LT(0, st.stats[GKM_STAT_RATE_LIMITED]);
+	EXPECT_LT(0, st.stats[GKM_STAT_BAD_SIG]);
+	EVP_PKEY_free(other);
+}
+
 TEST_HARNESS_MAIN

@@ -113,6 +113,7 @@ static int make_certs(const char *dir)
 		  "mk server gkmd-server '-extfile san.ext' && "
 		  "for i in 0 1 2 3 4 5; do mk m$i member-$i ''; done && "
 		  "mk rogue rogue-host '' && mk sender member-sender '' && "
+		  "mk sender2 member-sender-2 '' && "
 		  "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sign.key 2>/dev/null && "
 		  "openssl req -x509 -key sign.key -out sign.pem -days 2 -subj /CN=gkmd-signing 2>/dev/null && "
 		  "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
@@ -152,6 +153,7 @@ static int write_conf(struct env *e, unsigned int batch_ms, unsigned int copies,
 	for (int i = 0; i < NMEMBERS; i++)
 		fprintf(f, "allow = %u receiver member-%d\n", GROUP, i);
 	fprintf(f, "allow = %u both member-sender\n", GROUP);
+	fprintf(f, "allow = %u both member-sender-2\n", GROUP);
 	for (unsigned int i = conf_bulk_lo; i < conf_bulk_hi; i++)
 		fprintf(f, "allow = %u receiver bulk-%u\n", GROUP, i);
 	fclose(f);
@@ -338,6 +340,10 @@ static void drain(struct env *e)
 		n = recv(e->rx, dlog[ndlog].data, GKM_WIRE_MAX_DATAGRAM, 0);
 		if (n <= 0)
 			return;
+		/* Group status heartbeats: only gkmd.status_heartbeat reads them. */
+		if (n > GKM_WIRE_OFF_TYPE &&
+		    dlog[ndlog].data[GKM_WIRE_OFF_TYPE] == GKM_WIRE_T_STATUS)
+			continue;
 		dlog[ndlog++].len = (uint32_t)n;
 	}
 }
@@ -805,6 +811,155 @@ TEST_F_TIMEOUT(gkmd, refusals_and_garbage, 60)
 	ASSERT_EQ(0, converge(e, self->mbs, NMEMBERS, 5000, NULL));
 	/* The refusals are logged with their reason. */
 	EXPECT_EQ(0, sh("grep -q 'rogue-host.*identity not authorized' %s", e->log));
+}
+
+/* ---- one sender per group (interlock until per-sender SAs) ------------------ */
+
+struct sender_join {
+	struct env *e;
+	const char *cert;
+	uint16_t role;
+	int rc;
+	char err[200];
+};
+
+static void *sender_join_thread(void *p)
+{
+	struct sender_join *s = p;
+	uint8_t *reg = NULL;
+	size_t len = 0;
+
+	s->rc = do_join(s->e, s->cert, GROUP, s->role, &reg, &len, s->err);
+	if (reg)
+		OPENSSL_cleanse(reg, len);
+	free(reg);
+	return NULL;
+}
+
+/* Role gkmd records for @identity in the group (-1: not a member), and
+ * the number of its members with the sender role. */
+static int member_role(struct env *e, const char *identity, int *senders)
+{
+	json_object *r = admin(e, "members 7"), *arr;
+	int role = -1;
+
+	*senders = -1;
+	if (!r || !json_object_object_get_ex(r, "members", &arr)) {
+		json_object_put(r);
+		return -2;
+	}
+	*senders = 0;
+	for (size_t j = 0; j < json_object_array_length(arr); j++) {
+		json_object *m = json_object_array_get_idx(arr, j);
+
+		if (jget(m, "role") & GKM_ROLE_SENDER)
+			(*senders)++;
+		if (!strcmp(jstr(m, "identity"), identity))
+			role = (int)jget(m, "role");
+	}
+	json_object_put(r);
+	return role;
+}
+
+static int db_sql(const char *path, const char *sql);
+
+static int leave_as(struct env *e, const char *cert)
+{
+	struct gkm_reg_client_cfg c;
+	char certp[200], key[200], ca[200], err[200];
+
+	member_cfg(e, cert, &c, certp, key, ca);
+	return gkm_reg_leave(&c, GROUP, err, sizeof(err));
+}
+
+/*
+ * gkmd gives a group one data SA that every sender installs as its output
+ * SA, so two senders would reuse GCM nonces under one TEK: gkmd admits at
+ * most one member with the sender role and refuses another with BUSY and
+ * a reason, whether it joins or re-registers to become a sender, and
+ * admits it once the sender has left.  Receivers are not affected.
+ */
+TEST_F_TIMEOUT(gkmd, one_sender_per_group, 60)
+{
+	struct env *e = &self->e;
+	struct member *m = self->mbs;
+	struct sender_join a = { e, "sender", GKM_ROLE_ALL, -1, "" };
+	struct sender_join b = { e, "sender2", GKM_ROLE_SENDER, -1, "" };
+	struct sender_join *won, *lost;
+	const char *lost_id;
+	pthread_t ta, tb;
+	int senders;
+
+	ASSERT_EQ(0, gkmd_start(e));
+	ASSERT_EQ(0, member_join(e, &m[0]));
+
+	/* Two would-be senders at once: exactly one is admitted. */
+	ASSERT_EQ(0, pthread_create(&ta, NULL, sender_join_thread, &a));
+	ASSERT_EQ(0, pthread_create(&tb, NULL, sender_join_thread, &b));
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	TH_LOG("member-sender: %d (%s), member-sender-2: %d (%s)", a.rc, a.err,
+	       b.rc, b.err);
+	ASSERT_EQ(1, (a.rc == 0) + (b.rc == 0));
+	won = a.rc == 0 ? &a : &b;
+	lost = a.rc == 0 ? &b : &a;
+	lost_id = lost == &a ? "member-sender" : "member-sender-2";
+	EXPECT_EQ(GKM_REG_BUSY, lost->rc);
+	EXPECT_NE(NULL, strstr(lost->err, "the group already has a sender"));
+	EXPECT_EQ(-1, member_role(e, lost_id, &senders));
+	EXPECT_EQ(1, senders);
+
+	/* The loser may still receive... */
+	lost->role = GKM_ROLE_RECEIVER;
+	sender_join_thread(lost);
+	ASSERT_EQ(0, lost->rc);
+	EXPECT_EQ(GKM_ROLE_RECEIVER, member_role(e, lost_id, &senders));
+	EXPECT_EQ(1, senders);
+	/* ...but not become a sender by re-registering: role unchanged. */
+	lost->role = GKM_ROLE_SENDER;
+	sender_join_thread(lost);
+	EXPECT_EQ(GKM_REG_BUSY, lost->rc);
+	EXPECT_EQ(GKM_ROLE_RECEIVER, member_role(e, lost_id, &senders));
+	EXPECT_EQ(1, senders);
+	/* The sender itself re-registers as before. */
+	sender_join_thread(won);
+	EXPECT_EQ(0, won->rc);
+
+	/* Once the sender has left, the other one may send. */
+	ASSERT_EQ(0, leave_as(e, won->cert));
+	sender_join_thread(lost);
+	EXPECT_EQ(0, lost->rc);
+	EXPECT_EQ(GKM_ROLE_SENDER, member_role(e, lost_id, &senders));
+	EXPECT_EQ(1, senders);
+	/* And the one that left is now refused as a sender. */
+	sender_join_thread(won);
+	EXPECT_EQ(GKM_REG_BUSY, won->rc);
+
+	/* Each refusal is logged, naming the current sender for the admin. */
+	EXPECT_EQ(0, sh("test $(grep -c 'refused as a sender' %s) -eq 3", e->log));
+	EXPECT_EQ(0, sh("grep -q 'refused: busy.*already has a sender' %s", e->log));
+	/* The receiver followed every rekey. */
+	ASSERT_EQ(0, converge(e, m, NMEMBERS, 5000, NULL));
+
+	/*
+	 * A database of a gkmd without the interlock, with two senders:
+	 * gkmd warns at start and still admits no further sender change.
+	 */
+	gkmd_kill(e, SIGTERM);
+	{
+		char db[200], sql[300];
+
+		sprintf(db, "%s/state.db", e->dir);
+		sprintf(sql, "UPDATE members SET role = %d WHERE identity = 'member-0'",
+			GKM_ROLE_ALL);
+		ASSERT_EQ(0, db_sql(db, sql));
+	}
+	ASSERT_EQ(0, gkmd_start(e));
+	EXPECT_EQ(0, sh("grep -q 'are both senders on the one data SA' %s", e->log));
+	EXPECT_EQ(GKM_ROLE_ALL, member_role(e, "member-0", &senders));
+	EXPECT_EQ(2, senders);
+	sender_join_thread(won);
+	EXPECT_EQ(GKM_REG_BUSY, won->rc);
 }
 
 TEST_F_TIMEOUT(gkmd, config_errors, 30)
@@ -1659,6 +1814,138 @@ TEST_F_TIMEOUT(gkmd, kill9_storm, 120)
 	       kills, s.ops, ndlog, nids, rejoins);
 	EXPECT_LE(50, kills);
 	EXPECT_LT(20, (int)nids);
+}
+
+/* ---- group status heartbeat (gkmd/status.c) --------------------------------- */
+
+/* A second receiver on the control group, blocking with a 3 s timeout. */
+static int status_rx_socket(void)
+{
+	struct ip_mreqn mr = { .imr_ifindex = (int)if_nametoindex("lo") };
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(MPORT) };
+	struct timeval tv = { .tv_sec = 3 };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), one = 1;
+
+	inet_pton(AF_INET, MCAST, &sa.sin_addr);
+	inet_pton(AF_INET, MCAST, &mr.imr_multiaddr);
+	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof(mr))) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * The next status datagram on @fd, verified with @gcks; rekey datagrams
+ * before it are counted in @copies[msg_id - base] (ids base..base+3).
+ * Returns its message id, or -1 on timeout or a bad status datagram.
+ */
+static int64_t next_status(int fd, EVP_PKEY *gcks, struct gkm_wire_msg *m,
+			   uint64_t base, int copies[4], uint8_t *pkt, uint32_t *len)
+{
+	struct gkm_crypto c;
+
+	gkm_ossl_crypto(&c);
+	for (int i = 0; i < 200; i++) {
+		ssize_t n = recv(fd, pkt, GKM_WIRE_MAX_DATAGRAM, 0);
+		uint64_t id;
+
+		if (n <= GKM_WIRE_OFF_TYPE)
+			return -1;
+		id = get_unaligned_be64(pkt + GKM_WIRE_OFF_MSG_ID);
+		if (pkt[GKM_WIRE_OFF_TYPE] == GKM_WIRE_T_REKEY) {
+			if (id >= base && id < base + 4)
+				copies[id - base]++;
+			continue;
+		}
+		*len = (uint32_t)n;
+		if (gkm_wire_parse_status(m, pkt, *len) ||
+		    gkm_wire_verify(m, &c, gcks, GKM_WIRE_SIG_RSA_PKCS1_SHA256))
+			return -1;
+		gkm_wire_msg_wipe(m);
+		return (int64_t)id;
+	}
+	return -1;
+}
+
+TEST_F_TIMEOUT(gkmd, status_heartbeat, 60)
+{
+	struct env *e = &self->e;
+	struct member *m = self->mbs;
+	uint8_t pkt[GKM_WIRE_MAX_DATAGRAM], again[GKM_WIRE_MAX_DATAGRAM];
+	int copies[4] = { 0 };
+	struct gkm_wire_hdr h;
+	uint32_t len, len2;
+	json_object *st;
+	int64_t id;
+	uint64_t n;
+	int fd;
+
+	/* Heartbeats every second instead of the default 10. */
+	ASSERT_EQ(0, sh("sed -i 's/^degree = 2$/degree = 2\\nstatus_interval = 1/' %s",
+			e->conf));
+	ASSERT_EQ(0, sh("grep -q '^status_interval = 1$' %s", e->conf));
+	fd = status_rx_socket();
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, gkmd_start(e));
+
+	/* m0's registration names gkmd's last message, n (0: m0 is alone). */
+	ASSERT_EQ(0, member_join(e, &m[0]));
+	n = m[0].ks.last_msg_id;
+	/* m1 joins (message n + 1); m0 does not read it yet. */
+	ASSERT_EQ(0, member_join(e, &m[1]));
+	ASSERT_EQ(n + 1, m[1].ks.last_msg_id);
+
+	/*
+	 * The status naming n + 1 comes right after the last copy of n + 1
+	 * (retransmit_count 2 here), never before one: a member that lost
+	 * the first copy is not sent back to registration.
+	 */
+	do {
+		id = next_status(fd, m[0].gcks, m[0].m, n, copies, pkt, &len);
+		ASSERT_LE(0, id);
+		ASSERT_GE(n + 1, (uint64_t)id);
+		if ((uint64_t)id < n + 1)
+			ASSERT_EQ(0, copies[1]);
+	} while ((uint64_t)id != n + 1);
+	EXPECT_EQ(2, copies[1]);
+	gkm_wire_hdr_get(pkt, &h);
+	EXPECT_EQ(GROUP, h.group);
+	EXPECT_EQ(GKM_WIRE_T_STATUS, h.type);
+	/* It names the current group KEK, the one m1 registered with. */
+	EXPECT_EQ(m[1].ks.kek.id, h.kek_id);
+	EXPECT_EQ(m[1].ks.kek.ver, h.kek_ver);
+	st = admin(e, "status");
+	EXPECT_EQ((int64_t)(n + 1), jget(group0(st), "msg_id"));
+	json_object_put(st);
+
+	/* m0 missed n + 1: the status says so; m1 is in sync. */
+	EXPECT_EQ(GKM_E_MISSED, gkm_keystore_receive_status(&m[0].ks, m[0].m, &e->c,
+							    m[0].gcks, pkt, len));
+	EXPECT_EQ(GKM_OK, gkm_keystore_receive_status(&m[1].ks, m[1].m, &e->c,
+						      m[1].gcks, pkt, len));
+	/* Once m0 has read the rekey, it is in sync too. */
+	drain(e);
+	member_process(e, &m[0]);
+	EXPECT_EQ(GKM_OK, m[0].last_err);
+	EXPECT_EQ(n + 1, m[0].ks.last_msg_id);
+	EXPECT_EQ(GKM_OK, gkm_keystore_receive_status(&m[0].ks, m[0].m, &e->c,
+						      m[0].gcks, pkt, len));
+
+	/* Nothing changes: the next heartbeats are the same datagram. */
+	for (int i = 0; i < 2; i++) {
+		id = next_status(fd, m[0].gcks, m[0].m, n, copies, again, &len2);
+		ASSERT_EQ((int64_t)(n + 1), id);
+		ASSERT_EQ(len, len2);
+		EXPECT_EQ(0, memcmp(pkt, again, len));
+	}
+	EXPECT_EQ(2, copies[1]);
+	EXPECT_EQ(0, copies[2]);
+	close(fd);
 }
 
 TEST_HARNESS_MAIN

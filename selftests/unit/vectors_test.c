@@ -18,7 +18,9 @@
  * MANIFEST lines ('#' starts a comment):
  *   cert <file>                     GCKS certificate, DER
  *   load <store> <file> <CODE>      fresh <store> from a registration payload
- *   rx <store> <file> <CODE>        deliver a rekey datagram
+ *   rx <store> <file> <CODE>        deliver a rekey datagram, or a group
+ *                                   status datagram (type 3: result of
+ *                                   gkm_keystore_receive_status())
  *   key <store> <id> <ver> <hex>    <store> holds key <id> at <ver>, bytes
  *   nokey <store> <id>              <store> holds no key <id>
  *   kek <store> <id> <ver>          current group KEK
@@ -142,6 +144,18 @@ static void mut_vec(struct gen *g, const char *st, const char *name,
 	memcpy(p, base, len);
 	p[off] = set ? x : p[off] ^ x;
 	rx_vec(g, st, name, p, len, code);
+}
+
+/* A group status datagram naming message @id, signed by the test GCKS. */
+static int status_pkt(struct gen *g, const struct gkm_key *kek, u64 id, u8 *pkt,
+		      u32 *len)
+{
+	struct gkm_enc_rekey p = {
+		.group = g->w.group, .kek = kek, .msg_id = id, .frag_cnt = 1,
+		.sig_alg = GKM_WIRE_SIG_RSA_PKCS1_SHA256, .signer = g->w.pkey,
+	};
+
+	return gkm_enc_status(&g->w.c, &p, pkt, GKM_WIRE_MAX_DATAGRAM, len);
 }
 
 static int generate(struct gen *g)
@@ -288,6 +302,24 @@ static int generate(struct gen *g)
 	line(g, "rx A 003-next-spi.bin OK");
 	line(g, "msgid A 13");
 	g->nvec++;
+
+	/*
+	 * Group status datagrams (protocol.rst section 9) that change
+	 * nothing.  Only results whose kernel counter is a rekey's too:
+	 * in-sync and MISSED move STATUS_* counters (wire_test.c has them).
+	 */
+	if (status_pkt(g, &g2, 12, base, &len))
+		return -EINVAL;
+	rx_vec(g, "A", "s01-status-old.bin", base, len, GKM_E_OLD);
+	if (status_pkt(g, &g2, 14, base, &len))
+		return -EINVAL;
+	mut_vec(g, "A", "s02-status-bitflip-sig.bin", base, len, len - 1, 0x01,
+		false, GKM_E_BAD_SIG);
+	mut_vec(g, "A", "s03-status-body-len.bin", base, len,
+		GKM_WIRE_OFF_BODY_LEN + 1, 4, true, GKM_E_BAD_LENGTH);
+	mut_vec(g, "A", "s04-status-wrong-group.bin", base, len,
+		GKM_WIRE_OFF_GROUP + 3, 0x01, false, GKM_E_WRONG_GROUP);
+	line(g, "msgid A 13");
 
 	/* 004: the leave of 001 in two fragments, for fresh stores. */
 	if (tw_leave_frags(&g->w, &fr, &g1, 11))
@@ -471,10 +503,19 @@ TEST(manifest_replays)
 				ASSERT_EQ(code, load_reg(ks, &msg, buf, len))
 					TH_LOG("line %u", lineno);
 			} else {
-				ASSERT_EQ(code,
-					  gkm_keystore_receive(ks, &scratch,
-							       &msg, &cr, pub,
-							       buf, len))
+				int got;
+
+				if (len > GKM_WIRE_OFF_TYPE &&
+				    buf[GKM_WIRE_OFF_TYPE] == GKM_WIRE_T_STATUS)
+					got = gkm_keystore_receive_status(ks, &msg,
+									  &cr, pub,
+									  buf, len);
+				else
+					got = gkm_keystore_receive(ks, &scratch,
+								   &msg, &cr,
+								   pub, buf,
+								   len);
+				ASSERT_EQ(code, got)
 					TH_LOG("line %u: %s", lineno, c);
 				nrx++;
 			}

@@ -800,6 +800,186 @@ TEST(pack_fragments)
 	ASSERT_EQ(-EMSGSIZE, gkm_enc_pack(100, chunks, 40, 300, first));
 }
 
+/* ---- group status datagrams (protocol.rst, "Group status") ---------------- */
+
+/* A status datagram from @w naming message @id and KEK @kek. */
+static int tw_status(struct tw *w, const struct gkm_key *kek, u64 id, u8 *out,
+		     u32 *out_len)
+{
+	struct gkm_enc_rekey p = {
+		.group = w->group, .kek = kek, .msg_id = id, .frag_cnt = 1,
+		.sig_alg = GKM_WIRE_SIG_RSA_PKCS1_SHA256, .signer = w->pkey,
+	};
+
+	return gkm_enc_status(&w->c, &p, out, GKM_WIRE_MAX_DATAGRAM, out_len);
+}
+
+static int rx_status(FIXTURE_DATA(rx) *self, const u8 *pkt, u32 len)
+{
+	return gkm_keystore_receive_status(&self->ks, &self->m, &W.c, W_pub,
+					   pkt, len);
+}
+
+TEST_F(rx, status_layout)
+{
+	struct gkm_wire_hdr h;
+	u8 pkt[GKM_WIRE_MAX_DATAGRAM], again[GKM_WIRE_MAX_DATAGRAM];
+	u32 len, len2;
+
+	ASSERT_EQ(0, tw_status(&W, &self->g1, REG_MSG_ID + 3, pkt, &len));
+	/* Header and an RSA-2048 signature, nothing else. */
+	ASSERT_EQ(GKM_WIRE_HDR_LEN + 256, len);
+	gkm_wire_hdr_get(pkt, &h);
+	EXPECT_EQ(GKM_WIRE_MAGIC, h.magic);
+	EXPECT_EQ(GKM_WIRE_T_STATUS, h.type);
+	EXPECT_EQ(TW_GROUP, h.group);
+	EXPECT_EQ(TW_G, h.kek_id);
+	EXPECT_EQ(1, h.kek_ver);
+	EXPECT_EQ(REG_MSG_ID + 3, h.msg_id);
+	EXPECT_EQ(0, h.frag_idx);
+	EXPECT_EQ(1, h.frag_cnt);
+	EXPECT_EQ(0, h.body_len);
+	EXPECT_EQ(GKM_WIRE_SIG_RSA_PKCS1_SHA256, h.sig_alg);
+	EXPECT_EQ(256, h.sig_len);
+	/* The signature is over the header: verify it directly. */
+	EXPECT_EQ(0, W.c.ops->verify(W.c.priv, W_pub, h.sig_alg, pkt,
+				     GKM_WIRE_HDR_LEN, pkt + GKM_WIRE_HDR_LEN,
+				     h.sig_len));
+	/* Deterministic, like rekeys. */
+	ASSERT_EQ(0, tw_status(&W, &self->g1, REG_MSG_ID + 3, again, &len2));
+	ASSERT_EQ(len, len2);
+	ASSERT_EQ(0, memcmp(pkt, again, len));
+	/* Parsed, it is ready for stage 5 with an empty body. */
+	ASSERT_EQ(GKM_OK, gkm_wire_parse_status(&self->m, pkt, len));
+	EXPECT_EQ(GKM_WIRE_ST_OPENED, self->m.stage);
+	EXPECT_EQ(0, self->m.hdr.body_len);
+	ASSERT_EQ(GKM_OK, gkm_wire_verify(&self->m, &W.c, W_pub,
+					  GKM_WIRE_SIG_RSA_PKCS1_SHA256));
+	gkm_wire_msg_wipe(&self->m);
+}
+
+TEST_F(rx, status_compares_message_ids)
+{
+	u8 pkt[GKM_WIRE_MAX_DATAGRAM];
+	u32 len;
+
+	/* Newer than the member's last: it missed a rekey. */
+	ASSERT_EQ(0, tw_status(&W, &self->g1, REG_MSG_ID + 1, pkt, &len));
+	EXPECT_EQ(GKM_E_MISSED, rx_status(self, pkt, len));
+	EXPECT_TRUE(unchanged(self));
+	/* Equal: in sync. */
+	ASSERT_EQ(0, tw_status(&W, &self->g1, REG_MSG_ID, pkt, &len));
+	EXPECT_EQ(GKM_OK, rx_status(self, pkt, len));
+	/* Older: a replay or a heartbeat from before the last rekey. */
+	ASSERT_EQ(0, tw_status(&W, &self->g1, REG_MSG_ID - 1, pkt, &len));
+	EXPECT_EQ(GKM_E_OLD, rx_status(self, pkt, len));
+	EXPECT_TRUE(unchanged(self));
+
+	/* Once the rekey is applied, its status is in sync, the older old. */
+	ASSERT_EQ(GKM_OK, rx(self, self->pkt, self->len));
+	ASSERT_EQ(0, tw_status(&W, &self->g1, REG_MSG_ID + 1, pkt, &len));
+	EXPECT_EQ(GKM_OK, rx_status(self, pkt, len));
+	ASSERT_EQ(0, tw_status(&W, &self->g1, REG_MSG_ID, pkt, &len));
+	EXPECT_EQ(GKM_E_OLD, rx_status(self, pkt, len));
+}
+
+TEST_F(rx, status_other_signer_rejected)
+{
+	struct tw other;
+	u8 pkt[GKM_WIRE_MAX_DATAGRAM];
+	int expect, bad_sig = 0;
+	u32 len, i;
+	u64 id;
+
+	ASSERT_EQ(0, tw_init(&other, NULL));
+	ASSERT_EQ(0, tw_status(&other, &self->g1, REG_MSG_ID + 1, pkt, &len));
+	EXPECT_EQ(GKM_E_BAD_SIG, rx_status(self, pkt, len));
+	/* Not ahead: never verified, since it could not change anything. */
+	ASSERT_EQ(0, tw_status(&other, &self->g1, REG_MSG_ID, pkt, &len));
+	EXPECT_EQ(GKM_OK, rx_status(self, pkt, len));
+	tw_fini(&other);
+
+	/* Any flipped bit of a genuine one ahead: header or signature. */
+	ASSERT_EQ(0, tw_status(&W, &self->g1, REG_MSG_ID + 5, pkt, &len));
+	for (i = GKM_WIRE_OFF_GROUP * 8; i < len * 8; i++) {
+		int err;
+
+		/* Fields the parser checks itself have their own codes. */
+		if (i / 8 >= GKM_WIRE_OFF_FRAG_IDX && i / 8 < GKM_WIRE_HDR_LEN)
+			continue;
+		memcpy(self->tmp, pkt, len);
+		self->tmp[i / 8] ^= 1 << (i % 8);
+		err = rx_status(self, self->tmp, len);
+		id = get_unaligned_be64(self->tmp + GKM_WIRE_OFF_MSG_ID);
+		if (i / 8 < GKM_WIRE_OFF_KEK_ID)
+			expect = GKM_E_WRONG_GROUP;
+		else if (id < REG_MSG_ID)
+			expect = GKM_E_OLD;
+		else if (id == REG_MSG_ID)
+			expect = GKM_OK;
+		else
+			expect = GKM_E_BAD_SIG;
+		ASSERT_EQ(expect, err) TH_LOG("bit %u", i);
+		bad_sig += expect == GKM_E_BAD_SIG;
+	}
+	/* Most of them: kek_id/kek_ver, high msg_id bits, the signature. */
+	ASSERT_LT(256 * 8, bad_sig);
+	ASSERT_TRUE(unchanged(self));
+}
+
+TEST_F(rx, status_malformed_rejected)
+{
+	u8 pkt[GKM_WIRE_MAX_DATAGRAM];
+	u32 len, n;
+
+	ASSERT_EQ(0, tw_status(&W, &self->g1, REG_MSG_ID + 1, pkt, &len));
+	for (n = 0; n < len; n++)
+		ASSERT_EQ(GKM_E_TRUNCATED, rx_status(self, pkt, n))
+			TH_LOG("length %u", n);
+	memcpy(self->tmp, pkt, len);
+	self->tmp[len] = 0;
+	EXPECT_EQ(GKM_E_BAD_LENGTH, rx_status(self, self->tmp, len + 1));
+
+#define MUTATE(off, val, code) do {				\
+		memcpy(self->tmp, pkt, len);			\
+		self->tmp[off] = (val);				\
+		EXPECT_EQ(code, rx_status(self, self->tmp, len))	\
+			TH_LOG("offset %u", (unsigned int)(off));	\
+	} while (0)
+	MUTATE(GKM_WIRE_OFF_MAGIC, 0, GKM_E_BAD_MAGIC);
+	MUTATE(GKM_WIRE_OFF_VERSION, 2, GKM_E_BAD_VERSION);
+	MUTATE(GKM_WIRE_OFF_FLAGS + 1, 1, GKM_E_RESERVED);
+	MUTATE(GKM_WIRE_OFF_RESERVED, 1, GKM_E_RESERVED);
+	MUTATE(GKM_WIRE_OFF_FRAG_CNT, 2, GKM_E_BAD_FRAG);
+	MUTATE(GKM_WIRE_OFF_FRAG_IDX, 1, GKM_E_BAD_FRAG);
+	MUTATE(GKM_WIRE_OFF_SIG_ALG, 0, GKM_E_UNKNOWN_ALG);
+	/* A body (even one the length covers) is not allowed in version 1. */
+	MUTATE(GKM_WIRE_OFF_BODY_LEN + 1, 4, GKM_E_BAD_LENGTH);
+	MUTATE(GKM_WIRE_OFF_SIG_LEN, 0xff, GKM_E_BAD_LENGTH);
+	/* The member expects RSA: a header naming another algorithm. */
+	MUTATE(GKM_WIRE_OFF_SIG_ALG, GKM_WIRE_SIG_ED25519, GKM_E_UNKNOWN_ALG);
+	MUTATE(GKM_WIRE_OFF_SIG_LEN + 1, 255, GKM_E_TRUNCATED);
+#undef MUTATE
+	ASSERT_TRUE(unchanged(self));
+}
+
+TEST_F(rx, status_and_rekey_parsers_do_not_mix)
+{
+	u8 pkt[GKM_WIRE_MAX_DATAGRAM];
+	u32 len;
+
+	ASSERT_EQ(0, tw_status(&W, &self->g1, REG_MSG_ID + 1, pkt, &len));
+	/* A status is never taken for a rekey, nor the other way round. */
+	EXPECT_EQ(GKM_E_BAD_TYPE, rx(self, pkt, len));
+	EXPECT_EQ(GKM_E_BAD_TYPE, rx_status(self, self->pkt, self->len));
+	/* A status of another group. */
+	W.group++;
+	ASSERT_EQ(0, tw_status(&W, &self->g1, REG_MSG_ID + 1, pkt, &len));
+	W.group--;
+	EXPECT_EQ(GKM_E_WRONG_GROUP, rx_status(self, pkt, len));
+	ASSERT_TRUE(unchanged(self));
+}
+
 TEST(strerror_covers_all)
 {
 	int i;

@@ -16,6 +16,7 @@ static const char *const gkm_vector_code_names[__GKM_E_MAX] = {
 	"DUP_TLV", "UNKNOWN_CRITICAL", "TLV_NOT_ALLOWED", "TOO_MANY_TLVS",
 	"TOO_MANY_KEYS", "TOO_MANY_SAS", "UNWRAP", "KEY_CONFLICT",
 	"SA_CONFLICT", "REG_INCOMPLETE", "OUT_OF_SYNC", "PENDING", "INTERNAL",
+	"MISSED",
 };
 
 /* The enum gkm_wire_err value of @name, or -1. */

@@ -147,6 +147,8 @@ enum gkm_stat {
 	GKM_STAT_SA_INSTALLED,
 	GKM_STAT_SA_REMOVED,
 	GKM_STAT_SA_ERRORS,	/* xfrm refused an SA */
+	GKM_STAT_STATUS_IN_SYNC,	/* status heartbeat: no newer message */
+	GKM_STAT_STATUS_MISSED,	/* verified status naming a newer message */
 
 	__GKM_STAT_MAX
 };
@@ -167,6 +169,12 @@ enum gkm_latency {
 enum gkm_event {
 	GKM_EVENT_REKEY_APPLIED = 1,
 	GKM_EVENT_REKEY_REJECTED,
+	/*
+	 * Reason GKM_E_OUT_OF_SYNC: a rekey the member cannot follow;
+	 * GKM_E_PENDING: fragments missing for too long; GKM_E_MISSED: a
+	 * signed status datagram names a message id newer than the
+	 * member's, so it lost every copy of a rekey.
+	 */
 	GKM_EVENT_OUT_OF_SYNC,
 	GKM_EVENT_KEYS_EXPIRING,
 };

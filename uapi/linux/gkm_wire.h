@@ -18,6 +18,11 @@
  * A registration payload is the same header (type GKM_WIRE_T_REGISTRATION)
  * followed by a plaintext TLV body, with no tag and no signature: it travels
  * inside TLS and then netlink, both of which authenticate it.
+ *
+ * A group status datagram (GKM_WIRE_T_STATUS) is a header and a signature
+ * over it, nothing else (body_len 0, no tag): msg_id is the newest message
+ * id whose retransmissions the key server has finished, so a member that
+ * holds an older one knows it missed a rekey even without the KEK.
  */
 #ifndef _UAPI_LINUX_GKM_WIRE_H
 #define _UAPI_LINUX_GKM_WIRE_H
@@ -72,6 +77,7 @@
 enum gkm_wire_type {
 	GKM_WIRE_T_REKEY = 1,
 	GKM_WIRE_T_REGISTRATION = 2,
+	GKM_WIRE_T_STATUS = 3,		/* signed heartbeat, no body, no tag */
 };
 
 enum gkm_wire_sig_alg {
@@ -191,6 +197,7 @@ enum gkm_wire_err {
 	GKM_E_OUT_OF_SYNC,	/* authentic, but member cannot follow: rejoin */
 	GKM_E_PENDING,		/* authentic fragment, nothing usable in it yet */
 	GKM_E_INTERNAL,		/* crypto backend failure (e.g. no memory) */
+	GKM_E_MISSED,		/* status: the GCKS sent a newer message id */
 	__GKM_E_MAX,
 };
 
