@@ -117,6 +117,7 @@ struct gkmd_group {
 	struct gkmd_op *ops;		/* pending batch */
 	uint32_t nops, ops_cap;
 	uint64_t batch_due_ms;
+	uint64_t last_batch_ms;		/* monotonic; batches are paced, group.c */
 
 	struct gkmd_tx *tx;		/* pending transmissions */
 	uint32_t ntx, tx_cap;

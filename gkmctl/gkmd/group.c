@@ -464,25 +464,52 @@ fail:
 	return rc;
 }
 
+/*
+ * Every batch replaces the TEK, and a member keeps the replaced TEK's SA for
+ * the deactivation delay while it holds at most GKM_WIRE_MAX_SAS of them
+ * (kmod/core/keystore.c): more TEK changes than that within one delay would
+ * put every member out of sync. Batches are therefore at least this far
+ * apart: the delay over the SAs left after a margin of four (the active SA,
+ * one awaiting activation, members receiving a rekey late, a TEK refresh).
+ */
+static uint64_t batch_gap_ms(const struct gkmd_group *g)
+{
+	const uint64_t slots = GKM_WIRE_MAX_SAS - 4;
+
+	return ((uint64_t)g->cfg.deactivation_delay * 1000 + slots - 1) / slots;
+}
+
+/* When the queued changes may go: after the batch interval and the gap. */
+static uint64_t batch_due(const struct gkmd_group *g, uint64_t now)
+{
+	uint64_t due = now + g->cfg.batch_interval_ms;
+
+	if (g->last_batch_ms && g->last_batch_ms + batch_gap_ms(g) > due)
+		due = g->last_batch_ms + batch_gap_ms(g);
+	return due;
+}
+
+/* One batch (at most MAX_BATCH_OPS changes); the rest waits for the next. */
 static void run_batch(struct gkmd *d, struct gkmd_group *g)
 {
-	while (g->nops) {
-		uint32_t k = g->nops < MAX_BATCH_OPS ? g->nops : MAX_BATCH_OPS;
-		int rc;
+	uint32_t k = g->nops < MAX_BATCH_OPS ? g->nops : MAX_BATCH_OPS;
+	int rc;
 
-		while ((rc = run_batch_k(d, g, k)) == -EMSGSIZE && k > 1)
-			k /= 2;
-		if (rc) {
-			gkmd_log("group %u: batch of %u changes failed: %s", g->id,
-				 k, strerror(-rc));
-			for (uint32_t i = 0; i < k; i++)
-				finish_op(&g->ops[i], GKM_REG_INTERNAL,
-					  "rekey failed", NULL, 0, 0);
-		}
-		memmove(g->ops, g->ops + k, (g->nops - k) * sizeof(*g->ops));
-		g->nops -= k;
-		pthread_cond_broadcast(&d->done);
+	while ((rc = run_batch_k(d, g, k)) == -EMSGSIZE && k > 1)
+		k /= 2;
+	if (rc) {
+		gkmd_log("group %u: batch of %u changes failed: %s", g->id,
+			 k, strerror(-rc));
+		for (uint32_t i = 0; i < k; i++)
+			finish_op(&g->ops[i], GKM_REG_INTERNAL,
+				  "rekey failed", NULL, 0, 0);
 	}
+	memmove(g->ops, g->ops + k, (g->nops - k) * sizeof(*g->ops));
+	g->nops -= k;
+	g->last_batch_ms = gkmd_now_ms();
+	if (g->nops)
+		g->batch_due_ms = g->last_batch_ms + batch_gap_ms(g);
+	pthread_cond_broadcast(&d->done);
 }
 
 /* KEK and/or TEK refresh without membership change. */
@@ -651,7 +678,7 @@ void gkmd_request(struct gkmd *d, struct gkmd_group *g, enum gkmd_op_kind kind,
 	op->role = role;
 	op->w = w;
 	if (g->nops == 1)
-		g->batch_due_ms = gkmd_now_ms() + g->cfg.batch_interval_ms;
+		g->batch_due_ms = batch_due(g, gkmd_now_ms());
 	pthread_cond_signal(&d->wake);
 }
 

@@ -1948,4 +1948,37 @@ TEST_F_TIMEOUT(gkmd, status_heartbeat, 60)
 	close(fd);
 }
 
+/*
+ * Membership batches are paced (group.c, batch_gap_ms): with the fixture's
+ * 5 s deactivation delay two batches are at least 417 ms apart although
+ * batches are 50 ms, so members never get more TEK changes within the
+ * delay than they hold SAs. Joins one after the other each wait for the
+ * previous batch: the last answer comes at least 5 gaps after the first
+ * was sent (the margin is for the first answer's delivery).
+ */
+TEST_F_TIMEOUT(gkmd, batches_are_paced_by_the_deactivation_delay, 60)
+{
+	struct env *e = &self->e;
+	struct member *m = self->mbs;
+	int64_t first = 0, last;
+	size_t nids;
+
+	ASSERT_EQ(0, gkmd_start(e));
+	for (int i = 0; i < NMEMBERS; i++) {
+		ASSERT_EQ(0, member_join(e, &m[i]));
+		if (!i)
+			first = mono_ms();
+	}
+	last = mono_ms();
+	TH_LOG("%d joins one after the other: %lld ms from the first answer to the last",
+	       NMEMBERS, (long long)(last - first));
+	EXPECT_LE((NMEMBERS - 1) * 417 - 200, last - first);
+	ASSERT_EQ(0, converge(e, m, NMEMBERS, 5000, NULL));
+	for (int i = 0; i < NMEMBERS; i++)
+		EXPECT_NE(GKM_E_TOO_MANY_SAS, m[i].last_err);
+	drain(e);
+	EXPECT_EQ(0, check_msg_ids(&nids));
+	EXPECT_EQ(NMEMBERS - 1, nids);	/* the first join has no one to tell */
+}
+
 TEST_HARNESS_MAIN
