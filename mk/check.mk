@@ -31,7 +31,7 @@ unit-asan:
 
 # In-VM kernel tests: boot Debian's kernel for $(KDIR), load kmod/gkm.ko.
 vmtest: module ktest-build
-	KDIR=$(KDIR) selftests/vm/run -- selftests/kernel/run-all $(BUILD)/ktest
+	KDIR=$(KDIR) selftests/vm/run --timeout 1800 -- selftests/kernel/run-all $(BUILD)/ktest
 
 # Module build with every W=1 warning turned into an error.
 module-werror:

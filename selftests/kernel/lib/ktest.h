@@ -9,6 +9,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <pthread.h>
+#include <sys/types.h>
+#include <sys/socket.h>
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <linux/gkm.h>
@@ -51,6 +54,8 @@ void kt_topo_down(void);
  */
 int kt_topo_add(const char *name, int host);
 void kt_topo_del(const char *name);
+/* kt_topo_add() for @n namespaces at once (much faster under TCG). */
+int kt_topo_add_many(const char *const *names, const int *hosts, int n);
 
 /* A socket created in netns @ns (the caller stays where it was). */
 int kt_socket_in(const char *ns, int domain, int type, int proto);
@@ -149,5 +154,136 @@ int kt_gkmctl(const char *ns, char *out, size_t len, const char *fmt, ...)
 int kt_count(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Write @len bytes to @path. */
 int kt_write_file(const char *path, const void *buf, size_t len);
+
+/*
+ * End-to-end helpers: a PKI, the real key server gkmd, and sequence-numbered
+ * multicast traffic with per-receiver accounting (the scenario tests).
+ */
+
+/* Absolute path of "$GKM_BUILD" (default build) in @out; 0 or -errno. */
+int kt_build_dir(char *out, size_t len);
+
+/*
+ * A test PKI in @dir (created afresh): ca.crt/key; srv.crt/key for gkmd's
+ * TLS with subjectAltName @srv_san (e.g. "IP:198.18.0.1,IP:fd77::1");
+ * sign.key/crt, gkmd's RSA signing key (the vectors' test key: generating
+ * one costs seconds under TCG); and NAME.crt for every space-separated
+ * NAME in @members (CN=NAME), all sharing the key member.key.
+ */
+int kt_pki(const char *dir, const char *srv_san, const char *members);
+
+/* A gkmd process in a namespace. */
+struct kt_gkmd {
+	char dir[128];		/* its files: gkmd.conf, gkmd.log, gkmd.sock, state.db */
+	char ns[32];
+	char listen[64];	/* what `ss -ltn` shows once it listens, e.g. "198.18.0.1:4078" */
+	pid_t pid;
+};
+
+/*
+ * Write @conf to DIR/gkmd.conf (relative paths in it are relative to DIR)
+ * and start gkmd in netns @ns; returns once it listens on @listen (0) or
+ * -ETIMEDOUT after 20 s. gkmd's stderr goes to DIR/gkmd.log (appended,
+ * so a restart keeps the earlier log).
+ */
+int kt_gkmd_start(struct kt_gkmd *d, const char *ns, const char *dir,
+		  const char *conf, const char *listen);
+/* Start it again with the same files (after kt_gkmd_stop). */
+int kt_gkmd_restart(struct kt_gkmd *d);
+/* Send @sig (SIGTERM: clean stop, SIGKILL: crash) and reap it. */
+void kt_gkmd_stop(struct kt_gkmd *d, int sig);
+/*
+ * One admin command on DIR/gkmd.sock (Documentation/gkmd.rst section 5);
+ * its one-line JSON reply in @out. 0, or -errno.
+ */
+int kt_gkmd_admin(const struct kt_gkmd *d, const char *cmd, char *out, size_t len);
+/* From gkmd's status: @key ("spi", "msg_id", "members", ...) of @group, or -1. */
+int64_t kt_gkmd_group_value(const struct kt_gkmd *d, uint32_t group, const char *key);
+
+/*
+ * The data SAs of a member's kernel group: the SPI of the newest active,
+ * installed SA (0 if none), and the lowest and highest installed SPI.
+ * gkmd allocates SPIs in increasing order, so "SPI >= x" means "the SA
+ * x or a later one". Returns 0 or -errno.
+ */
+struct kt_sa_view {
+	uint8_t state;
+	uint64_t msg_id;
+	uint32_t kek_id, kek_ver;
+	uint32_t active_spi;
+	uint32_t min_spi, max_spi;
+	int nsas;
+};
+int kt_sa_view(struct gkm_genl *g, uint32_t group, struct kt_sa_view *v);
+int kt_sa_view_in(const char *ns, uint32_t group, struct kt_sa_view *v);
+
+/*
+ * Sequence-numbered traffic. Each datagram is 16 bytes: the magic
+ * "gkmS", the stream id, the sequence number and its complement, all
+ * big endian; receivers ignore anything else.
+ */
+#define KT_SEQ_MAGIC	0x676b6d53u
+
+/*
+ * A sender thread: @rate datagrams per second (in bursts of rate / 100
+ * every 10 ms) from a socket in @ns to @addr:@port (IPv4 or IPv6, out of
+ * eth0), numbered from 0. Datagrams whose sendto() failed are recorded
+ * (they were never sent) and counted.
+ */
+struct kt_seq_tx {
+	int fd, family;
+	struct sockaddr_storage to;
+	socklen_t to_len;
+	uint32_t stream, rate, cap;
+	uint8_t *failed;		/* bitmap of sequence numbers not sent */
+	volatile uint32_t next;		/* next sequence number to be sent */
+	volatile uint32_t nfailed;
+	volatile int stop;
+	pthread_t thread;
+	int running;
+};
+int kt_seq_tx_start(struct kt_seq_tx *t, const char *ns, const char *addr,
+		    uint16_t port, uint32_t stream, uint32_t rate, uint32_t cap);
+/* The sequence number the next datagram will get (all lower ones are out). */
+uint32_t kt_seq_tx_now(const struct kt_seq_tx *t);
+void kt_seq_tx_stop(struct kt_seq_tx *t);
+void kt_seq_tx_free(struct kt_seq_tx *t);
+bool kt_seq_tx_failed(const struct kt_seq_tx *t, uint32_t seq);
+
+/*
+ * A receiver thread on a socket in @ns bound to the multicast group
+ * @addr:@port and joined to it on eth0; it records every sequence number
+ * of stream @stream it receives (bitmap of @cap) until stopped.
+ */
+struct kt_seq_rx {
+	int fd;
+	uint32_t stream, cap;
+	uint8_t *got;
+	volatile uint32_t count;	/* distinct sequence numbers received */
+	volatile uint32_t dups, foreign;
+	volatile int64_t max_seq;	/* highest received, -1 if none */
+	volatile int stop;
+	pthread_t thread;
+	int running;
+};
+int kt_seq_rx_start(struct kt_seq_rx *r, const char *ns, const char *addr,
+		    uint16_t port, uint32_t stream, uint32_t cap);
+void kt_seq_rx_stop(struct kt_seq_rx *r);
+void kt_seq_rx_free(struct kt_seq_rx *r);
+bool kt_seq_rx_has(const struct kt_seq_rx *r, uint32_t seq);
+/*
+ * Of the sequence numbers in [@from, @to) that @t sent (@t may be NULL:
+ * all of them), how many @r did not receive; the first missing one in
+ * *@first (if not NULL and any is missing).
+ */
+uint32_t kt_seq_missing(const struct kt_seq_rx *r, const struct kt_seq_tx *t,
+			uint32_t from, uint32_t to, int64_t *first);
+/* How many sequence numbers in [@from, @to) @r received. */
+uint32_t kt_seq_received(const struct kt_seq_rx *r, uint32_t from, uint32_t to);
+/* Wait (at most @ms) until @r has received a sequence number >= @seq. */
+int kt_seq_rx_wait(const struct kt_seq_rx *r, uint32_t seq, int ms);
+
+/* Milliseconds of CLOCK_MONOTONIC. */
+int64_t kt_mono_ms(void);
 
 #endif /* GKM_KTEST_H */
