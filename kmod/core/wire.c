@@ -111,6 +111,22 @@ static enum gkm_wire_err check_common(const struct gkm_wire_hdr *h, u8 type)
 	return GKM_OK;
 }
 
+/* Stage 1 for every type: reset @m, bound the length, check the header. */
+static enum gkm_wire_err parse_start(struct gkm_wire_msg *m, const u8 *pkt,
+				     u32 len, u32 max_len, u8 type)
+{
+	m->stage = GKM_WIRE_ST_NONE;
+	m->body = NULL;
+	m->len = 0;
+
+	if (len < GKM_WIRE_HDR_LEN)
+		return GKM_E_TRUNCATED;
+	if (len > max_len)
+		return GKM_E_BAD_LENGTH;
+	gkm_wire_hdr_get(pkt, &m->hdr);
+	return check_common(&m->hdr, type);
+}
+
 enum gkm_wire_err gkm_wire_parse_header(struct gkm_wire_msg *m,
 					const u8 *pkt, u32 len)
 {
@@ -118,16 +134,7 @@ enum gkm_wire_err gkm_wire_parse_header(struct gkm_wire_msg *m,
 	enum gkm_wire_err err;
 	u32 total;
 
-	m->stage = GKM_WIRE_ST_NONE;
-	m->body = NULL;
-	m->len = 0;
-
-	if (len < GKM_WIRE_HDR_LEN)
-		return GKM_E_TRUNCATED;
-	if (len > GKM_WIRE_MAX_DATAGRAM)
-		return GKM_E_BAD_LENGTH;
-	gkm_wire_hdr_get(pkt, h);
-	err = check_common(h, GKM_WIRE_T_REKEY);
+	err = parse_start(m, pkt, len, GKM_WIRE_MAX_DATAGRAM, GKM_WIRE_T_REKEY);
 	if (err)
 		return err;
 	if (h->sig_len == 0 || h->sig_len > GKM_WIRE_MAX_SIG_LEN)
@@ -154,16 +161,7 @@ enum gkm_wire_err gkm_wire_parse_status(struct gkm_wire_msg *m,
 	enum gkm_wire_err err;
 	u32 total;
 
-	m->stage = GKM_WIRE_ST_NONE;
-	m->body = NULL;
-	m->len = 0;
-
-	if (len < GKM_WIRE_HDR_LEN)
-		return GKM_E_TRUNCATED;
-	if (len > GKM_WIRE_MAX_DATAGRAM)
-		return GKM_E_BAD_LENGTH;
-	gkm_wire_hdr_get(pkt, h);
-	err = check_common(h, GKM_WIRE_T_STATUS);
+	err = parse_start(m, pkt, len, GKM_WIRE_MAX_DATAGRAM, GKM_WIRE_T_STATUS);
 	if (err)
 		return err;
 	/* One datagram, nothing sealed: no fragments, no body in version 1. */
@@ -565,16 +563,7 @@ enum gkm_wire_err gkm_wire_parse_registration(struct gkm_wire_msg *m,
 	struct gkm_wire_hdr *h = &m->hdr;
 	enum gkm_wire_err err;
 
-	m->stage = GKM_WIRE_ST_NONE;
-	m->body = NULL;
-	m->len = 0;
-
-	if (len < GKM_WIRE_HDR_LEN)
-		return GKM_E_TRUNCATED;
-	if (len > GKM_WIRE_MAX_REG_LEN)
-		return GKM_E_BAD_LENGTH;
-	gkm_wire_hdr_get(blob, h);
-	err = check_common(h, GKM_WIRE_T_REGISTRATION);
+	err = parse_start(m, blob, len, GKM_WIRE_MAX_REG_LEN, GKM_WIRE_T_REGISTRATION);
 	if (err)
 		return err;
 	/* Nothing seals a registration body: these must be zero. */
