@@ -241,12 +241,8 @@ void gkm_apply_timer_work(struct work_struct *work)
 	if (group->pending_since && gkm_keystore_pending(ks) &&
 	    time_after_eq(now, group->pending_since + GKM_PENDING_TIMEOUT)) {
 		group->pending_since = 0;
-		if (group->state != GKM_STATE_OUT_OF_SYNC) {
-			group->state = GKM_STATE_OUT_OF_SYNC;
+		if (gkm_group_out_of_sync(group, ks->last_msg_id, GKM_E_PENDING))
 			gkm_group_count(group, GKM_STAT_OUT_OF_SYNC);
-			gkm_events_send(group, GKM_EVENT_OUT_OF_SYNC,
-					ks->last_msg_id, GKM_E_PENDING);
-		}
 	}
 	gkm_apply_sync(group, false, 0, NULL);
 out:

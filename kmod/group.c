@@ -17,6 +17,7 @@
 #include "socket.h"
 #include "receive.h"
 #include "apply.h"
+#include "events.h"
 
 static atomic_t gkm_groups_live = ATOMIC_INIT(0);
 
@@ -219,6 +220,21 @@ int gkm_group_register(struct gkm_group *group, const u8 *blob, u32 len,
 out:
 	mutex_unlock(&group->lock);
 	return ret;
+}
+
+/*
+ * The member missed something: out of sync until the next registration,
+ * and user space hears it once (the first @msg_id and @reason). Returns
+ * whether the state changed. Caller holds group->lock.
+ */
+bool gkm_group_out_of_sync(struct gkm_group *group, u64 msg_id, int reason)
+{
+	lockdep_assert_held(&group->lock);
+	if (group->state == GKM_STATE_OUT_OF_SYNC)
+		return false;
+	group->state = GKM_STATE_OUT_OF_SYNC;
+	gkm_events_send(group, GKM_EVENT_OUT_OF_SYNC, msg_id, reason);
+	return true;
 }
 
 void gkm_group_record_latency(struct gkm_group *group, u64 ns)

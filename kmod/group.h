@@ -126,6 +126,7 @@ int gkm_group_register(struct gkm_group *group, const u8 *blob, u32 len,
 void gkm_group_latency(struct gkm_group *group, u64 *count, u64 *p50,
 		       u64 *p99, u64 *max);
 void gkm_group_record_latency(struct gkm_group *group, u64 ns);
+bool gkm_group_out_of_sync(struct gkm_group *group, u64 msg_id, int reason);
 int gkm_group_live_count(void);
 
 #endif /* _GKM_GROUP_H */

@@ -208,11 +208,7 @@ static void gkm_receive_status(struct gkm_group *group, u32 len)
 		break;
 	case GKM_E_MISSED:
 		gkm_group_count(group, GKM_STAT_STATUS_MISSED);
-		if (group->state != GKM_STATE_OUT_OF_SYNC) {
-			group->state = GKM_STATE_OUT_OF_SYNC;
-			gkm_events_send(group, GKM_EVENT_OUT_OF_SYNC,
-					m->hdr.msg_id, err);
-		}
+		gkm_group_out_of_sync(group, m->hdr.msg_id, err);
 		break;
 	default:
 		gkm_receive_count(group, err);
@@ -279,11 +275,7 @@ static void gkm_receive_one(struct gkm_group *group, struct sk_buff *skb)
 		gkm_apply_sync(group, false, arrival, NULL);	/* arms the pending timer */
 		break;
 	case GKM_E_OUT_OF_SYNC:
-		if (group->state != GKM_STATE_OUT_OF_SYNC) {
-			group->state = GKM_STATE_OUT_OF_SYNC;
-			gkm_events_send(group, GKM_EVENT_OUT_OF_SYNC,
-					m->hdr.msg_id, err);
-		}
+		gkm_group_out_of_sync(group, m->hdr.msg_id, err);
 		break;
 	default:
 		if (opened)
