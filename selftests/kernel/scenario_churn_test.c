@@ -154,23 +154,6 @@ static void *poll_sender(void *arg)
 	return NULL;
 }
 
-static pid_t spawn_gkmctl(const char *ns, const char *args)
-{
-	char bin[PATH_MAX], sh[PATH_MAX + 1024];
-	pid_t pid;
-
-	if (kt_build_dir(bin, sizeof(bin)))
-		return -1;
-	snprintf(sh, sizeof(sh), "exec ip netns exec %s %s/gkmctl %s >/dev/null", ns, bin,
-		 args);
-	pid = fork();
-	if (pid == 0) {
-		execl("/bin/sh", "sh", "-c", sh, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
-}
-
 static int reap(pid_t pid)
 {
 	int status;
@@ -334,7 +317,7 @@ static int op_start(FIXTURE_DATA(churn) *self, struct op *op)
 		if (op->stint < 0)
 			return -1;
 		snprintf(args, sizeof(args), JOIN_ARGS " --cert " DIR "/m%d.crt", op->m);
-		op->pid = spawn_gkmctl(member_ns[op->m], args);
+		op->pid = kt_gkmctl_spawn(member_ns[op->m], "%s >/dev/null", args);
 		return op->pid > 0 ? 0 : -1;
 	}
 	op->stint = w.cur[op->m];
@@ -345,11 +328,11 @@ static int op_start(FIXTURE_DATA(churn) *self, struct op *op)
 		snprintf(args, sizeof(args), "leave 1 --server 198.18.0.1:4078 --ca "
 			 DIR "/ca.crt --cert " DIR "/m%d.crt --key " DIR "/member.key",
 			 op->m);
-		op->pid = spawn_gkmctl(member_ns[op->m], args);
+		op->pid = kt_gkmctl_spawn(member_ns[op->m], "%s >/dev/null", args);
 	} else if (op->kind == OP_EVICT_CTL) {
 		snprintf(args, sizeof(args), "gcks --socket " DIR "/gkmd.sock evict 1 m%d",
 			 op->m);
-		op->pid = spawn_gkmctl("gk-srv", args);
+		op->pid = kt_gkmctl_spawn("gk-srv", "%s >/dev/null", args);
 	}
 	return op->pid >= 0 ? 0 : -1;
 }

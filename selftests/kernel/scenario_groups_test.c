@@ -458,9 +458,7 @@ TEST_F_TIMEOUT(groups, sigkill_restart_keeps_members, 300)
 	uint32_t total;
 	int64_t first = -1;
 	pthread_t th;
-	char bin[PATH_MAX];
 
-	ASSERT_EQ(0, kt_build_dir(bin, sizeof(bin)));
 	rec.fd = kt_mcast_rx_socket("gk-rec", "239.77.0.1", 4079, 200);
 	ASSERT_LE(0, rec.fd);
 	ASSERT_EQ(0, pthread_create(&th, NULL, record_control, NULL));
@@ -474,25 +472,20 @@ TEST_F_TIMEOUT(groups, sigkill_restart_keeps_members, 300)
 	srand((unsigned int)time(NULL));
 
 	for (int i = 0; i < kills; i++) {
-		char sh[PATH_MAX + 512];
 		int status, delay = 50 + rand() % 400;
 		pid_t pid;
 
 		/* A join of m3 (or its eviction) under way when gkmd dies. */
 		if (i % 2 == 0)
-			snprintf(sh, sizeof(sh), "exec ip netns exec gk-m3 %s/gkmctl join 1 "
-				 "--server %s --ca " DIR "/ca.crt --cert " DIR "/m3.crt --key "
-				 DIR "/member.key --ctrl %s --data %s --dev eth0 --detach "
-				 "--timeout 5 >/dev/null 2>&1", bin, grp[1].server, grp[1].ctrl,
-				 grp[1].data);
+			pid = kt_gkmctl_spawn("gk-m3", "join 1 --server %s --ca " DIR
+					      "/ca.crt --cert " DIR "/m3.crt --key " DIR
+					      "/member.key --ctrl %s --data %s --dev eth0 "
+					      "--detach --timeout 5 >/dev/null 2>&1",
+					      grp[1].server, grp[1].ctrl, grp[1].data);
 		else
-			snprintf(sh, sizeof(sh), "exec %s/gkmctl gcks --socket " DIR
-				 "/gkmd.sock evict 1 m3 >/dev/null 2>&1", bin);
-		pid = fork();
-		if (pid == 0) {
-			execl("/bin/sh", "sh", "-c", sh, (char *)NULL);
-			_exit(127);
-		}
+			pid = kt_gkmctl_spawn("gk-srv", "gcks --socket " DIR
+					      "/gkmd.sock evict 1 m3 >/dev/null 2>&1");
+		ASSERT_LT(0, pid);
 		usleep((useconds_t)delay * 1000);
 		kt_gkmd_stop(&self->d, SIGKILL);
 		ASSERT_EQ(0, kt_gkmd_restart(&self->d));
@@ -568,21 +561,12 @@ TEST_F_TIMEOUT(groups, sigkill_restart_keeps_members, 300)
  */
 #define LOSS_BOUND_MS	20000
 
-static pid_t spawn_join(const char *bin, const char *ns, const char *m, const char *role)
+static pid_t spawn_join(const char *ns, const char *m, const char *role)
 {
-	char sh[PATH_MAX + 512];
-	pid_t pid;
-
-	snprintf(sh, sizeof(sh), "exec ip netns exec %s %s/gkmctl join 4 --server %s --ca "
-		 DIR "/ca.crt --cert " DIR "/%s.crt --key " DIR "/member.key --ctrl %s "
-		 "--data %s --dev eth0 --role %s 2>" DIR "/%s.log", ns, bin, grp[4].server,
-		 m, grp[4].ctrl, grp[4].data, role, m);
-	pid = fork();
-	if (pid == 0) {
-		execl("/bin/sh", "sh", "-c", sh, (char *)NULL);
-		_exit(127);
-	}
-	return pid;
+	return kt_gkmctl_spawn(ns, "join 4 --server %s --ca " DIR "/ca.crt --cert " DIR
+			       "/%s.crt --key " DIR "/member.key --ctrl %s --data %s "
+			       "--dev eth0 --role %s 2>" DIR "/%s.log", grp[4].server, m,
+			       grp[4].ctrl, grp[4].data, role, m);
 }
 
 static void stop_join(pid_t pid)
@@ -622,12 +606,11 @@ TEST_F_TIMEOUT(groups, rekey_loss_30pct_converges, 300)
 	int changes = kt_scale(8, 4), reregistered = 0;
 	pid_t pids[3] = { 0 };
 	int64_t t_commit, t_conv = -1;
-	char bin[PATH_MAX], drops[64] = "";
+	char drops[64] = "";
 
-	ASSERT_EQ(0, kt_build_dir(bin, sizeof(bin)));
-	pids[0] = spawn_join(bin, "gk-snd", "snd", "sender");
-	pids[1] = spawn_join(bin, "gk-m1", "m1", "receiver");
-	pids[2] = spawn_join(bin, "gk-m2", "m2", "receiver");
+	pids[0] = spawn_join("gk-snd", "snd", "sender");
+	pids[1] = spawn_join("gk-m1", "m1", "receiver");
+	pids[2] = spawn_join("gk-m2", "m2", "receiver");
 	for (int64_t t0 = kt_mono_ms(); kt_mono_ms() - t0 < 30000; usleep(200000))
 		if (all_hold_current(self, all, 3))
 			break;

@@ -533,6 +533,27 @@ int kt_gkmctl(const char *ns, char *out, size_t len, const char *fmt, ...)
 	return kt_sh_out(out, len, "ip netns exec %s %s/gkmctl %s", ns, build, args);
 }
 
+pid_t kt_gkmctl_spawn(const char *ns, const char *fmt, ...)
+{
+	char bin[PATH_MAX], args[1536], sh[PATH_MAX + 2048];
+	va_list ap;
+	pid_t pid;
+
+	/* Absolute: the child may run in another directory. */
+	if (kt_build_dir(bin, sizeof(bin)))
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(sh, sizeof(sh), "exec ip netns exec %s %s/gkmctl %s", ns, bin, args);
+	pid = fork();
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", sh, (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
 int kt_count(const char *fmt, ...)
 {
 	char cmd[2048], out[64];

@@ -150,6 +150,12 @@ int kt_sh_out(char *out, size_t len, const char *fmt, ...)
  */
 int kt_gkmctl(const char *ns, char *out, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+/*
+ * Start "$GKM_BUILD/gkmctl ARGS" in netns @ns in the background (ARGS may
+ * end in shell redirections). Returns its pid, or -1; reap it with waitpid.
+ */
+pid_t kt_gkmctl_spawn(const char *ns, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* Number of lines a shell command prints (e.g. "ip -n gk-m1 xfrm policy"). */
 int kt_count(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Write @len bytes to @path. */
