@@ -70,8 +70,9 @@ static int rekey_bench(double *msgs_s, double *dgrams_s, double *frags_avg)
 	g.cfg.kek_lifetime = 86400;
 	g.kek = (struct gkm_key){ .id = GKMD_KEY_ID_BASE, .ver = 1,
 				  .usage = GKM_KEY_GROUP, .len = 32 };
-	g.sa = (struct gkmd_sa){ .spi = 0x10000, .tek_id = GKMD_KEY_ID_BASE + 1,
-				 .tek_ver = 1, .transform = 1, .tek_len = 20 };
+	g.sas[0] = (struct gkmd_sa){ .spi = 0x10000, .tek_id = GKMD_KEY_ID_BASE + 1,
+				     .tek_ver = 1, .transform = 1, .tek_len = 20 };
+	g.nsas = 1;
 	g.next_spi = 0x10001;
 	uint32_t *slots = calloc(N, sizeof(*slots));
 
@@ -100,7 +101,7 @@ static int rekey_bench(double *msgs_s, double *dgrams_s, double *frags_avg)
 		g.tree = t;
 		lkh_free(old);
 		g.kek.ver++;
-		g.sa.spi = g.next_spi++;
+		g.sas[0].spi = g.next_spi++;
 		g.msg_id = (uint64_t)i + 1;
 		nf = gkmd_build_rekey(&d, &g, &rk, &cm, &g.kek, g.msg_id,
 				      out, len);

@@ -22,7 +22,7 @@ int gkmd_reload(struct gkmd *d, char *err, size_t err_len);	/* main.c */
 
 static json_object *group_status(struct gkmd_group *g)
 {
-	json_object *o = json_object_new_object();
+	json_object *o = json_object_new_object(), *sas;
 	struct lkh_key root;
 	char fp[17];
 
@@ -33,11 +33,27 @@ static json_object *group_status(struct gkmd_group *g)
 	json_object_object_add(o, "kek_ver", json_object_new_int64(g->kek.ver));
 	gkmd_key_fingerprint(g->kek.key, g->kek.len, fp);
 	json_object_object_add(o, "kek_fp", json_object_new_string(fp));
-	json_object_object_add(o, "spi", json_object_new_int64(g->sa.spi));
-	json_object_object_add(o, "tek_id", json_object_new_int64(g->sa.tek_id));
-	json_object_object_add(o, "tek_ver", json_object_new_int64(g->sa.tek_ver));
-	gkmd_key_fingerprint(g->sa.tek, g->sa.tek_len, fp);
+	/* spi/tek_*: the first data SA, one every member holds. */
+	json_object_object_add(o, "spi", json_object_new_int64(g->sas[0].spi));
+	json_object_object_add(o, "tek_id", json_object_new_int64(g->sas[0].tek_id));
+	json_object_object_add(o, "tek_ver", json_object_new_int64(g->sas[0].tek_ver));
+	gkmd_key_fingerprint(g->sas[0].tek, g->sas[0].tek_len, fp);
 	json_object_object_add(o, "tek_fp", json_object_new_string(fp));
+	sas = json_object_new_array();
+	for (uint32_t i = 0; i < g->nsas; i++) {
+		json_object *s = json_object_new_object();
+
+		json_object_object_add(s, "spi", json_object_new_int64(g->sas[i].spi));
+		json_object_object_add(s, "sender_id",
+				       json_object_new_int64(g->sas[i].sender_id));
+		json_object_object_add(s, "tek_id", json_object_new_int64(g->sas[i].tek_id));
+		gkmd_key_fingerprint(g->sas[i].tek, g->sas[i].tek_len, fp);
+		json_object_object_add(s, "tek_fp", json_object_new_string(fp));
+		json_object_array_add(sas, s);
+	}
+	json_object_object_add(o, "sas", sas);
+	json_object_object_add(o, "next_sender_id",
+			       json_object_new_int64(g->next_sender_id));
 	json_object_object_add(o, "next_spi", json_object_new_int64(g->next_spi));
 	if (!lkh_root_key(g->tree, &root)) {
 		json_object_object_add(o, "root_id", json_object_new_int64(root.id));
@@ -144,6 +160,8 @@ static json_object *command(struct gkmd *d, char *line)
 						       json_object_new_string(g->members[j].identity));
 				json_object_object_add(m, "slot", json_object_new_int64(g->members[j].slot));
 				json_object_object_add(m, "role", json_object_new_int64(g->members[j].role));
+				json_object_object_add(m, "sender_id",
+						       json_object_new_int64(g->members[j].sender_id));
 				/* lkh_member_path wants room for the whole path */
 				{
 					struct lkh_key full[LKH_MAX_LEVELS + 1];

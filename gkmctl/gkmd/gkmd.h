@@ -33,7 +33,18 @@
 
 struct sqlite3;
 
-/* The one active data SA of a group (single-sender-SA groups, see gkmd.rst). */
+/*
+ * Senders per group (gkmd.rst, "Senders"): each sender has its own data SA
+ * and every membership batch replaces all of them, so the batch gap grows
+ * with their number (group.c, batch_gap_ms()).
+ */
+#define GKMD_MAX_SENDERS	3
+
+/*
+ * One active data SA of a group: the shared SA (sender_id 0) while the
+ * group has no sender, else one per sender (DESIGN.md section 4), so ESP
+ * sequence numbers, anti-replay and GCM nonces stay per sender.
+ */
 struct gkmd_sa {
 	uint32_t spi;
 	uint32_t tek_id;
@@ -45,7 +56,7 @@ struct gkmd_sa {
 	/* Added later: a database row of an older gkmd ends here (store.c). */
 	int64_t created_ms;		/* wall clock, milliseconds */
 	uint32_t lifetime;		/* hard lifetime announced for it, s */
-	uint32_t reserved;
+	uint32_t sender_id;		/* 0: shared SA (rows of older gkmds) */
 };
 /* Size of a struct gkmd_sa row written by a gkmd without the fields above. */
 #define GKMD_SA_V1_SIZE		offsetof(struct gkmd_sa, created_ms)
@@ -67,6 +78,7 @@ struct gkmd_member {
 	char identity[128];
 	uint32_t slot;
 	uint16_t role;
+	uint32_t sender_id;		/* durable, never reused; 0: receiver */
 };
 
 /* Someone (a registration thread or the admin) waiting for a batch. */
@@ -105,9 +117,17 @@ struct gkmd_group {
 	uint64_t msg_id;		/* last message id committed (sent or to be) */
 	uint32_t next_key_id;		/* durable counters: never reused */
 	uint32_t next_spi;
+	uint32_t next_sender_id;
 	struct gkm_key kek;		/* group KEK, usage GROUP */
 	int64_t kek_created;
-	struct gkmd_sa sa;
+	/*
+	 * The active data SAs, by ascending sender_id, all created together
+	 * (one TEK refresh deadline): the shared SA alone, or one per sender.
+	 * sas[0] is the one admin status reports (every member holds it).
+	 */
+	struct gkmd_sa sas[GKMD_MAX_SENDERS];
+	uint32_t nsas;
+	bool sas_stale;			/* SAs do not match the senders: refresh */
 
 	struct gkmd_member *members;	/* unordered */
 	uint32_t nmembers, members_cap;
@@ -190,7 +210,7 @@ void gkmd_key_fingerprint(const uint8_t *key, unsigned int len, char out[17]);
  * their soft lifetime never ends before gkmd's deadline); at least 1 and
  * soft < hard.
  */
-void gkmd_sa_lifetimes(const struct gkmd_group *g, int64_t now_ms,
+void gkmd_sa_lifetimes(const struct gkmd_sa *sa, int64_t now_ms,
 		       uint32_t *soft, uint32_t *hard);
 /* group.c: wall time (ms) at which gkmd replaces the group's TEK. */
 int64_t gkmd_tek_refresh_due_ms(const struct gkmd_group *g);
@@ -241,9 +261,10 @@ int gkmd_tree_load_nodes(struct sqlite3 *db, uint32_t group,
 /* rekey_msg.c */
 struct gkmd_rekey_common {
 	bool new_kek;			/* REKEY_SA switching to g->kek */
-	bool new_sa;			/* DATA_SA g->sa, TEK wrapped under root */
-	uint32_t del_spi;		/* 0 = none */
-	uint32_t del_key;		/* 0 = none */
+	bool new_sa;			/* DATA_SA g->sas[], TEKs wrapped under root */
+	uint32_t ndel;			/* SAs replaced: SPI and TEK deletes */
+	uint32_t del_spi[GKMD_MAX_SENDERS];
+	uint32_t del_key[GKMD_MAX_SENDERS];
 };
 /*
  * Encode, seal (under @seal) and sign a rekey message: common part plus

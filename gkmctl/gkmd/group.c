@@ -10,6 +10,12 @@
  * Each new TEK gets a fresh key id and a fresh SPI; the old SPI and TEK
  * key id are deleted in the same message (receivers keep the dying SA for
  * the deactivation delay).
+ *
+ * Data SAs (gkmd.rst, "Senders"): a group without a sender has one shared
+ * SA (sender_id 0); a group with senders has one SA per sender instead,
+ * flagged SENDER with that sender's id, so no two senders ever share ESP
+ * sequence numbers or GCM nonces.  Every batch and TEK refresh replaces
+ * all of them, since a removed member knew them all.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -169,10 +175,9 @@ struct gkmd_group *gkmd_group_find(struct gkmd *d, uint32_t id)
 
 /* ---- keys ----------------------------------------------------------------- */
 
-static int new_sa(struct gkmd_group *g)
+static int new_sa(struct gkmd_group *g, struct gkmd_sa *sa, uint32_t sender_id,
+		  int64_t now_ms)
 {
-	struct gkmd_sa *sa = &g->sa;
-
 	memset(sa, 0, sizeof(*sa));
 	sa->spi = g->next_spi++;
 	sa->tek_id = g->next_key_id++;
@@ -180,16 +185,91 @@ static int new_sa(struct gkmd_group *g)
 	sa->transform = g->cfg.transform;
 	sa->tek_len = g->cfg.transform == GKM_ESP_AES_GCM_256 ?
 		      GKM_KEY_TEK256_LEN : GKM_KEY_TEK128_LEN;
-	sa->created_ms = gkmd_wall_ms();
+	sa->created_ms = now_ms;
 	sa->created = sa->created_ms / 1000;
 	sa->lifetime = g->cfg.tek_lifetime;
+	sa->sender_id = sender_id;
 	return gkm_ossl_random(sa->tek, sa->tek_len);
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Replace every data SA of @g: one per sender id in @senders (n of them,
+ * any order), or the shared SA when there is none.  More than
+ * GKMD_MAX_SENDERS only comes from a database of an older gkmd: the
+ * lowest ids get SAs, the rest cannot send (logged at start).
+ */
+static int new_sas(struct gkmd_group *g, uint32_t *senders, uint32_t n)
+{
+	int64_t now_ms = gkmd_wall_ms();
+
+	if (n)
+		qsort(senders, n, sizeof(*senders), cmp_u32);
+	if (n > GKMD_MAX_SENDERS)
+		n = GKMD_MAX_SENDERS;
+	OPENSSL_cleanse(g->sas, sizeof(g->sas));
+	g->nsas = n ? n : 1;
+	g->sas_stale = false;
+	for (uint32_t i = 0; i < g->nsas; i++)
+		if (new_sa(g, &g->sas[i], n ? senders[i] : 0, now_ms))
+			return -EIO;
+	return 0;
+}
+
+/* The sender ids of the current members (at most members_cap of them). */
+static uint32_t current_senders(const struct gkmd_group *g, uint32_t *out)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < g->nmembers; i++)
+		if (g->members[i].sender_id)
+			out[n++] = g->members[i].sender_id;
+	return n;
+}
+
+/* Do the data SAs of @g match its current senders? */
+static bool sas_match_senders(const struct gkmd_group *g)
+{
+	uint32_t *ids = calloc(g->nmembers + 1, sizeof(*ids));
+	uint32_t n;
+	bool ok;
+
+	if (!ids)
+		return false;
+	n = current_senders(g, ids);
+	if (n)
+		qsort(ids, n, sizeof(*ids), cmp_u32);
+	if (n > GKMD_MAX_SENDERS)
+		n = GKMD_MAX_SENDERS;
+	ok = g->nsas == (n ? n : 1);
+	for (uint32_t i = 0; ok && i < g->nsas; i++)
+		ok = g->sas[i].sender_id == (n ? ids[i] : 0);
+	free(ids);
+	return ok;
+}
+
+/* The SAs about to be replaced go into the message's deletes. */
+static void delete_sas(struct gkmd_rekey_common *cm, const struct gkmd_sa *old,
+		       uint32_t nold)
+{
+	cm->ndel = nold;
+	for (uint32_t i = 0; i < nold; i++) {
+		cm->del_spi[i] = old[i].spi;
+		cm->del_key[i] = old[i].tek_id;
+	}
+}
+
+/* All SAs are created together: the first one's deadline is everyone's. */
 int64_t gkmd_tek_refresh_due_ms(const struct gkmd_group *g)
 {
-	return g->sa.created_ms +
-	       (int64_t)gkmd_tek_refresh_after(&g->cfg, g->sa.lifetime) * 1000;
+	return g->sas[0].created_ms +
+	       (int64_t)gkmd_tek_refresh_after(&g->cfg, g->sas[0].lifetime) * 1000;
 }
 
 static int new_kek(struct gkmd_group *g)
@@ -336,15 +416,21 @@ static int run_batch_k(struct gkmd *d, struct gkmd_group *g, uint32_t k)
 	struct built_msg *bm = calloc(1, sizeof(*bm));
 	struct lkh_tree *old = g->tree, *t = lkh_clone(g->tree);
 	struct gkm_key seal = g->kek;
-	struct gkmd_sa old_sa = g->sa;
+	struct gkmd_sa old_sas[GKMD_MAX_SENDERS];
+	uint32_t old_nsas = g->nsas;
 	uint32_t old_next_key = g->next_key_id, old_next_spi = g->next_spi;
+	uint32_t old_next_sender = g->next_sender_id;
+	/* sender ids after the batch: staying senders, then joining ones */
+	uint32_t *senders = calloc(g->nmembers + k + 1, sizeof(*senders));
+	uint32_t *jsender = calloc(k + 1, sizeof(*jsender));
 	struct gkmd_rekey_common cm = { .new_kek = true, .new_sa = true };
 	struct lkh_rekey rk;
-	uint32_t nl = 0, nj = 0, staying;
+	uint32_t nl = 0, nj = 0, ns = 0, staying;
 	int rc = -ENOMEM;
 
+	memcpy(old_sas, g->sas, sizeof(old_sas));
 	lkh_rekey_init(&rk);
-	if (!leave || !jslots || !bm || !t)
+	if (!leave || !jslots || !bm || !t || !senders || !jsender)
 		goto fail;
 	for (uint32_t i = 0; i < k; i++) {
 		if (ops[i].kind == GKMD_OP_LEAVE)
@@ -352,15 +438,33 @@ static int run_batch_k(struct gkmd *d, struct gkmd_group *g, uint32_t k)
 		else
 			nj++;
 	}
+	for (uint32_t i = 0; i < g->nmembers; i++) {
+		bool leaving = false;
+
+		for (uint32_t j = 0; j < k && !leaving; j++)
+			leaving = ops[j].kind == GKMD_OP_LEAVE &&
+				  !strcmp(ops[j].identity, g->members[i].identity);
+		if (!leaving && g->members[i].sender_id)
+			senders[ns++] = g->members[i].sender_id;
+	}
+	/* A joining sender gets a fresh id, durable with this batch. */
+	for (uint32_t i = 0, j = 0; i < k; i++) {
+		if (ops[i].kind != GKMD_OP_JOIN)
+			continue;
+		if (ops[i].role & GKM_ROLE_SENDER) {
+			jsender[j] = g->next_sender_id++;
+			senders[ns++] = jsender[j];
+		}
+		j++;
+	}
 	staying = g->nmembers - nl;
 	rc = lkh_batch(t, leave, nl, nj, NULL, jslots, LKH_F_NO_TEK, &rk);
 	if (rc)
 		goto fail;
 	g->tree = t;
-	if ((rc = new_kek(g)) || (rc = new_sa(g)))
+	if ((rc = new_kek(g)) || (rc = new_sas(g, senders, ns)))
 		goto fail;
-	cm.del_spi = old_sa.spi;
-	cm.del_key = old_sa.tek_id;
+	delete_sas(&cm, old_sas, old_nsas);
 	bm->msg_id = g->msg_id + 1;
 	if (staying) {
 		bm->nfrags = gkmd_build_rekey(d, g, &rk, &cm, &seal, bm->msg_id,
@@ -384,6 +488,7 @@ static int run_batch_k(struct gkmd *d, struct gkmd_group *g, uint32_t k)
 			continue;
 		}
 		snprintf(m.identity, sizeof(m.identity), "%s", ops[i].identity);
+		m.sender_id = jsender[j];
 		m.slot = jslots[j++];
 		m.role = ops[i].role;
 		if (gkmd_store_member_put(d, g->id, &m))
@@ -419,6 +524,7 @@ static int run_batch_k(struct gkmd *d, struct gkmd_group *g, uint32_t k)
 		if (ops[i].kind != GKMD_OP_JOIN)
 			continue;
 		snprintf(m.identity, sizeof(m.identity), "%s", ops[i].identity);
+		m.sender_id = jsender[j];
 		m.slot = jslots[j++];
 		m.role = ops[i].role;
 		if (member_append(g, &m) ||
@@ -428,15 +534,18 @@ static int run_batch_k(struct gkmd *d, struct gkmd_group *g, uint32_t k)
 			continue;
 		}
 		g->stat_joins++;
-		gkmd_log("group %u: %s joined at slot %u (message %llu)", g->id,
-			 m.identity, m.slot, (unsigned long long)g->msg_id);
+		gkmd_log("group %u: %s joined at slot %u, sender id %u (message %llu)",
+			 g->id, m.identity, m.slot, m.sender_id,
+			 (unsigned long long)g->msg_id);
 		finish_op(&ops[i], GKM_REG_OK, "ok", reg, len, g->msg_id);
 	}
 	OPENSSL_cleanse(&seal, sizeof(seal));
-	OPENSSL_cleanse(&old_sa, sizeof(old_sa));
+	OPENSSL_cleanse(old_sas, sizeof(old_sas));
 	lkh_rekey_release(&rk);
 	free(leave);
 	free(jslots);
+	free(senders);
+	free(jsender);
 	OPENSSL_cleanse(bm, sizeof(*bm));
 	free(bm);
 	return 0;
@@ -452,31 +561,38 @@ fail:
 		g->tree = old;
 	}
 	g->kek = seal;
-	g->sa = old_sa;
+	memcpy(g->sas, old_sas, sizeof(old_sas));
+	g->nsas = old_nsas;
 	g->next_key_id = old_next_key;
 	g->next_spi = old_next_spi;
+	g->next_sender_id = old_next_sender;
 	OPENSSL_cleanse(&seal, sizeof(seal));
-	OPENSSL_cleanse(&old_sa, sizeof(old_sa));
+	OPENSSL_cleanse(old_sas, sizeof(old_sas));
 	lkh_rekey_release(&rk);
 	free(leave);
 	free(jslots);
+	free(senders);
+	free(jsender);
 	free(bm);
 	return rc;
 }
 
 /*
- * Every batch replaces the TEK, and a member keeps the replaced TEK's SA for
- * the deactivation delay while it holds at most GKM_WIRE_MAX_SAS of them
- * (kmod/core/keystore.c): more TEK changes than that within one delay would
- * put every member out of sync. Batches are therefore at least this far
- * apart: the delay over the SAs left after a margin of four (the active SA,
- * one awaiting activation, members receiving a rekey late, a TEK refresh).
+ * Every batch replaces all S data SAs (S = senders, at least 1: the shared
+ * SA), and a member keeps each replaced SA for the deactivation delay while
+ * it holds at most GKM_WIRE_MAX_SAS of them (kmod/core/keystore.c): more
+ * SA changes than that within one delay would put every member out of
+ * sync.  Batches are therefore at least this far apart: the delay times S
+ * over the SAs left after a margin of four (the active SAs, some awaiting
+ * activation, members receiving a rekey late, a TEK refresh).  With the
+ * cap of GKMD_MAX_SENDERS = 3, that is at most 12 dying plus 3 active SAs.
  */
 static uint64_t batch_gap_ms(const struct gkmd_group *g)
 {
 	const uint64_t slots = GKM_WIRE_MAX_SAS - 4;
+	uint64_t s = g->nsas ? g->nsas : 1;
 
-	return ((uint64_t)g->cfg.deactivation_delay * 1000 + slots - 1) / slots;
+	return ((uint64_t)g->cfg.deactivation_delay * 1000 * s + slots - 1) / slots;
 }
 
 /* When the queued changes may go: after the batch interval and the gap. */
@@ -518,14 +634,20 @@ static int refresh(struct gkmd *d, struct gkmd_group *g, bool kek, bool tek,
 {
 	struct built_msg *bm = calloc(1, sizeof(*bm));
 	struct gkm_key seal = g->kek;
-	struct gkmd_sa old_sa = g->sa;
+	struct gkmd_sa old_sas[GKMD_MAX_SENDERS];
+	uint32_t old_nsas = g->nsas;
+	uint32_t *senders = calloc(g->nmembers + 1, sizeof(*senders));
 	struct gkmd_rekey_common cm = { .new_kek = kek, .new_sa = tek };
 	struct lkh_rekey rk;
 	int rc = -ENOMEM;
 
+	memcpy(old_sas, g->sas, sizeof(old_sas));
 	lkh_rekey_init(&rk);
-	if (!bm)
+	if (!bm || !senders) {
+		free(bm);
+		free(senders);
 		return rc;
+	}
 	if (kek && lkh_members(g->tree)) {
 		rc = lkh_refresh_kek(g->tree, lkh_flags, &rk);
 		if (rc) {
@@ -534,12 +656,11 @@ static int refresh(struct gkmd *d, struct gkmd_group *g, bool kek, bool tek,
 			_exit(1);
 		}
 	}
-	if ((kek && new_kek(g)) || (tek && new_sa(g)))
+	if ((kek && new_kek(g)) ||
+	    (tek && new_sas(g, senders, current_senders(g, senders))))
 		goto out;
-	if (tek) {
-		cm.del_spi = old_sa.spi;
-		cm.del_key = old_sa.tek_id;
-	}
+	if (tek)
+		delete_sas(&cm, old_sas, old_nsas);
 	if (lkh_members(g->tree)) {
 		bm->msg_id = g->msg_id + 1;
 		bm->nfrags = gkmd_build_rekey(d, g, &rk, &cm, &seal, bm->msg_id,
@@ -561,10 +682,11 @@ static int refresh(struct gkmd *d, struct gkmd_group *g, bool kek, bool tek,
 	rc = 0;
 out:
 	OPENSSL_cleanse(&seal, sizeof(seal));
-	OPENSSL_cleanse(&old_sa, sizeof(old_sa));
+	OPENSSL_cleanse(old_sas, sizeof(old_sas));
 	lkh_rekey_release(&rk);
 	OPENSSL_cleanse(bm, sizeof(*bm));
 	free(bm);
+	free(senders);
 	return rc;
 }
 
@@ -584,32 +706,31 @@ static bool op_pending(const struct gkmd_group *g, const char *identity)
 }
 
 /*
- * Safety interlock (gkmd.rst, "One sender per group"): every sender
- * installs the group's one data SA as its output SA and starts its ESP
- * sequence numbers at 1, so two senders would reuse AES-GCM nonces under
- * the same TEK (and collide in receivers' anti-replay windows).  Until
- * gkmd gives each sender its own SA (DESIGN.md section 4), a group has at
- * most one member with the sender role: returns the identity of a sender
- * other than @identity, a current member (even one whose leave is still
- * pending: it may send until that batch commits) or a queued join, or
- * NULL.
+ * Senders a group may have (gkmd.rst, "Senders"): the members with the
+ * sender role, including one whose leave is still pending (it may send
+ * until that batch commits) and queued joins.
  */
-static const char *other_sender(const struct gkmd_group *g, const char *identity)
+static uint32_t sender_count(const struct gkmd_group *g)
 {
+	uint32_t n = 0;
+
 	for (uint32_t i = 0; i < g->nmembers; i++)
-		if ((g->members[i].role & GKM_ROLE_SENDER) &&
-		    strcmp(g->members[i].identity, identity))
-			return g->members[i].identity;
+		if (g->members[i].role & GKM_ROLE_SENDER)
+			n++;
 	for (uint32_t i = 0; i < g->nops; i++)
 		if (g->ops[i].kind == GKMD_OP_JOIN &&
-		    (g->ops[i].role & GKM_ROLE_SENDER) &&
-		    strcmp(g->ops[i].identity, identity))
-			return g->ops[i].identity;
-	return NULL;
+		    (g->ops[i].role & GKM_ROLE_SENDER))
+			n++;
+	return n;
 }
 
-#define SECOND_SENDER_REASON \
-	"the group already has a sender; gkmd allows one sender per group (shared data SA): retry after it leaves"
+#define GKMD_XSTR(x)	#x
+#define GKMD_STR(x)	GKMD_XSTR(x)
+#define SENDER_CAP_REASON \
+	"the group already has " GKMD_STR(GKMD_MAX_SENDERS) \
+	" senders, gkmd's limit (one data SA each); retry after one leaves"
+#define ROLE_CHANGE_REASON \
+	"a member cannot gain or drop the sender role by re-registering (its data SA changes with the membership): leave, then join with the new role"
 
 static void answer(struct gkmd_waiter *w, int status, const char *reason)
 {
@@ -632,14 +753,17 @@ void gkmd_request(struct gkmd *d, struct gkmd_group *g, enum gkmd_op_kind kind,
 		return answer(w, GKM_REG_BUSY, "a change for this identity is in progress");
 	if (kind == GKMD_OP_LEAVE && !m)
 		return answer(w, GKM_REG_NOT_MEMBER, "not a member of this group");
-	if (kind == GKMD_OP_JOIN && (role & GKM_ROLE_SENDER)) {
-		const char *sender = other_sender(g, identity);
-
-		if (sender) {
-			gkmd_log("group %u: %s refused as a sender: %s is the group's sender",
-				 g->id, identity, sender);
-			return answer(w, GKM_REG_BUSY, SECOND_SENDER_REASON);
-		}
+	if (kind == GKMD_OP_JOIN && m &&
+	    !(m->role & GKM_ROLE_SENDER) != !(role & GKM_ROLE_SENDER)) {
+		gkmd_log("group %u: %s refused: re-registration changing the sender role",
+			 g->id, identity);
+		return answer(w, GKM_REG_BAD_REQUEST, ROLE_CHANGE_REASON);
+	}
+	if (kind == GKMD_OP_JOIN && !m && (role & GKM_ROLE_SENDER) &&
+	    sender_count(g) >= GKMD_MAX_SENDERS) {
+		gkmd_log("group %u: %s refused as a sender: the group has %u senders (limit %u)",
+			 g->id, identity, sender_count(g), GKMD_MAX_SENDERS);
+		return answer(w, GKM_REG_BUSY, SENDER_CAP_REASON);
 	}
 	if (kind == GKMD_OP_JOIN && m) {
 		/* Re-registration (e.g. after out of sync): current keys. */
@@ -703,7 +827,8 @@ static int group_create(struct gkmd *d, struct gkmd_group *g)
 	g->kek.id = g->next_key_id++;
 	g->kek.usage = GKM_KEY_GROUP;
 	g->kek.len = GKM_KEY_GROUP_LEN;
-	if (new_kek(g) || new_sa(g))
+	g->next_sender_id = 1;
+	if (new_kek(g) || new_sas(g, NULL, 0))
 		return -1;
 	if (gkmd_store_begin(d) || gkmd_store_save_group(d, g) ||
 	    gkmd_store_commit(d))
@@ -741,18 +866,19 @@ int gkmd_groups_init(struct gkmd *d)
 				 g->id, g->nmembers, lkh_members(g->tree));
 			return -1;
 		}
-		for (uint32_t j = 0; j < g->nmembers; j++) {
-			const char *other;
-
-			if (!(g->members[j].role & GKM_ROLE_SENDER))
-				continue;
-			other = other_sender(g, g->members[j].identity);
-			if (other) {	/* state of a gkmd without the interlock */
-				gkmd_log("group %u: warning: %s and %s are both senders on the one data SA; evict one (gkmctl gcks evict)",
-					 g->id, g->members[j].identity, other);
-				break;
-			}
-		}
+		if (sender_count(g) > GKMD_MAX_SENDERS)	/* older gkmd's state */
+			gkmd_log("group %u: warning: %u senders, over gkmd's limit of %u: only the %u with the lowest sender ids get a data SA; evict the others (gkmctl gcks evict)",
+				 g->id, sender_count(g), GKMD_MAX_SENDERS,
+				 GKMD_MAX_SENDERS);
+		/*
+		 * A database of an older gkmd has the shared SA although
+		 * the group has a sender: replace the SAs at once (the
+		 * controller's first round), before anyone relies on them.
+		 */
+		g->sas_stale = !sas_match_senders(g);
+		if (g->sas_stale)
+			gkmd_log("group %u: data SAs do not match the group's senders; replacing them",
+				 g->id);
 		/* Resume interrupted transmissions, bitwise identical. */
 		gkmd_store_outbox(d, g->id, tx_restore, g);
 		gkmd_log("group %u: %u members, last message %llu, %u datagrams to resend",
@@ -778,7 +904,7 @@ void gkmd_groups_fini(struct gkmd *d)
 			free(g->tx);
 		}
 		OPENSSL_cleanse(&g->kek, sizeof(g->kek));
-		OPENSSL_cleanse(&g->sa, sizeof(g->sa));
+		OPENSSL_cleanse(g->sas, sizeof(g->sas));
 	}
 	free(d->groups);
 	d->groups = NULL;
@@ -813,7 +939,7 @@ void *gkmd_controller(void *arg)
 			wall_ms = gkmd_wall_ms();
 			tek_due = gkmd_tek_refresh_due_ms(g);
 			kek = wall >= g->kek_created + g->cfg.kek_lifetime * 3 / 4;
-			tek = wall_ms >= tek_due ||
+			tek = g->sas_stale || wall_ms >= tek_due ||
 			      (kek && wall_ms + (int64_t)(gkmd_tx_window(&g->cfg) +
 							  GKMD_TEK_SLACK) * 1000 >= tek_due);
 			if (kek || tek)

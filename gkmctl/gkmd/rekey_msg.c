@@ -55,6 +55,38 @@ static int enc_wrap(struct gkmd *d, struct gkm_enc_buf *b,
 	return rc;
 }
 
+static void tek_of(const struct gkmd_sa *sa, struct gkm_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->id = sa->tek_id;
+	k->ver = sa->tek_ver;
+	k->usage = GKM_KEY_TEK;
+	k->len = sa->tek_len;
+	memcpy(k->key, sa->tek, sa->tek_len);
+}
+
+/*
+ * The DATA_SA of @sa: a per-sender SA carries the SENDER flag and its
+ * sender's id, so only that sender's kernel sends on it (and every other
+ * member installs it receive-only); the shared SA has neither.
+ */
+static void wire_sa_of(const struct gkmd_group *g, const struct gkmd_sa *sa,
+		       int64_t now_ms, struct gkm_wire_sa *w)
+{
+	memset(w, 0, sizeof(*w));
+	w->spi = sa->spi;
+	w->transform = sa->transform;
+	w->tek_id = sa->tek_id;
+	w->tek_ver = sa->tek_ver;
+	w->atd = g->cfg.activation_delay;
+	w->dtd = g->cfg.deactivation_delay;
+	if (sa->sender_id) {
+		w->flags = GKM_SA_F_SENDER;
+		w->sender_id = sa->sender_id;
+	}
+	gkmd_sa_lifetimes(sa, now_ms, &w->soft, &w->hard);
+}
+
 static int enc_common(struct gkmd *d, struct gkmd_group *g,
 		      const struct gkmd_rekey_common *cm,
 		      const struct lkh_rekey *rk, const uint8_t *is_common,
@@ -77,31 +109,27 @@ static int enc_common(struct gkmd *d, struct gkmd_group *g,
 		gkm_enc_rekey_sa(b, &rs);
 	}
 	if (cm->new_sa) {
-		struct gkm_wire_sa sa = {
-			.spi = g->sa.spi, .transform = g->sa.transform,
-			.tek_id = g->sa.tek_id, .tek_ver = g->sa.tek_ver,
-			.atd = g->cfg.activation_delay,
-			.dtd = g->cfg.deactivation_delay,
-		};
+		int64_t now_ms = gkmd_wall_ms();
 
-		/* Once per message: every fragment repeats the same DATA_SA. */
-		gkmd_sa_lifetimes(g, gkmd_wall_ms(), &sa.soft, &sa.hard);
-		gkm_enc_data_sa(b, &sa);
+		/* Once per message: every fragment repeats the same DATA_SAs. */
+		for (uint32_t i = 0; i < g->nsas; i++) {
+			struct gkm_wire_sa sa;
+
+			wire_sa_of(g, &g->sas[i], now_ms, &sa);
+			gkm_enc_data_sa(b, &sa);
+		}
 	}
-	if (cm->del_spi)
-		gkm_enc_delete(b, GKM_DELETE_SPI, cm->del_spi);
-	if (cm->del_key)
-		gkm_enc_delete(b, GKM_DELETE_KEY, cm->del_key);
+	for (uint32_t i = 0; i < cm->ndel; i++) {
+		gkm_enc_delete(b, GKM_DELETE_SPI, cm->del_spi[i]);
+		gkm_enc_delete(b, GKM_DELETE_KEY, cm->del_key[i]);
+	}
 	gkm_enc_next_spi(b, g->next_spi);
 	if (cm->new_kek)
 		gkm_enc_wrapped_key(b, &d->crypto, &g->kek, &rootk);
-	if (cm->new_sa) {
-		struct gkm_key tek = {
-			.id = g->sa.tek_id, .ver = g->sa.tek_ver,
-			.usage = GKM_KEY_TEK, .len = g->sa.tek_len,
-		};
+	for (uint32_t i = 0; cm->new_sa && i < g->nsas; i++) {
+		struct gkm_key tek;
 
-		memcpy(tek.key, g->sa.tek, g->sa.tek_len);
+		tek_of(&g->sas[i], &tek);
 		gkm_enc_wrapped_key(b, &d->crypto, &tek, &rootk);
 		OPENSSL_cleanse(&tek, sizeof(tek));
 	}
@@ -117,10 +145,9 @@ static uint32_t ceil_s(int64_t ms)
 	return ms <= 0 ? 0 : (uint32_t)((ms + 999) / 1000);
 }
 
-void gkmd_sa_lifetimes(const struct gkmd_group *g, int64_t now_ms,
+void gkmd_sa_lifetimes(const struct gkmd_sa *sa, int64_t now_ms,
 		       uint32_t *soft, uint32_t *hard)
 {
-	const struct gkmd_sa *sa = &g->sa;
 	int64_t end = sa->created_ms + (int64_t)sa->lifetime * 1000;
 	int64_t soft_end = end - (int64_t)gkmd_tek_margin(sa->lifetime) * 1000;
 
@@ -312,7 +339,6 @@ int gkmd_build_registration(struct gkmd *d, struct gkmd_group *g,
 	uint8_t *body = malloc(GKM_WIRE_MAX_REG_LEN);
 	uint8_t *reg = malloc(GKM_WIRE_MAX_REG_LEN);
 	int64_t kek_left = g->kek_created + g->cfg.kek_lifetime - gkmd_wall();
-	uint32_t soft, hard;
 	struct gkm_enc_buf b;
 	struct gkm_key k;
 	int n, rc = -ENOMEM;
@@ -325,42 +351,38 @@ int gkmd_build_registration(struct gkmd *d, struct gkmd_group *g,
 		goto out;
 	}
 	/* What is left of the lifetimes: the member counts from install. */
-	gkmd_sa_lifetimes(g, gkmd_wall_ms(), &soft, &hard);
 	if (kek_left < 1)
 		kek_left = 1;
 	if (kek_left > g->cfg.kek_lifetime)
 		kek_left = g->cfg.kek_lifetime;
 	gkm_enc_init(&b, body, GKM_WIRE_MAX_REG_LEN);
 	{
-		struct gkm_wire_member mb = { path[0].id, 0, m->role };
+		struct gkm_wire_member mb = { path[0].id, m->sender_id, m->role };
 		struct gkm_wire_rekey_sa rs = {
 			g->kek.id, g->kek.ver, (uint32_t)kek_left,
 			g->cfg.deactivation_delay,
 		};
-		struct gkm_wire_sa sa = {
-			.spi = g->sa.spi, .transform = g->sa.transform,
-			.tek_id = g->sa.tek_id, .tek_ver = g->sa.tek_ver,
-			.soft = soft, .hard = hard,
-			.atd = g->cfg.activation_delay,
-			.dtd = g->cfg.deactivation_delay,
-		};
+		int64_t now_ms = gkmd_wall_ms();
 
 		gkm_enc_member(&b, &mb);
 		gkm_enc_rekey_sa(&b, &rs);
-		gkm_enc_data_sa(&b, &sa);
+		/* Every SA: a sender sends on its own, receives on all. */
+		for (uint32_t i = 0; i < g->nsas; i++) {
+			struct gkm_wire_sa sa;
+
+			wire_sa_of(g, &g->sas[i], now_ms, &sa);
+			gkm_enc_data_sa(&b, &sa);
+		}
 	}
 	for (int i = 0; i < n; i++) {
 		kwk_of(&k, path[i].id, path[i].version, path[i].key);
 		gkm_enc_plain_key(&b, &k);
 	}
 	gkm_enc_plain_key(&b, &g->kek);
-	memset(&k, 0, sizeof(k));
-	k.id = g->sa.tek_id;
-	k.ver = g->sa.tek_ver;
-	k.usage = GKM_KEY_TEK;
-	k.len = g->sa.tek_len;
-	memcpy(k.key, g->sa.tek, g->sa.tek_len);
-	gkm_enc_plain_key(&b, &k);
+	for (uint32_t i = 0; i < g->nsas; i++) {
+		tek_of(&g->sas[i], &k);
+		gkm_enc_plain_key(&b, &k);
+	}
 	gkm_enc_next_spi(&b, g->next_spi);
 	gkm_enc_cert(&b, d->cert_der, d->cert_len);
 	rc = b.err;

@@ -33,17 +33,23 @@
  *      migrated in place when opened (one transaction).  (1 is unused.)
  *   2  groups.tree holds the blob's header, tree_nodes one row per node
  *      (tree_store.c), so a rekey writes only the nodes it changed.
+ *   3  per-sender data SAs: members.sender_id (durable, never reused, 0
+ *      for receivers), groups.next_sender_id, and groups.sa holds the
+ *      group's data SAs as an array of struct gkmd_sa.  Migrating gives
+ *      each existing sender an id (by identity); gkmd then replaces the
+ *      shared SA by per-sender ones at start (group.c, sas_stale).
  * A database of a newer schema is refused: this gkmd cannot know what it
  * would lose.
  */
-#define STORE_SCHEMA_VERSION	2
+#define STORE_SCHEMA_VERSION	3
 
 static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS groups ("
 	" id INTEGER PRIMARY KEY, msg_id INTEGER NOT NULL,"
 	" next_key_id INTEGER NOT NULL, next_spi INTEGER NOT NULL,"
 	" kek_id INTEGER NOT NULL, kek_ver INTEGER NOT NULL, kek BLOB NOT NULL,"
-	" kek_created INTEGER NOT NULL, sa BLOB NOT NULL, tree BLOB NOT NULL);"
+	" kek_created INTEGER NOT NULL, sa BLOB NOT NULL, tree BLOB NOT NULL,"
+	" next_sender_id INTEGER NOT NULL DEFAULT 1);"
 	"CREATE TABLE IF NOT EXISTS tree_nodes ("
 	" group_id INTEGER NOT NULL, level INTEGER NOT NULL,"
 	" pos INTEGER NOT NULL, node BLOB NOT NULL,"
@@ -51,6 +57,7 @@ static const char schema[] =
 	"CREATE TABLE IF NOT EXISTS members ("
 	" group_id INTEGER NOT NULL, identity TEXT NOT NULL,"
 	" slot INTEGER NOT NULL, role INTEGER NOT NULL,"
+	" sender_id INTEGER NOT NULL DEFAULT 0,"
 	" PRIMARY KEY (group_id, identity));"
 	"CREATE TABLE IF NOT EXISTS outbox ("
 	" group_id INTEGER NOT NULL, msg_id INTEGER NOT NULL,"
@@ -151,6 +158,23 @@ out:
 	return rc;
 }
 
+/*
+ * Version 2 (or 0, after migrate_v0): sender ids.  Senders are numbered
+ * 1, 2, ... per group in identity order; next_sender_id follows the
+ * highest.
+ */
+static int migrate_v2(struct gkmd *d)
+{
+	return exec(d, "ALTER TABLE members ADD COLUMN sender_id INTEGER NOT NULL DEFAULT 0;"
+		    "ALTER TABLE groups ADD COLUMN next_sender_id INTEGER NOT NULL DEFAULT 1;"
+		    "UPDATE members SET sender_id = (SELECT count(*) FROM members o"
+		    " WHERE o.group_id = members.group_id AND (o.role & 2) != 0"
+		    " AND o.identity <= members.identity) WHERE (role & 2) != 0;"
+		    "UPDATE groups SET next_sender_id = 1 + (SELECT"
+		    " coalesce(max(sender_id), 0) FROM members"
+		    " WHERE members.group_id = groups.id);");
+}
+
 static int schema_upgrade(struct gkmd *d)
 {
 	int64_t version = query_int(d, "PRAGMA user_version");
@@ -166,14 +190,15 @@ static int schema_upgrade(struct gkmd *d)
 	}
 	if (version == STORE_SCHEMA_VERSION)
 		return exec(d, schema);
-	if (version != 0) {
+	if (version != 0 && version != 2) {
 		gkmd_log("state db %s: unknown schema version %lld; refusing to use it",
 			 d->cfg.state_db, (long long)version);
 		return -1;
 	}
 	if (gkmd_store_begin(d))
 		return -1;
-	if (exec(d, schema) || (legacy && migrate_v0(d)) ||
+	if (exec(d, schema) || (legacy && version == 0 && migrate_v0(d)) ||
+	    (legacy && migrate_v2(d)) ||
 	    exec(d, "PRAGMA user_version = " GKMD_STR(STORE_SCHEMA_VERSION)) ||
 	    gkmd_store_commit(d)) {
 		gkmd_store_rollback(d);
@@ -183,8 +208,9 @@ static int schema_upgrade(struct gkmd *d)
 		return -1;
 	}
 	if (legacy)
-		gkmd_log("state db %s: migrated to schema version %d (key tree stored per node)",
-			 d->cfg.state_db, STORE_SCHEMA_VERSION);
+		gkmd_log("state db %s: migrated from schema version %lld to %d (%ssender ids)",
+			 d->cfg.state_db, (long long)version, STORE_SCHEMA_VERSION,
+			 version == 0 ? "key tree stored per node, " : "");
 	return 0;
 }
 
@@ -253,8 +279,8 @@ int gkmd_store_save_group(struct gkmd *d, struct gkmd_group *g)
 		return -1;
 	}
 	st = prep(d, "INSERT OR REPLACE INTO groups (id, msg_id, next_key_id,"
-		  " next_spi, kek_id, kek_ver, kek, kek_created, sa, tree)"
-		  " VALUES (?,?,?,?,?,?,?,?,?,?)");
+		  " next_spi, kek_id, kek_ver, kek, kek_created, sa, tree,"
+		  " next_sender_id) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
 	if (!st) {
 		gkmd_tree_image_free(&cur);
 		free(hdr);
@@ -269,8 +295,10 @@ int gkmd_store_save_group(struct gkmd *d, struct gkmd_group *g)
 	sqlite3_bind_blob(st, 7, g->kek.key, GKM_KEY_GROUP_LEN, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 8, g->kek_created);
 	/* Host layout: the database is local state, never exchanged. */
-	sqlite3_bind_blob(st, 9, &g->sa, sizeof(g->sa), SQLITE_STATIC);
+	sqlite3_bind_blob(st, 9, g->sas, (int)(g->nsas * sizeof(g->sas[0])),
+			  SQLITE_STATIC);
 	sqlite3_bind_blob(st, 10, hdr, (int)hlen, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 11, g->next_sender_id);
 	rc = step_done(d, st);
 	free(hdr);
 	/*
@@ -290,9 +318,10 @@ int gkmd_store_save_group(struct gkmd *d, struct gkmd_group *g)
 int gkmd_store_load_group(struct gkmd *d, struct gkmd_group *g, bool *found)
 {
 	sqlite3_stmt *st = prep(d, "SELECT msg_id, next_key_id, next_spi, kek_id,"
-				" kek_ver, kek, kek_created, sa, tree FROM groups"
+				" kek_ver, kek, kek_created, sa, tree, next_sender_id"
+				" FROM groups"
 				" WHERE id = ?");
-	int rc = -1;
+	int rc = -1, sa_bytes;
 
 	*found = false;
 	if (!st)
@@ -310,20 +339,25 @@ int gkmd_store_load_group(struct gkmd *d, struct gkmd_group *g, bool *found)
 	g->kek.usage = GKM_KEY_GROUP;
 	g->kek.len = GKM_KEY_GROUP_LEN;
 	g->kek_created = sqlite3_column_int64(st, 6);
+	g->next_sender_id = (uint32_t)sqlite3_column_int64(st, 9);
+	/* One SA of an older gkmd (either layout) or 1..MAX_SENDERS now. */
+	sa_bytes = sqlite3_column_bytes(st, 7);
 	if (sqlite3_column_bytes(st, 5) != GKM_KEY_GROUP_LEN ||
-	    (sqlite3_column_bytes(st, 7) != (int)sizeof(g->sa) &&
-	     sqlite3_column_bytes(st, 7) != (int)GKMD_SA_V1_SIZE)) {
+	    (sa_bytes != (int)GKMD_SA_V1_SIZE &&
+	     (sa_bytes <= 0 || sa_bytes % (int)sizeof(g->sas[0]) ||
+	      sa_bytes > (int)sizeof(g->sas)))) {
 		gkmd_log("state db: group %u: corrupt row", g->id);
 		goto out;
 	}
 	memcpy(g->kek.key, sqlite3_column_blob(st, 5), GKM_KEY_GROUP_LEN);
-	memset(&g->sa, 0, sizeof(g->sa));
-	memcpy(&g->sa, sqlite3_column_blob(st, 7),
-	       (size_t)sqlite3_column_bytes(st, 7));
-	if (!g->sa.lifetime) {
+	memset(g->sas, 0, sizeof(g->sas));
+	memcpy(g->sas, sqlite3_column_blob(st, 7), (size_t)sa_bytes);
+	g->nsas = sa_bytes == (int)GKMD_SA_V1_SIZE ? 1 :
+		  (uint32_t)sa_bytes / sizeof(g->sas[0]);
+	if (!g->sas[0].lifetime) {
 		/* Written by an older gkmd: it announced tek_lifetime. */
-		g->sa.created_ms = g->sa.created * 1000;
-		g->sa.lifetime = g->cfg.tek_lifetime;
+		g->sas[0].created_ms = g->sas[0].created * 1000;
+		g->sas[0].lifetime = g->cfg.tek_lifetime;
 	}
 	if (gkmd_tree_load_nodes(d->db, g->id, sqlite3_column_blob(st, 8),
 				 (size_t)sqlite3_column_bytes(st, 8), &g->stored) ||
@@ -344,7 +378,8 @@ int gkmd_store_member_put(struct gkmd *d, uint32_t group,
 			  const struct gkmd_member *m)
 {
 	sqlite3_stmt *st = prep(d, "INSERT OR REPLACE INTO members"
-				" (group_id, identity, slot, role) VALUES (?,?,?,?)");
+				" (group_id, identity, slot, role, sender_id)"
+				" VALUES (?,?,?,?,?)");
 
 	if (!st)
 		return -1;
@@ -352,6 +387,7 @@ int gkmd_store_member_put(struct gkmd *d, uint32_t group,
 	sqlite3_bind_text(st, 2, m->identity, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 3, m->slot);
 	sqlite3_bind_int64(st, 4, m->role);
+	sqlite3_bind_int64(st, 5, m->sender_id);
 	return step_done(d, st);
 }
 
@@ -370,7 +406,7 @@ int gkmd_store_members(struct gkmd *d, uint32_t group,
 		       int (*fn)(void *ctx, const struct gkmd_member *m),
 		       void *ctx)
 {
-	sqlite3_stmt *st = prep(d, "SELECT identity, slot, role FROM members"
+	sqlite3_stmt *st = prep(d, "SELECT identity, slot, role, sender_id FROM members"
 				" WHERE group_id = ?");
 	int rc;
 
@@ -384,6 +420,7 @@ int gkmd_store_members(struct gkmd *d, uint32_t group,
 		snprintf(m.identity, sizeof(m.identity), "%s", id ? id : "");
 		m.slot = (uint32_t)sqlite3_column_int64(st, 1);
 		m.role = (uint16_t)sqlite3_column_int64(st, 2);
+		m.sender_id = (uint32_t)sqlite3_column_int64(st, 3);
 		if (fn(ctx, &m)) {
 			sqlite3_finalize(st);
 			return -1;

@@ -4,14 +4,16 @@
  * (Documentation/gkmd.rst), `gkmctl join --server` in gk-m1 and gk-m2.
  * join registers over TLS 1.3 and sets the member up; a refused identity
  * leaves nothing behind (exit 4); leave de-registers and cleans up.
- * gkmd admits one sender per group (its members share one data SA): a
- * second sender is refused with BUSY, which `gkmctl join` retries, and
- * admitted once the first sender has left.
+ * gkmd gives every sender its own data SA: two senders send on different
+ * SPIs, and a receiver decrypts both.
  *
- *        gk-srv (198.18.0.1)     gk-m1 (.2)        gk-m2 (.3)
- *        gkmd :4078              member m1         member m2 (not allowed)
- *                                                  or m3 (sender)
+ *        gk-srv (198.18.0.1)     gk-m1 (.2)        gk-m2 (.3)       gk-m3 (.4)
+ *        gkmd :4078              member m1         member m2 (not   member m4
+ *                                                  allowed) or m3   (receiver)
+ *                                                  (sender)
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +58,8 @@ static const char conf[] =
 	"batch_interval_ms = 100\n"
 	"[authorize]\n"
 	"allow = 7 both m1\n"
-	"allow = 7 sender m3\n";
+	"allow = 7 sender m3\n"
+	"allow = 7 receiver m4\n";
 
 FIXTURE_SETUP(gkmd)
 {
@@ -75,7 +78,8 @@ FIXTURE_SETUP(gkmd)
 		"  -keyout ca.key -out ca.crt -subj /CN=ca -days 2 && "
 		"printf 'subjectAltName=IP:198.18.0.1\\n' > srv.ext && "
 		"printf 'basicConstraints=CA:FALSE\\n' > m1.ext && cp m1.ext m2.ext && cp m1.ext m3.ext && "
-		"for n in srv m1 m2 m3; do "
+		"cp m1.ext m4.ext && "
+		"for n in srv m1 m2 m3 m4; do "
 		"  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
 		"    -keyout $n.key -out $n.csr -subj /CN=$n && "
 		"  openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
@@ -99,6 +103,8 @@ FIXTURE_TEARDOWN(gkmd)
 {
 	kt_gkmctl("gk-m1", NULL, 0, "leave 7 2>/dev/null");
 	kt_gkmctl("gk-m2", NULL, 0, "leave 7 2>/dev/null");
+	kt_gkmctl("gk-m3", NULL, 0, "leave 7 2>/dev/null");
+	kt_topo_del("m3");
 	kt_sh("kill $(cat " DIR "/gkmd.pid) 2>/dev/null; sleep 0.5; cat " DIR "/gkmd.log >&2");
 	kt_topo_down();
 }
@@ -151,49 +157,148 @@ static int out_policies(const char *ns)
 	return kt_count("ip -n %s xfrm policy | grep 'dir out'", ns);
 }
 
-TEST_F_TIMEOUT(gkmd, second_sender_waits_for_the_first, 180)
+/*
+ * SPI of the one SA @ns may send on (reqid 7, the group's: the kernel
+ * installs other senders' SAs with reqid 0), or 0 unless exactly one.
+ */
+static unsigned long own_spi(const char *ns)
 {
-	const char *build = getenv("GKM_BUILD") ? getenv("GKM_BUILD") : "build";
-	long long t0 = mono_ms();
-	int refused = 0, rc = -1;
+	char out[256];
 
+	if (kt_count("ip -n %s xfrm state | grep 'reqid 7 '", ns) != 1 ||
+	    kt_sh_out(out, sizeof(out), "ip -n %s xfrm state | grep 'reqid 7 ' | "
+		      "sed 's/.*spi \\(0x[0-9a-f]*\\).*/\\1/'", ns))
+		return 0;
+	return strtoul(out, NULL, 16);
+}
+
+/* Does @ns hold SA @spi, receive only (reqid 0)? */
+static bool holds_rx_only(const char *ns, unsigned long spi)
+{
+	return kt_count("ip -n %s xfrm state | grep 'spi 0x%08lx reqid 0 '", ns,
+			spi) == 1;
+}
+
+#define DATA_PORT	4080
+
+/* Packets state @spi in @ns has processed (ip -s xfrm state), or -1. */
+static long sa_packets(const char *ns, unsigned long spi)
+{
+	char out[64];
+
+	if (kt_sh_out(out, sizeof(out), "ip -n %s -s xfrm state | "
+		      "grep -A20 'spi 0x%08lx' | "
+		      "grep -m1 -E '[0-9]+[(]bytes[)], [0-9]+[(]packets[)]' | "
+		      "sed -E 's/.*, ([0-9]+)[(]packets[)].*/\\1/'", ns, spi) ||
+	    !out[0])
+		return -1;
+	return strtol(out, NULL, 10);
+}
+
+/*
+ * Two senders (`gkmctl join --role sender`) and a receiver: each sender
+ * sends on its own SA (its reqid-7 state; the other's is receive only),
+ * with different SPIs, and the receiver, whose policy requires ESP,
+ * decrypts real traffic from both.
+ */
+TEST_F_TIMEOUT(gkmd, two_senders_each_on_their_own_sa, 180)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(DATA_PORT) };
+	struct ip_mreqn mreq = { 0 };
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 300000 };
+	const int n = kt_scale(20, 5);
+	unsigned long spi1 = 0, spi3 = 0;
+	int rx, tx1, tx3, from1 = 0, from3 = 0, other = 0;
+	long long t0 = mono_ms();
+	char buf[64];
+
+	ASSERT_EQ(0, kt_topo_add("m3", 4));
 	ASSERT_EQ(0, kt_gkmctl("gk-m1", NULL, 0, JOIN "--role sender --cert " DIR
 			       "/m1.crt --key " DIR "/m1.key"));
+	ASSERT_EQ(0, kt_gkmctl("gk-m2", NULL, 0, JOIN "--role sender --cert " DIR
+			       "/m3.crt --key " DIR "/m3.key"));
+	ASSERT_EQ(0, kt_gkmctl("gk-m3", NULL, 0, JOIN "--cert " DIR "/m4.crt --key "
+			       DIR "/m4.key"));
 	EXPECT_EQ(1, out_policies("gk-m1"));
-
-	/* m3 asks to send too: refused (BUSY) while m1 is the sender. */
-	ASSERT_EQ(0, kt_sh("rm -f " DIR "/m3.rc; (ip netns exec gk-m2 %s/gkmctl " JOIN
-			   "--role sender --cert " DIR "/m3.crt --key " DIR "/m3.key "
-			   ">" DIR "/m3.out 2>&1; echo $? >" DIR "/m3.rc) "
-			   "</dev/null >/dev/null 2>&1 &", build));
-	for (int i = 0; i < 300 && !refused; i++) {
-		refused = kt_count("grep 'm3 refused as a sender: m1 is the group' "
-				   DIR "/gkmd.log");
-		if (!refused)
-			usleep(100000);
-	}
-	ASSERT_LE(1, refused);
-	/* Nothing was installed for m3 meanwhile: no SA, no policy. */
-	EXPECT_EQ(0, kt_count("ip -n gk-m2 xfrm state"));
-	EXPECT_EQ(0, kt_count("ip -n gk-m2 xfrm policy"));
-	EXPECT_EQ(1, out_policies("gk-m1"));
-
-	/* m1 leaves: m3's next attempt is admitted. */
-	ASSERT_EQ(0, kt_gkmctl("gk-m1", NULL, 0, "leave 7 --server 198.18.0.1:4078 --ca "
-			       DIR "/ca.crt --cert " DIR "/m1.crt --key " DIR "/m1.key"));
-	for (int i = 0; i < 900 && kt_sh("test -s " DIR "/m3.rc"); i++)
-		usleep(100000);
-	ASSERT_EQ(0, kt_sh_out(self->out, sizeof(self->out), "cat " DIR "/m3.rc"));
-	rc = atoi(self->out);
-	kt_sh_out(self->out, sizeof(self->out), "cat " DIR "/m3.out");
-	TH_LOG("m3 join (exit %d): %s", rc, self->out);
-	EXPECT_EQ(0, rc);
-	EXPECT_NE(NULL, strstr(self->out, "the group already has a sender"));
 	EXPECT_EQ(1, out_policies("gk-m2"));
-	EXPECT_LT(0, kt_count("ip -n gk-m2 xfrm state"));
-	ASSERT_EQ(0, kt_gkmctl("gk-m2", self->out, sizeof(self->out), "show 7"));
+	EXPECT_EQ(0, out_policies("gk-m3"));
+
+	/*
+	 * Wait until the rekeys of the later joins are applied and the
+	 * replaced SAs have passed their deactivation delay (2 s): then
+	 * each sender has exactly one SA to send on.
+	 */
+	for (int i = 0; i < 300; i++) {
+		spi1 = own_spi("gk-m1");
+		spi3 = own_spi("gk-m2");
+		if (spi1 && spi3 && spi1 != spi3 &&
+		    kt_count("ip -n gk-m3 xfrm state | grep spi") == 2 &&
+		    holds_rx_only("gk-m3", spi1) && holds_rx_only("gk-m3", spi3))
+			break;
+		usleep(100000);
+	}
+	kt_sh_out(self->out, sizeof(self->out), "for n in gk-m1 gk-m2 gk-m3; do "
+		  "echo $n; ip -n $n xfrm state | grep spi; done");
+	TH_LOG("%s", self->out);
+	ASSERT_NE(0, spi1);
+	ASSERT_NE(0, spi3);
+	EXPECT_NE(spi1, spi3);
+	/* Each sender holds the other's SA, receive only. */
+	EXPECT_TRUE(holds_rx_only("gk-m1", spi3));
+	EXPECT_TRUE(holds_rx_only("gk-m2", spi1));
+	EXPECT_TRUE(holds_rx_only("gk-m3", spi1));
+	EXPECT_TRUE(holds_rx_only("gk-m3", spi3));
+	/* The SAs are per-sender ones (SENDER flag, a sender id each). */
+	ASSERT_EQ(0, kt_gkmctl("gk-m3", self->out, sizeof(self->out), "show 7"));
+	TH_LOG("m4: %s", self->out);
 	EXPECT_NE(NULL, strstr(self->out, "state: active"));
-	TH_LOG("refused %d time(s) before m1 left; %lld ms", refused, mono_ms() - t0);
+	EXPECT_NE(NULL, strstr(self->out, ", sender 1"));
+	EXPECT_NE(NULL, strstr(self->out, ", sender 2"));
+
+	/* Real ESP from both senders to the receiver. */
+	rx = kt_socket_in("gk-m3", AF_INET, SOCK_DGRAM, 0);
+	ASSERT_LE(0, rx);
+	mreq.imr_ifindex = (int)kt_ifindex_in("gk-m3", "eth0");
+	inet_pton(AF_INET, "239.77.1.1", &sin.sin_addr);
+	inet_pton(AF_INET, "239.77.1.1", &mreq.imr_multiaddr);
+	ASSERT_EQ(0, bind(rx, (struct sockaddr *)&sin, sizeof(sin)));
+	ASSERT_EQ(0, setsockopt(rx, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mreq, sizeof(mreq)));
+	ASSERT_EQ(0, setsockopt(rx, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)));
+	tx1 = kt_socket_in("gk-m1", AF_INET, SOCK_DGRAM, 0);
+	tx3 = kt_socket_in("gk-m2", AF_INET, SOCK_DGRAM, 0);
+	ASSERT_LE(0, tx1);
+	ASSERT_LE(0, tx3);
+	for (int i = 0; i < n; i++) {
+		EXPECT_EQ(0, kt_send4(tx1, "239.77.1.1", DATA_PORT, "from-m1", 7));
+		EXPECT_EQ(0, kt_send4(tx3, "239.77.1.1", DATA_PORT, "from-m3", 7));
+		usleep(20000);
+	}
+	for (;;) {
+		ssize_t len = recv(rx, buf, sizeof(buf), 0);
+
+		if (len <= 0)
+			break;
+		if (len == 7 && !memcmp(buf, "from-m1", 7))
+			from1++;
+		else if (len == 7 && !memcmp(buf, "from-m3", 7))
+			from3++;
+		else
+			other++;
+	}
+	close(rx);
+	close(tx1);
+	close(tx3);
+	TH_LOG("receiver got %d from m1 (spi 0x%08lx), %d from m3 (spi 0x%08lx) of %d each; %lld ms",
+	       from1, spi1, from3, spi3, n, mono_ms() - t0);
+	EXPECT_EQ(n, from1);
+	EXPECT_EQ(n, from3);
+	EXPECT_EQ(0, other);
+	/*
+	 * Decrypted on each sender's own SA: the receiver's state of each
+	 * SPI counted packets ("lifetime current: B(bytes), P(packets)").
+	 */
+	EXPECT_LE(n, sa_packets("gk-m3", spi1));
+	EXPECT_LE(n, sa_packets("gk-m3", spi3));
 }
 
 TEST_HARNESS_MAIN

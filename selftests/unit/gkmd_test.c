@@ -114,6 +114,7 @@ static int make_certs(const char *dir)
 		  "for i in 0 1 2 3 4 5; do mk m$i member-$i ''; done && "
 		  "mk rogue rogue-host '' && mk sender member-sender '' && "
 		  "mk sender2 member-sender-2 '' && "
+		  "mk sender3 member-sender-3 '' && mk sender4 member-sender-4 '' && "
 		  "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sign.key 2>/dev/null && "
 		  "openssl req -x509 -key sign.key -out sign.pem -days 2 -subj /CN=gkmd-signing 2>/dev/null && "
 		  "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
@@ -154,6 +155,8 @@ static int write_conf(struct env *e, unsigned int batch_ms, unsigned int copies,
 		fprintf(f, "allow = %u receiver member-%d\n", GROUP, i);
 	fprintf(f, "allow = %u both member-sender\n", GROUP);
 	fprintf(f, "allow = %u both member-sender-2\n", GROUP);
+	fprintf(f, "allow = %u sender member-sender-3\n", GROUP);
+	fprintf(f, "allow = %u both member-sender-4\n", GROUP);
 	for (unsigned int i = conf_bulk_lo; i < conf_bulk_hi; i++)
 		fprintf(f, "allow = %u receiver bulk-%u\n", GROUP, i);
 	fclose(f);
@@ -352,7 +355,8 @@ static void drain(struct env *e)
 
 struct member {
 	int idx;
-	char name[32];
+	char name[32];			/* its certificate's file name */
+	uint16_t role;			/* role it joins with; 0: receiver */
 	bool in;			/* gkmd said yes to the last join */
 	size_t next;			/* next datagram of the log to process */
 	struct gkm_keystore ks, scratch;
@@ -401,7 +405,8 @@ static int member_join(struct env *e, struct member *mb)
 
 	drain(e);
 	before = ndlog;
-	rc = do_join(e, mb->name, GROUP, GKM_ROLE_RECEIVER, &reg, &len, err);
+	rc = do_join(e, mb->name, GROUP, mb->role ? mb->role : GKM_ROLE_RECEIVER,
+		     &reg, &len, err);
 	if (rc)
 		return rc;
 	rc = gkm_wire_parse_registration(mb->m, reg, (u32)len);
@@ -813,7 +818,7 @@ TEST_F_TIMEOUT(gkmd, refusals_and_garbage, 60)
 	EXPECT_EQ(0, sh("grep -q 'rogue-host.*identity not authorized' %s", e->log));
 }
 
-/* ---- one sender per group (interlock until per-sender SAs) ------------------ */
+/* ---- per-sender data SAs ---------------------------------------------------- */
 
 struct sender_join {
 	struct env *e;
@@ -836,130 +841,250 @@ static void *sender_join_thread(void *p)
 	return NULL;
 }
 
-/* Role gkmd records for @identity in the group (-1: not a member), and
- * the number of its members with the sender role. */
-static int member_role(struct env *e, const char *identity, int *senders)
+/* Sender id gkmd records for @identity (-1: not a member). */
+static int64_t member_sender_id(struct env *e, const char *identity)
 {
 	json_object *r = admin(e, "members 7"), *arr;
-	int role = -1;
+	int64_t id = -1;
 
-	*senders = -1;
 	if (!r || !json_object_object_get_ex(r, "members", &arr)) {
 		json_object_put(r);
 		return -2;
 	}
-	*senders = 0;
 	for (size_t j = 0; j < json_object_array_length(arr); j++) {
 		json_object *m = json_object_array_get_idx(arr, j);
 
-		if (jget(m, "role") & GKM_ROLE_SENDER)
-			(*senders)++;
 		if (!strcmp(jstr(m, "identity"), identity))
-			role = (int)jget(m, "role");
+			id = jget(m, "sender_id");
 	}
 	json_object_put(r);
-	return role;
+	return id;
 }
 
 static int db_sql(const char *path, const char *sql);
 
-static int leave_as(struct env *e, const char *cert)
+/*
+ * gkmd's data SAs as admin status reports them (at most 8): SPIs and
+ * sender ids; returns how many, -1 on error.
+ */
+static int status_sas(struct env *e, uint32_t *spi, uint32_t *sender, char (*tek_fp)[17])
 {
-	struct gkm_reg_client_cfg c;
-	char certp[200], key[200], ca[200], err[200];
+	json_object *st = admin(e, "status"), *g = group0(st), *arr;
+	int n = -1;
 
-	member_cfg(e, cert, &c, certp, key, ca);
-	return gkm_reg_leave(&c, GROUP, err, sizeof(err));
+	if (g && json_object_object_get_ex(g, "sas", &arr)) {
+		n = (int)json_object_array_length(arr);
+		for (int i = 0; i < n && i < 8; i++) {
+			json_object *s = json_object_array_get_idx(arr, i);
+
+			spi[i] = (uint32_t)jget(s, "spi");
+			sender[i] = (uint32_t)jget(s, "sender_id");
+			snprintf(tek_fp[i], 17, "%s", jstr(s, "tek_fp"));
+		}
+	}
+	json_object_put(st);
+	return n;
 }
 
 /*
- * gkmd gives a group one data SA that every sender installs as its output
- * SA, so two senders would reuse GCM nonces under one TEK: gkmd admits at
- * most one member with the sender role and refuses another with BUSY and
- * a reason, whether it joins or re-registers to become a sender, and
- * admits it once the sender has left.  Receivers are not affected.
+ * Does @mb hold every SA gkmd reports, active, with the same TEK, the
+ * SENDER flag and sender id of the SA, and no other active SA?
  */
-TEST_F_TIMEOUT(gkmd, one_sender_per_group, 60)
+static bool holds_exactly(const struct member *mb, int n, const uint32_t *spi,
+			  const uint32_t *sender, char (*tek_fp)[17])
+{
+	int active = 0;
+	char f[17];
+
+	for (int i = 0; i < n; i++) {
+		const struct gkm_sa *sa = gkm_keystore_find_sa(&mb->ks, spi[i]);
+
+		if (!sa || sa->state != GKM_SA_ACTIVE ||
+		    sa->pol.sender_id != sender[i] ||
+		    !(sa->pol.flags & GKM_SA_F_SENDER) != !sender[i])
+			return false;
+		fp(sa->key, sa->key_len, f);
+		if (strcmp(f, tek_fp[i]))
+			return false;
+	}
+	for (u32 i = 0; i < mb->ks.nsas; i++)
+		if (mb->ks.sas[i].state == GKM_SA_ACTIVE)
+			active++;
+	return active == n;
+}
+
+/*
+ * Per-sender data SAs (gkmd.rst, "Senders"): every sender gets a durable,
+ * never reused sender id and its own SA; the shared SA exists only while
+ * the group has no sender; every member holds every sender's SA; a fourth
+ * sender is refused; a leaving sender's SA goes with the next rekey; sender
+ * ids survive a restart and a new sender then gets a fresh one.
+ */
+TEST_F_TIMEOUT(gkmd, per_sender_sas, 90)
 {
 	struct env *e = &self->e;
-	struct member *m = self->mbs;
-	struct sender_join a = { e, "sender", GKM_ROLE_ALL, -1, "" };
-	struct sender_join b = { e, "sender2", GKM_ROLE_SENDER, -1, "" };
-	struct sender_join *won, *lost;
-	const char *lost_id;
-	pthread_t ta, tb;
-	int senders;
+	struct member *m = self->mbs;	/* m[0] receiver, m[1..3] senders */
+	struct sender_join d = { e, "sender4", GKM_ROLE_SENDER, -1, "" };
+	const char *certs[] = { "sender", "sender2", "sender3" };
+	const uint16_t roles[] = { GKM_ROLE_ALL, GKM_ROLE_SENDER, GKM_ROLE_SENDER };
+	uint32_t spi[8], sender[8], id_a, id_b, id_c, old_b_spi = 0;
+	char tek_fp[8][17];
+	int n;
 
+	for (int i = 0; i < 4; i++)
+		m[i].drop_dying = true;	/* more SA changes than slots: see member */
+	for (int i = 1; i <= 3; i++) {
+		snprintf(m[i].name, sizeof(m[i].name), "%s", certs[i - 1]);
+		m[i].role = roles[i - 1];
+	}
 	ASSERT_EQ(0, gkmd_start(e));
+
+	/* No sender: the shared SA, sender id 0. */
 	ASSERT_EQ(0, member_join(e, &m[0]));
+	ASSERT_EQ(0, converge(e, m, 1, 5000, NULL));
+	n = status_sas(e, spi, sender, tek_fp);
+	ASSERT_EQ(1, n);
+	EXPECT_EQ(0u, sender[0]);
+	EXPECT_EQ(0u, m[0].ks.sender_id);
+	EXPECT_TRUE(holds_exactly(&m[0], n, spi, sender, tek_fp));
 
-	/* Two would-be senders at once: exactly one is admitted. */
-	ASSERT_EQ(0, pthread_create(&ta, NULL, sender_join_thread, &a));
-	ASSERT_EQ(0, pthread_create(&tb, NULL, sender_join_thread, &b));
-	pthread_join(ta, NULL);
-	pthread_join(tb, NULL);
-	TH_LOG("member-sender: %d (%s), member-sender-2: %d (%s)", a.rc, a.err,
-	       b.rc, b.err);
-	ASSERT_EQ(1, (a.rc == 0) + (b.rc == 0));
-	won = a.rc == 0 ? &a : &b;
-	lost = a.rc == 0 ? &b : &a;
-	lost_id = lost == &a ? "member-sender" : "member-sender-2";
-	EXPECT_EQ(GKM_REG_BUSY, lost->rc);
-	EXPECT_NE(NULL, strstr(lost->err, "the group already has a sender"));
-	EXPECT_EQ(-1, member_role(e, lost_id, &senders));
-	EXPECT_EQ(1, senders);
+	/* Two senders: distinct ids and SPIs, no shared SA, all held by all. */
+	ASSERT_EQ(0, member_join(e, &m[1]));
+	ASSERT_EQ(0, member_join(e, &m[2]));
+	ASSERT_EQ(0, converge(e, m, 3, 5000, NULL));
+	id_a = m[1].ks.sender_id;
+	id_b = m[2].ks.sender_id;
+	TH_LOG("sender ids %u %u", id_a, id_b);
+	EXPECT_NE(0u, id_a);
+	EXPECT_NE(0u, id_b);
+	EXPECT_NE(id_a, id_b);
+	EXPECT_EQ((int64_t)id_a, member_sender_id(e, "member-sender"));
+	EXPECT_EQ((int64_t)id_b, member_sender_id(e, "member-sender-2"));
+	EXPECT_EQ(0, member_sender_id(e, "member-0"));
+	n = status_sas(e, spi, sender, tek_fp);
+	ASSERT_EQ(2, n);
+	EXPECT_NE(spi[0], spi[1]);
+	EXPECT_NE(0, strcmp(tek_fp[0], tek_fp[1]));
+	EXPECT_EQ(id_a < id_b ? id_a : id_b, sender[0]);
+	EXPECT_EQ(id_a < id_b ? id_b : id_a, sender[1]);
+	for (int i = 0; i < 3; i++)
+		EXPECT_TRUE(holds_exactly(&m[i], n, spi, sender, tek_fp));
 
-	/* The loser may still receive... */
-	lost->role = GKM_ROLE_RECEIVER;
-	sender_join_thread(lost);
-	ASSERT_EQ(0, lost->rc);
-	EXPECT_EQ(GKM_ROLE_RECEIVER, member_role(e, lost_id, &senders));
-	EXPECT_EQ(1, senders);
-	/* ...but not become a sender by re-registering: role unchanged. */
-	lost->role = GKM_ROLE_SENDER;
-	sender_join_thread(lost);
-	EXPECT_EQ(GKM_REG_BUSY, lost->rc);
-	EXPECT_EQ(GKM_ROLE_RECEIVER, member_role(e, lost_id, &senders));
-	EXPECT_EQ(1, senders);
-	/* The sender itself re-registers as before. */
-	sender_join_thread(won);
-	EXPECT_EQ(0, won->rc);
+	/* A third one: three SAs. */
+	ASSERT_EQ(0, member_join(e, &m[3]));
+	ASSERT_EQ(0, converge(e, m, 4, 5000, NULL));
+	id_c = m[3].ks.sender_id;
+	EXPECT_NE(0u, id_c);
+	EXPECT_NE(id_a, id_c);
+	EXPECT_NE(id_b, id_c);
+	n = status_sas(e, spi, sender, tek_fp);
+	ASSERT_EQ(3, n);
+	EXPECT_NE(spi[0], spi[1]);
+	EXPECT_NE(spi[1], spi[2]);
+	EXPECT_NE(spi[0], spi[2]);
+	for (int i = 0; i < 4; i++)
+		EXPECT_TRUE(holds_exactly(&m[i], n, spi, sender, tek_fp));
+	for (int i = 0; i < n; i++)
+		if (sender[i] == id_b)
+			old_b_spi = spi[i];
+	ASSERT_NE(0u, old_b_spi);
 
-	/* Once the sender has left, the other one may send. */
-	ASSERT_EQ(0, leave_as(e, won->cert));
-	sender_join_thread(lost);
-	EXPECT_EQ(0, lost->rc);
-	EXPECT_EQ(GKM_ROLE_SENDER, member_role(e, lost_id, &senders));
-	EXPECT_EQ(1, senders);
-	/* And the one that left is now refused as a sender. */
-	sender_join_thread(won);
-	EXPECT_EQ(GKM_REG_BUSY, won->rc);
+	/* A fourth sender is refused with the reason, and logged. */
+	sender_join_thread(&d);
+	EXPECT_EQ(GKM_REG_BUSY, d.rc);
+	EXPECT_NE(NULL, strstr(d.err, "already has 3 senders"));
+	EXPECT_EQ(-1, member_sender_id(e, "member-sender-4"));
+	EXPECT_EQ(0, sh("grep -q 'member-sender-4 refused as a sender: the group has 3 senders' %s",
+			e->log));
+	/* ...but may receive. */
+	d.role = GKM_ROLE_RECEIVER;
+	sender_join_thread(&d);
+	EXPECT_EQ(0, d.rc);
+	EXPECT_EQ(0, member_sender_id(e, "member-sender-4"));
+	/* A receiver cannot become a sender by re-registering. */
+	d.role = GKM_ROLE_ALL;
+	sender_join_thread(&d);
+	EXPECT_EQ(GKM_REG_BAD_REQUEST, d.rc);
+	EXPECT_NE(NULL, strstr(d.err, "leave, then join"));
+	EXPECT_EQ(0, member_sender_id(e, "member-sender-4"));
+	/* A sender re-registers as before (same id, same SAs). */
+	ASSERT_EQ(0, member_join(e, &m[1]));
+	EXPECT_EQ(id_a, m[1].ks.sender_id);
 
-	/* Each refusal is logged, naming the current sender for the admin. */
-	EXPECT_EQ(0, sh("test $(grep -c 'refused as a sender' %s) -eq 3", e->log));
-	EXPECT_EQ(0, sh("grep -q 'refused: busy.*already has a sender' %s", e->log));
-	/* The receiver followed every rekey. */
-	ASSERT_EQ(0, converge(e, m, NMEMBERS, 5000, NULL));
+	/* The second sender leaves: the next rekey drops its SA everywhere. */
+	ASSERT_EQ(0, member_leave(e, &m[2]));
+	ASSERT_EQ(0, converge(e, m, 4, 5000, NULL));
+	n = status_sas(e, spi, sender, tek_fp);
+	ASSERT_EQ(2, n);
+	EXPECT_EQ(id_a < id_c ? id_a : id_c, sender[0]);
+	EXPECT_EQ(id_a < id_c ? id_c : id_a, sender[1]);
+	for (int i = 0; i < 4; i++) {
+		const struct gkm_sa *sa;
+
+		if (!m[i].in)
+			continue;
+		EXPECT_TRUE(holds_exactly(&m[i], n, spi, sender, tek_fp));
+		sa = gkm_keystore_find_sa(&m[i].ks, old_b_spi);
+		EXPECT_TRUE(!sa || sa->state != GKM_SA_ACTIVE);
+	}
+
+	/* A restart keeps the sender ids and the SAs... */
+	gkmd_kill(e, SIGTERM);
+	ASSERT_EQ(0, gkmd_start(e));
+	EXPECT_EQ((int64_t)id_a, member_sender_id(e, "member-sender"));
+	EXPECT_EQ((int64_t)id_c, member_sender_id(e, "member-sender-3"));
+	{
+		uint32_t spi2[8], sender2[8];
+		char fp2[8][17];
+
+		ASSERT_EQ(n, status_sas(e, spi2, sender2, fp2));
+		for (int i = 0; i < n; i++) {
+			EXPECT_EQ(spi[i], spi2[i]);
+			EXPECT_EQ(sender[i], sender2[i]);
+		}
+	}
+	EXPECT_EQ(0, sh("! grep -q 'do not match' %s", e->log));
+	/* ...and a sender joining now gets an id never used before. */
+	ASSERT_EQ(0, member_join(e, &m[2]));
+	ASSERT_EQ(0, converge(e, m, 4, 5000, NULL));
+	TH_LOG("rejoined sender id %u (was %u)", m[2].ks.sender_id, id_b);
+	EXPECT_NE(id_b, m[2].ks.sender_id);
+	EXPECT_LT(id_a, m[2].ks.sender_id);
+	EXPECT_LT(id_b, m[2].ks.sender_id);
+	EXPECT_LT(id_c, m[2].ks.sender_id);
+	n = status_sas(e, spi, sender, tek_fp);
+	ASSERT_EQ(3, n);
+	for (int i = 0; i < 4; i++)
+		EXPECT_TRUE(holds_exactly(&m[i], n, spi, sender, tek_fp));
 
 	/*
-	 * A database of a gkmd without the interlock, with two senders:
-	 * gkmd warns at start and still admits no further sender change.
+	 * A schema version 2 database (before sender ids) with a sender on
+	 * the shared SA: migrated, the sender gets an id, and gkmd replaces
+	 * the shared SA by a per-sender one at start.
 	 */
+	ASSERT_EQ(0, member_leave(e, &m[1]));
+	ASSERT_EQ(0, member_leave(e, &m[2]));
+	ASSERT_EQ(0, member_leave(e, &m[3]));
+	ASSERT_EQ(0, converge(e, m, 4, 5000, NULL));
 	gkmd_kill(e, SIGTERM);
 	{
-		char db[200], sql[300];
+		char db[200], sql[400];
 
 		sprintf(db, "%s/state.db", e->dir);
-		sprintf(sql, "UPDATE members SET role = %d WHERE identity = 'member-0'",
-			GKM_ROLE_ALL);
+		sprintf(sql, "UPDATE members SET role = %d WHERE identity = 'member-0';"
+			"ALTER TABLE members DROP COLUMN sender_id;"
+			"ALTER TABLE groups DROP COLUMN next_sender_id;"
+			"PRAGMA user_version = 2", GKM_ROLE_ALL);
 		ASSERT_EQ(0, db_sql(db, sql));
 	}
 	ASSERT_EQ(0, gkmd_start(e));
-	EXPECT_EQ(0, sh("grep -q 'are both senders on the one data SA' %s", e->log));
-	EXPECT_EQ(GKM_ROLE_ALL, member_role(e, "member-0", &senders));
-	EXPECT_EQ(2, senders);
-	sender_join_thread(won);
-	EXPECT_EQ(GKM_REG_BUSY, won->rc);
+	EXPECT_EQ(0, sh("grep -q 'migrated from schema version 2 to 3' %s", e->log));
+	EXPECT_EQ(1, member_sender_id(e, "member-0"));
+	ASSERT_EQ(0, converge(e, m, 1, 5000, NULL));
+	n = status_sas(e, spi, sender, tek_fp);
+	ASSERT_EQ(1, n);
+	EXPECT_EQ(1u, sender[0]);
+	EXPECT_TRUE(holds_exactly(&m[0], n, spi, sender, tek_fp));
 }
 
 TEST_F_TIMEOUT(gkmd, config_errors, 30)
@@ -1216,7 +1341,10 @@ static int db_downgrade(const char *path, size_t *blob_len)
 		goto out;
 	sqlite3_bind_blob(st, 1, blob, (int)len, SQLITE_STATIC);
 	if (sqlite3_step(st) != SQLITE_DONE ||
-	    db_exec(db, "DROP TABLE tree_nodes; PRAGMA user_version = 0"))
+	    db_exec(db, "DROP TABLE tree_nodes;"
+		    " ALTER TABLE members DROP COLUMN sender_id;"
+		    " ALTER TABLE groups DROP COLUMN next_sender_id;"
+		    " PRAGMA user_version = 0"))
 		goto out;
 	*blob_len = len;
 	rc = 0;
@@ -1260,7 +1388,7 @@ TEST_F_TIMEOUT(gkmd, state_db_nodes_and_migration, 60)
 	ASSERT_EQ(0, db_downgrade(db, &blob_len));
 	TH_LOG("old layout: %zu byte tree blob", blob_len);
 	ASSERT_EQ(0, gkmd_start(e));
-	EXPECT_EQ(0, sh("grep -q 'migrated to schema version 2' %s", e->log));
+	EXPECT_EQ(0, sh("grep -q 'migrated from schema version 0 to 3' %s", e->log));
 	drain(e);
 	ASSERT_EQ(0, converge(e, m, NMEMBERS, 5000, &rejoins));
 	EXPECT_EQ(0, rejoins);
@@ -1283,9 +1411,9 @@ TEST_F_TIMEOUT(gkmd, state_db_nodes_and_migration, 60)
 	EXPECT_EQ(0, sh("grep -q 'group 7: cannot load the key tree' %s", e->log));
 
 	/* A database of a newer gkmd is refused with the reason. */
-	ASSERT_EQ(0, db_sql(db, "PRAGMA user_version = 3"));
+	ASSERT_EQ(0, db_sql(db, "PRAGMA user_version = 4"));
 	EXPECT_NE(0, gkmd_start(e));
-	EXPECT_EQ(0, sh("grep -q 'schema version 3 was written by a newer gkmd' %s",
+	EXPECT_EQ(0, sh("grep -q 'schema version 4 was written by a newer gkmd' %s",
 			e->log));
 }
 
