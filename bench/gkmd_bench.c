@@ -4,13 +4,20 @@
  *
  * 1. Rekeys of a 10^5-member group (degree 4): for each, one leave and one
  *    join applied to a clone of the tree (as gkmd does), the message built
- *    by gkmd's own encoder (gkmctl/gkmd/rekey_msg.c, compiled in here:
+ *    by gkmd's own encoder (gkmd/rekey_msg.c, linked from libgkmd.a:
  *    fragmentation, AES key wrap, AES-GCM, RSA-2048 signatures) and
- *    committed by gkmd's own state code (gkmctl/gkmd/store.c and
- *    tree_store.c, compiled in: SQLite WAL, synchronous=FULL, the changed
+ *    committed by gkmd's own state code (gkmd/store_sqlite.c and
+ *    tree_image.c, linked in: SQLite WAL, synchronous=FULL, the changed
  *    tree nodes, the group row and the datagrams in one transaction per
  *    message, as group.c does).  Reports messages/s and datagrams/s.
- * 2. Registrations per second against a real gkmd over TLS 1.3 on loopback
+ * 2. Key-server CPU per leave at n = 10^6 (degree 4), for both signature
+ *    algorithms (RSA-2048 PKCS#1 v1.5, ECDSA P-256; gkmd.conf's
+ *    signature): process CPU time of the tree update and of the whole
+ *    message gkmd's encoder builds (new keys, AES key wraps, AES-GCM, one
+ *    signature per datagram), without the tree clone and the SQLite commit
+ *    (which part 1 includes), and the mean cost of one signature alone.
+ *    GKMD_BENCH_LEAVE_N overrides n.
+ * 3. Registrations per second against a real gkmd over TLS 1.3 on loopback
  *    (private network namespace), each join/leave durably committed:
  *    run by the unit test's machinery is too heavy here, so this part
  *    starts build/gkmd itself.
@@ -30,10 +37,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../gkmctl/gkmd/rekey_msg.c"
-#include "../gkmctl/gkmd/store.c"
-#include "../gkmctl/gkmd/tree_store.c"
+#include <openssl/ec.h>
+
 #include "crypto_openssl.h"
+#include "gkmd.h"
+#include "wire_encode.h"
 #include "reg_client.h"
 
 int64_t gkmd_wall(void) { return (int64_t)time(NULL); }
@@ -45,6 +53,106 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static double cpu_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Part 2: one algorithm's figures. */
+struct leave_cpu {
+	const char *name;
+	uint8_t sig_alg;
+	double leave_us;	/* tree update + message, per leave */
+	double sign_us;		/* one signature of a full datagram */
+	double frags;		/* datagrams per leave */
+};
+
+/* The group both parts rekey: one AES-GCM SA, a KEK, nothing else. */
+static void bench_group_init(struct gkmd_group *g)
+{
+	g->id = 1;
+	g->cfg.transform = GKM_ESP_AES_GCM_128;
+	g->cfg.tek_lifetime = 3600;
+	g->cfg.kek_lifetime = 86400;
+	g->kek = (struct gkm_key){ .id = GKMD_KEY_ID_BASE, .ver = 1,
+				   .usage = GKM_KEY_GROUP, .len = 32 };
+	g->sas[0] = (struct gkmd_sa){ .spi = 0x10000, .tek_id = GKMD_KEY_ID_BASE + 1,
+				      .tek_ver = 1, .transform = 1, .tek_len = 20 };
+	g->nsas = 1;
+	g->next_spi = 0x10001;
+}
+
+static int leave_cpu_bench(struct leave_cpu *r, uint32_t n)
+{
+	static struct gkmd d;
+	static struct gkmd_group g;
+	static uint8_t out[GKM_WIRE_MAX_FRAGS][GKM_WIRE_MAX_DATAGRAM];
+	uint8_t msg[GKM_WIRE_MAX_DATAGRAM], sig[GKM_WIRE_MAX_SIG_LEN];
+	uint32_t len[GKM_WIRE_MAX_FRAGS], sig_len;
+	struct lkh_config lc = { .degree = 4 };
+	struct gkm_enc_rekey p = { .sig_alg = r->sig_alg };
+	struct gkmd_rekey_common cm = { .new_kek = true, .new_sa = true };
+	const int R = 300, S = 200;
+	uint32_t *slots;
+	long total = 0;
+	double c0;
+
+	memset(&d, 0, sizeof(d));
+	memset(&g, 0, sizeof(g));
+	gkm_ossl_crypto(&d.crypto);
+	d.signer = r->sig_alg == GKM_WIRE_SIG_ECDSA_P256_SHA256 ?
+		   EVP_EC_gen("P-256") : gkm_ossl_rsa_generate(2048);
+	if (!d.signer)
+		return -1;
+	d.cfg.sig_alg = r->sig_alg;
+	p.signer = d.signer;
+	d.max_body = gkm_enc_max_body(&p);
+	bench_group_init(&g);
+	slots = calloc(n, sizeof(*slots));
+	if (!slots || lkh_new(&g.tree, &lc) ||
+	    lkh_batch(g.tree, NULL, 0, n, NULL, slots, LKH_F_NO_TEK, NULL))
+		return -1;
+	free(slots);
+
+	c0 = cpu_s();
+	for (int i = 0; i < R; i++) {
+		uint32_t leave = (uint32_t)(((uint64_t)i * 7919) % n);
+		struct lkh_rekey rk;
+		int nf;
+
+		lkh_rekey_init(&rk);
+		if (lkh_batch(g.tree, &leave, 1, 0, NULL, NULL, LKH_F_NO_TEK, &rk))
+			return -1;
+		g.kek.ver++;
+		g.sas[0].spi = g.next_spi++;
+		g.msg_id = (uint64_t)i + 1;
+		nf = gkmd_build_rekey(&d, &g, &rk, &cm, &g.kek, g.msg_id, out, len);
+		lkh_rekey_release(&rk);
+		if (nf <= 0)
+			return -1;
+		total += nf;
+	}
+	r->leave_us = (cpu_s() - c0) / R * 1e6;
+	r->frags = (double)total / R;
+
+	memset(msg, 0x5a, sizeof(msg));
+	c0 = cpu_s();
+	for (int i = 0; i < S; i++) {
+		sig_len = sizeof(sig);
+		if (d.crypto.ops->sign(d.crypto.priv, d.signer, r->sig_alg, msg,
+				       sizeof(msg), sig, &sig_len))
+			return -1;
+	}
+	r->sign_us = (cpu_s() - c0) / S * 1e6;
+	gkmd_tree_image_free(&g.stored);
+	lkh_free(g.tree);
+	EVP_PKEY_free(d.signer);
+	return 0;
 }
 
 static int rekey_bench(double *msgs_s, double *dgrams_s, double *frags_avg)
@@ -62,18 +170,10 @@ static int rekey_bench(double *msgs_s, double *dgrams_s, double *frags_avg)
 
 	gkm_ossl_crypto(&d.crypto);
 	d.signer = gkm_ossl_rsa_generate(2048);
+	d.cfg.sig_alg = p.sig_alg;
 	p.signer = d.signer;
 	d.max_body = gkm_enc_max_body(&p);
-	g.id = 1;
-	g.cfg.transform = GKM_ESP_AES_GCM_128;
-	g.cfg.tek_lifetime = 3600;
-	g.cfg.kek_lifetime = 86400;
-	g.kek = (struct gkm_key){ .id = GKMD_KEY_ID_BASE, .ver = 1,
-				  .usage = GKM_KEY_GROUP, .len = 32 };
-	g.sas[0] = (struct gkmd_sa){ .spi = 0x10000, .tek_id = GKMD_KEY_ID_BASE + 1,
-				     .tek_ver = 1, .transform = 1, .tek_len = 20 };
-	g.nsas = 1;
-	g.next_spi = 0x10001;
+	bench_group_init(&g);
 	uint32_t *slots = calloc(N, sizeof(*slots));
 
 	if (!slots || lkh_new(&g.tree, &lc) ||
@@ -236,6 +336,12 @@ int main(int argc, char **argv)
 {
 	double msgs = 0, dgrams = 0, frags = 0, regs = 0;
 	char gkmd[4096], *p;
+	struct leave_cpu lc[2] = {
+		{ .name = "rsa2048", .sig_alg = GKM_WIRE_SIG_RSA_PKCS1_SHA256 },
+		{ .name = "ecdsa_p256", .sig_alg = GKM_WIRE_SIG_ECDSA_P256_SHA256 },
+	};
+	const char *env = getenv("GKMD_BENCH_LEAVE_N");
+	uint32_t leave_n = env ? (uint32_t)strtoul(env, NULL, 10) : 1000000;
 	int failed = 0;
 	ssize_t n = readlink("/proc/self/exe", gkmd, sizeof(gkmd) - 16);
 	FILE *f;
@@ -253,6 +359,14 @@ int main(int argc, char **argv)
 	}
 	printf("rekeys, 1e5 members, d=4, 1 leave + 1 join each: %.1f messages/s, %.1f datagrams/s (%.2f fragments/message)\n",
 	       msgs, dgrams, frags);
+	for (int i = 0; i < 2; i++) {
+		if (leave_cpu_bench(&lc[i], leave_n)) {
+			fprintf(stderr, "leave CPU bench (%s) failed\n", lc[i].name);
+			failed = 1;
+		}
+		printf("key-server CPU per leave, n=%u, d=4, %s: %.1f us (%.2f datagrams; one signature %.1f us)\n",
+		       leave_n, lc[i].name, lc[i].leave_us, lc[i].frags, lc[i].sign_us);
+	}
 	if (access(gkmd, X_OK) || reg_bench(gkmd, &regs)) {
 		fprintf(stderr, "registration bench failed (is %s built? run as root)\n", gkmd);
 		failed = 1;
@@ -264,7 +378,13 @@ int main(int argc, char **argv)
 	fprintf(f, "{\"rekey_members\": 100000, \"rekey_degree\": 4,"
 		" \"rekey_messages_per_s\": %.1f, \"rekey_datagrams_per_s\": %.1f,"
 		" \"rekey_fragments_per_message\": %.2f,"
-		" \"registrations_per_s\": %.1f}\n", msgs, dgrams, frags, regs);
+		" \"registrations_per_s\": %.1f, \"leave_cpu_members\": %u,"
+		" \"leave_cpu_degree\": 4", msgs, dgrams, frags, regs, leave_n);
+	for (int i = 0; i < 2; i++)
+		fprintf(f, ", \"leave_cpu_us_%s\": %.1f, \"leave_datagrams_%s\": %.2f,"
+			" \"sign_us_%s\": %.1f", lc[i].name, lc[i].leave_us,
+			lc[i].name, lc[i].frags, lc[i].name, lc[i].sign_us);
+	fprintf(f, "}\n");
 	fclose(f);
 	/* The figures are written either way; a failed part fails make bench. */
 	return failed;

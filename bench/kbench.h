@@ -45,6 +45,8 @@ void kb_busy_stop(const pid_t *pids, int n);
 int kb_apply_latency(struct json_object *out);
 int kb_loss_under_rekeys(struct json_object *out);
 int kb_kernel_memory(struct json_object *out);
+int kb_forged_flood(struct json_object *out);
+int kb_netns_teardown(struct json_object *out);
 
 /* Helpers for the JSON report. */
 void kb_put_int(struct json_object *o, const char *key, int64_t v);

@@ -33,7 +33,7 @@
 #include "kbench.h"
 #include "ref_member.h"
 
-#define KB_LAT_RING	1024	/* kmod/group.h GKM_LAT_SAMPLES */
+#define KB_LAT_RING	1024	/* kmod/stats.h GKM_LAT_SAMPLES */
 
 struct kb_dgrams {
 	uint8_t reg[GKM_WIRE_MAX_REG_LEN];

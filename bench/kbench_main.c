@@ -104,7 +104,10 @@ void kb_put_str(struct json_object *o, const char *key, const char *v)
 	json_object_object_add(o, key, json_object_new_string(v));
 }
 
-/* Run part @name? GKM_BENCH_PARTS="apply loss memory" (default: all). */
+/*
+ * Run part @name? GKM_BENCH_PARTS="apply loss forged_flood memory
+ * netns_teardown" (default: all).
+ */
 static bool kb_part(const char *name)
 {
 	const char *parts = getenv("GKM_BENCH_PARTS");
@@ -151,9 +154,17 @@ int main(int argc, char **argv)
 		printf("# kbench: packets lost across rekeys under traffic\n");
 		fail |= kb_loss_under_rekeys(out);
 	}
+	if (kb_part("forged_flood")) {
+		printf("# kbench: forged flood\n");
+		fail |= kb_forged_flood(out);
+	}
 	if (kb_part("memory")) {
 		printf("# kbench: kernel memory\n");
 		fail |= kb_kernel_memory(out);
+	}
+	if (kb_part("netns_teardown")) {
+		printf("# kbench: namespace teardown\n");
+		fail |= kb_netns_teardown(out);
 	}
 	kt_topo_down();
 

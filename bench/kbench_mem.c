@@ -31,9 +31,18 @@
 #define KB_MEM_DATA	"239.77.3.1"
 #define KB_MEM_SPI0	0x200000
 
+#define KB_MEM_CACHES	512	/* slab caches remembered per reading */
+
+struct kb_cache {
+	char name[128];
+	long long bytes;	/* active_objs * objsize */
+};
+
 struct kb_mem {
 	long used_kb, slab_kb;
 	long long slab_objects;	/* bytes */
+	int ncaches;
+	struct kb_cache caches[KB_MEM_CACHES];
 };
 
 static long kb_meminfo(const char *key)
@@ -54,24 +63,63 @@ static long kb_meminfo(const char *key)
 	return v;
 }
 
-/* Bytes in allocated slab objects: sum of active_objs * objsize. */
-static long long kb_slab_objects(void)
+/*
+ * Bytes in allocated slab objects: sum of active_objs * objsize, in all
+ * and per cache (@m->caches, for the breakdown).
+ */
+static long long kb_slab_objects(struct kb_mem *m)
 {
 	char line[512];
 	long long sum = 0;
 	FILE *f = fopen("/proc/slabinfo", "r");
 
+	m->ncaches = 0;
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
 		char name[128];
 		long long active, total, size;
 
-		if (sscanf(line, "%127s %lld %lld %lld", name, &active, &total, &size) == 4)
-			sum += active * size;
+		if (sscanf(line, "%127s %lld %lld %lld", name, &active, &total, &size) != 4)
+			continue;
+		sum += active * size;
+		if (m->ncaches < KB_MEM_CACHES) {
+			snprintf(m->caches[m->ncaches].name, sizeof(m->caches[0].name), "%s",
+				 name);
+			m->caches[m->ncaches++].bytes = active * size;
+		}
 	}
 	fclose(f);
 	return sum;
+}
+
+/*
+ * Which slab caches grew between @a and @b, per group: printed and put
+ * under "slab_caches_per_group" (bytes, caches that moved by at least
+ * 16 B per group), so that a figure names what it is made of.
+ */
+static void kb_mem_breakdown(struct json_object *o, const struct kb_mem *a,
+			     const struct kb_mem *b, int groups)
+{
+	struct json_object *c = json_object_new_object();
+	int i, j;
+
+	printf("#   slab caches per group:");
+	for (i = 0; i < b->ncaches; i++) {
+		long long before = 0;
+		double per;
+
+		for (j = 0; j < a->ncaches; j++)
+			if (!strcmp(a->caches[j].name, b->caches[i].name))
+				before = a->caches[j].bytes;
+		per = (double)(b->caches[i].bytes - before) / groups;
+		if (per < 16 && per > -16)
+			continue;
+		printf(" %s %.0f", b->caches[i].name, per);
+		kb_put_double(c, b->caches[i].name, per);
+	}
+	printf("\n");
+	json_object_object_add(o, "slab_caches_per_group", c);
 }
 
 static void kb_mem_read(struct kb_mem *m)
@@ -80,49 +128,7 @@ static void kb_mem_read(struct kb_mem *m)
 	kb_sleep_ms(1000);
 	m->used_kb = kb_meminfo("MemTotal") - kb_meminfo("MemFree");
 	m->slab_kb = kb_meminfo("Slab");
-	m->slab_objects = kb_slab_objects();
-}
-
-/* A registration for group @id like kt_gcks_registration's plus @extra KWKs. */
-static int kb_registration(struct kt_gcks *k, uint32_t id, int extra, uint8_t *out,
-			   uint32_t cap)
-{
-	static uint8_t body[GKM_WIRE_MAX_BODY];
-	struct gkm_wire_rekey_sa rsa = { .kek_id = k->kek.id, .kek_ver = k->kek.ver };
-	struct gkm_wire_member mb = { .leaf_id = k->leaf.id, .role = GKM_ROLE_RECEIVER };
-	struct gkm_wire_sa sa = {
-		.spi = KB_MEM_SPI0 + id,
-		.transform = GKM_ESP_AES_GCM_128,
-		.tek_id = k->tek.id,
-		.tek_ver = k->tek.ver,
-		.dtd = 1,
-	};
-	struct gkm_enc_buf b;
-	uint32_t len;
-	int i;
-
-	gkm_enc_init(&b, body, sizeof(body));
-	gkm_enc_rekey_sa(&b, &rsa);
-	gkm_enc_plain_key(&b, &k->kek);
-	gkm_enc_plain_key(&b, &k->root);
-	gkm_enc_plain_key(&b, &k->leaf);
-	gkm_enc_plain_key(&b, &k->tek);
-	for (i = 0; i < extra; i++) {
-		struct gkm_key kwk = { .id = 1000 + i, .ver = 1, .usage = GKM_KEY_KWK,
-				       .len = GKM_KEY_KWK_LEN };
-
-		gkm_ossl_random(kwk.key, kwk.len);
-		gkm_enc_plain_key(&b, &kwk);
-	}
-	gkm_enc_data_sa(&b, &sa);
-	gkm_enc_member(&b, &mb);
-	gkm_enc_cert(&b, k->der, k->der_len);
-	if (b.err)
-		return b.err;
-	if (gkm_enc_registration(id, 1, GKM_WIRE_SIG_RSA_PKCS1_SHA256, body, b.len, out,
-				 cap, &len))
-		return -1;
-	return (int)len;
+	m->slab_objects = kb_slab_objects(m);
 }
 
 static int kb_groups_create(struct gkm_genl *g, int n)
@@ -146,7 +152,9 @@ static int kb_groups_register(struct gkm_genl *g, struct kt_gcks *k, int32_t key
 	int i, len;
 
 	for (i = 1; i <= n; i++) {
-		len = kb_registration(k, i, extra, reg, sizeof(reg));
+		k->group = i;
+		k->spi = KB_MEM_SPI0 + i;
+		len = kt_gcks_registration_kwks(k, GKM_ROLE_RECEIVER, extra, reg, sizeof(reg));
 		if (len <= 0 || kt_group_set(g, i, reg, len, key)) {
 			fprintf(stderr, "kbench: mem: register %d: %s\n", i, g->nl.errmsg);
 			return -1;
@@ -173,7 +181,7 @@ int kb_kernel_memory(struct json_object *out)
 	const int groups = kb_env("GKM_BENCH_MEM_GROUPS", 1000);
 	const int extra = kb_env("GKM_BENCH_MEM_EXTRA_KEYS", 32);
 	struct json_object *o = json_object_new_object();
-	struct kb_mem base, created, reg_a, base2, created2, reg_b;
+	static struct kb_mem base, created, reg_a, base2, created2, reg_b;
 	struct gkm_genl g = { 0 };
 	struct kt_gcks k;
 	long reg_delta_a, reg_delta_b;
@@ -191,6 +199,7 @@ int kb_kernel_memory(struct json_object *out)
 	}
 	if (kt_gcks_init(&k, 1, KB_MEM_SPI0))
 		return -1;
+	k.reg_dtd = 1;
 	key = kt_keyring_add(&k);
 	if (key <= 0 || kt_genl_in("gk-m2", &g))
 		goto out;
@@ -242,6 +251,7 @@ int kb_kernel_memory(struct json_object *out)
 	       kb_per(reg_delta_b - reg_delta_a, (long)groups * extra),
 	       (double)((reg_b.slab_objects - created2.slab_objects) -
 			(reg_a.slab_objects - created.slab_objects)) / ((double)groups * extra));
+	kb_mem_breakdown(o, &base, &created, groups);
 	ret = 0;
 out:
 	if (g.nl.sock)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * lkh_bench.c - cost of LKH rekeying in gkmd (gkmctl/lib/lkh.c).
+ * lkh_bench.c - cost of LKH rekeying in gkmd (gkmd/lkh.c).
  *
  * For n = 1e3 .. 1e6 members and d = 2, 4, 8: wrapped keys and bytes per
  * single leave and per batch of 1 % / 10 % leaves, key-server CPU time per
@@ -436,7 +436,7 @@ int main(int argc, char **argv)
 		sig_us = (cpu_now() - s0) / 50 * 1e6;
 	}
 
-	printf("LKH rekey cost (gkmctl/lib/lkh.c), OpenSSL %s\n",
+	printf("LKH rekey cost (gkmd/lkh.c), OpenSSL %s\n",
 	       OpenSSL_version(OPENSSL_VERSION));
 	printf("bytes per wrapped key on the wire: %d (WRAPPED_KEY TLV: 4 B TLV header + 20 B ids/usage/lengths + 40 B RFC 3394 output)\n",
 	       WIRE_KEY_BYTES);

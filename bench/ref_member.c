@@ -29,7 +29,7 @@ static int ref_install_new(struct ref_member *m)
 	int ret;
 
 	for (i = 0; i < m->live.nsas; i++) {
-		const struct gkm_sa *sa = &m->live.sas[i];
+		const struct gkm_sa *sa = m->live.sas[i];
 
 		if (sa->state != GKM_SA_ACTIVE || ref_installed(m, sa->pol.spi))
 			continue;

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * `make bench`'s last step: gathers DIR/lkh.json, DIR/gkmd.json and
- * DIR/kernel.json into one report (argv[2], normally bench/out/bench.json)
- * and prints the table of the figures issue #7 asks for. The report has a
- * "summary" object with those figures under flat keys and the three
- * inputs, unchanged, under "lkh", "gkmd" and "kernel"
+ * `make bench`'s last step: gathers DIR/lkh.json, DIR/gkmd.json,
+ * DIR/flash_crowd.json and DIR/kernel.json into one report (argv[2],
+ * normally bench/out/bench.json) and prints the table of the figures
+ * issues #7 and #16 ask for. The report has a "summary" object with those
+ * figures under flat keys and the four inputs, unchanged, under "lkh",
+ * "gkmd", "flash_crowd" and "kernel"
  * (Documentation/benchmarks.rst documents every key).
  *
  * Usage: report DIR OUT.json. Exits 1 when an input is missing or lacks
@@ -199,7 +200,7 @@ static void lkh_rows(struct json_object *lkh, struct json_object *sum)
 
 int main(int argc, char **argv)
 {
-	struct json_object *lkh, *gkmd, *kern, *out, *sum;
+	struct json_object *lkh, *gkmd, *kern, *out, *sum, *fc;
 	double v, w;
 
 	if (argc != 3) {
@@ -208,6 +209,7 @@ int main(int argc, char **argv)
 	}
 	lkh = load(argv[1], "lkh");
 	gkmd = load(argv[1], "gkmd");
+	fc = load(argv[1], "flash_crowd");
 	kern = load(argv[1], "kernel");
 	out = json_object_new_object();
 	sum = json_object_new_object();
@@ -219,6 +221,33 @@ int main(int argc, char **argv)
 	v = num(gkmd, "registrations_per_s");
 	put(sum, "gkmd_registrations_per_s", v);
 	row1("registrations/s at gkmd (TLS 1.3, durable)", v, "%.1f /s");
+	v = num(gkmd, "leave_cpu_us_rsa2048");
+	w = num(gkmd, "leave_cpu_us_ecdsa_p256");
+	put(sum, "gkmd_leave_cpu_us_rsa2048", v);
+	put(sum, "gkmd_leave_cpu_us_ecdsa_p256", w);
+	row2("gkmd CPU per leave at n=1e6, RSA-2048 / ECDSA P-256", v, w,
+	     "%.0f / %.0f us");
+
+	v = num(fc, "registrations_per_s");
+	w = num(fc, "all_registered_s");
+	put(sum, "flash_crowd_registrations_per_s", v);
+	put(sum, "flash_crowd_all_registered_s", w);
+	row2("flash crowd (10,000 members in 1 s): registrations/s, all in", v, w,
+	     "%.0f /s, %.1f s");
+	v = num(fc, "latency_ms_p50");
+	w = num(fc, "latency_ms_p99");
+	put(sum, "flash_crowd_latency_ms_p50", v);
+	put(sum, "flash_crowd_latency_ms_p99", w);
+	row2("  latency p50 / p99", v, w, "%.0f / %.0f ms");
+	v = num(fc, "gkmd_peak_rss_kib");
+	w = num(fc, "gkmd_peak_fds");
+	put(sum, "flash_crowd_gkmd_peak_rss_kib", v);
+	put(sum, "flash_crowd_gkmd_peak_fds", w);
+	row2("  gkmd peak RSS / open files", v / 1024, w, "%.0f MiB / %.0f");
+	v = num(fc, "tls_only.ceiling_per_s_clients_here");
+	put(sum, "flash_crowd_tls_ceiling_per_s", v);
+	row2("  TLS-only ceiling here / registrations reach", v,
+	     num(fc, "ratio_to_tls_ceiling") * 100, "%.0f /s / %.0f%%");
 
 	v = num(kern, "rekeys_under_traffic.lost");
 	w = num(kern, "rekeys_under_traffic.rekeys");
@@ -240,6 +269,27 @@ int main(int argc, char **argv)
 	    num(kern, "rekeys_under_traffic.bridge_netdev_drops");
 	row1("  device drops (sender, receiver, bridge)", v, "%.0f");
 
+	v = num(kern, "forged_flood.current_kek.absorbed_per_s");
+	w = num(kern, "forged_flood.current_kek.cpu_ns_per_datagram");
+	put(sum, "forged_flood_absorbed_per_s", v);
+	put(sum, "forged_flood_cpu_ns_per_datagram", w);
+	row2("forged flood absorbed / guest CPU per datagram", v, w, "%.0f /s / %.0f ns");
+	v = num(kern, "forged_flood.current_kek.rekeys_applied");
+	w = num(kern, "forged_flood.current_kek.rekeys_sent");
+	put(sum, "forged_flood_rekeys_applied", v);
+	row2("  rekeys applied during it / sent", v, w, "%.0f / %.0f");
+	v = num(kern, "forged_flood.current_kek.apply_p99_us");
+	put(sum, "forged_flood_apply_p99_us", v);
+	row1("  first copy to applied p99 during it", v, "%.0f us");
+	row2("  unknown KEK id: absorbed / CPU per datagram",
+	     num(kern, "forged_flood.unknown_kek.absorbed_per_s"),
+	     num(kern, "forged_flood.unknown_kek.cpu_ns_per_datagram"), "%.0f /s / %.0f ns");
+
+	v = num(kern, "netns_teardown.netns_exit_s");
+	w = num(kern, "netns_teardown.groups");
+	put(sum, "netns_exit_s", v);
+	row2("netns exit with N groups (control sockets) / N", v, w, "%.3f s / %.0f");
+
 	mem_row(kern, sum, "group", "kernel memory per group (control socket, no keys)",
 		"%.0f B used / %.0f B slab objects");
 	mem_row(kern, sum, "registration", "kernel memory per registration (4 keys, 1 SA)",
@@ -250,6 +300,7 @@ int main(int argc, char **argv)
 	json_object_object_add(out, "summary", sum);
 	json_object_object_add(out, "lkh", lkh);
 	json_object_object_add(out, "gkmd", gkmd);
+	json_object_object_add(out, "flash_crowd", fc);
 	json_object_object_add(out, "kernel", kern);
 	if (json_object_to_file_ext(argv[2], out, JSON_C_TO_STRING_PRETTY)) {
 		fprintf(stderr, "report: cannot write %s\n", argv[2]);

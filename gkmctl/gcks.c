@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * gkmctl gcks: the key server's admin commands (status, members, evict,
- * rekey, reload) over gkmd's unix control socket (Documentation/gkmd.rst,
+ * bans, unban, rekey, reload) over gkmd's unix control socket (Documentation/gkmd.rst,
  * "Admin protocol": one command line in, one JSON object line out with
  * "ok" and, when false, "error"). Human output by default (like
  * `wg show`), the server's reply pretty-printed with -j. gkmd's refusals
@@ -31,6 +31,7 @@ struct gcks_opts {
 	const char *socket;
 	int timeout_ms;
 	bool json;
+	bool ban;		/* evict --ban */
 };
 
 struct gcks_cmd {
@@ -102,12 +103,41 @@ static void print_group_status(json_object *g)
 	       jtext(g, "leaves"));
 }
 
+/* store = etcd: this key server's role and etcd as it sees them. */
+static void print_election(json_object *reply)
+{
+	json_object *el = jfield(reply, "election"), *etcd = jfield(el, "etcd");
+	int64_t age = jint(el, "keepalive_age_ms");
+
+	printf("  role: %s (name %s)", jtext(reply, "role"), jtext(el, "name"));
+	if (strcmp(jtext(reply, "role"), "leader"))
+		printf(", leader: %s", *jtext(el, "leader") ? jtext(el, "leader") : "none");
+	printf("\n");
+	if (*jtext(el, "lease"))
+		printf("  lease: %s, ttl %s s, last keep-alive %.1f s ago\n",
+		       jtext(el, "lease"), jtext(el, "lease_ttl"), age / 1000.0);
+	else
+		printf("  lease: none\n");
+	if (*jtext(el, "last_loss"))
+		printf("  last loss of leadership: %s\n", jtext(el, "last_loss"));
+	if (json_object_get_boolean(jfield(etcd, "healthy")))
+		printf("  etcd: healthy, %s (etcd %s, raft term %s, revision %s)\n",
+		       jtext(etcd, "endpoint"), jtext(etcd, "version"),
+		       jtext(etcd, "raft_term"), jtext(etcd, "revision"));
+	else
+		printf("  etcd: NOT ANSWERING: %s\n", jtext(etcd, "error"));
+}
+
 static void print_status(json_object *reply, int argc, char **argv)
 {
 	json_object *groups = jfield(reply, "groups");
 	size_t n = jcount(reply, "groups");
 
 	printf("gkmd: %zu group%s\n", n, plural((int64_t)n));
+	if (jfield(reply, "store"))
+		printf("  store: %s\n", jtext(reply, "store"));
+	if (jfield(reply, "election"))
+		print_election(reply);
 	printf("  registration connections: %s\n", jtext(reply, "registration_connections"));
 	printf("  refused: %s, rate limited: %s, bad requests: %s\n",
 	       jtext(reply, "refused"), jtext(reply, "rate_limited"),
@@ -149,21 +179,65 @@ static void print_members(json_object *reply, int argc, char **argv)
 	}
 	gw = column_width(members, "group", "GROUP");
 	iw = column_width(members, "identity", "IDENTITY");
-	printf("%-*s  %-*s  %-8s  %4s  %6s\n", gw, "GROUP", iw, "IDENTITY", "ROLE",
-	       "SLOT", "LEAF");
+	printf("%-*s  %-*s  %-8s  %6s  %4s  %6s\n", gw, "GROUP", iw, "IDENTITY", "ROLE",
+	       "SENDER", "SLOT", "LEAF");
 	for (size_t i = 0; i < n; i++) {
 		json_object *m = json_object_array_get_idx(members, i);
 
-		printf("%-*s  %-*s  %-8s  %4s  %6s\n", gw, jtext(m, "group"), iw,
-		       jtext(m, "identity"), member_role(m), jtext(m, "slot"),
-		       jtext(m, "leaf_id"));
+		/* Sender ids are durable and never reused; 0: not a sender. */
+		printf("%-*s  %-*s  %-8s  %6s  %4s  %6s\n", gw, jtext(m, "group"), iw,
+		       jtext(m, "identity"), member_role(m),
+		       jint(m, "sender_id") ? jtext(m, "sender_id") : "-",
+		       jtext(m, "slot"), jtext(m, "leaf_id"));
 	}
 }
 
 static void print_evict(json_object *reply, int argc, char **argv)
 {
-	printf("evicted %s from group %s: message id %s\n", argv[1], argv[0],
-	       jtext(reply, "msg_id"));
+	if (!jfield(reply, "banned")) {
+		printf("evicted %s from group %s: message id %s\n", argv[1], argv[0],
+		       jtext(reply, "msg_id"));
+		return;
+	}
+	if (json_object_get_boolean(jfield(reply, "evicted")))
+		printf("evicted %s from group %s: message id %s; banned\n", argv[1],
+		       argv[0], jtext(reply, "msg_id"));
+	else
+		printf("%s is not a member of group %s; banned\n", argv[1], argv[0]);
+	printf("(its registrations are refused until '%s gcks unban %s %s')\n",
+	       gkmctl_prog, argv[0], argv[1]);
+}
+
+static void print_bans(json_object *reply, int argc, char **argv)
+{
+	json_object *bans = jfield(reply, "bans");
+	size_t n = jcount(reply, "bans");
+	int gw, iw;
+
+	if (!n) {
+		printf("no bans\n");
+		return;
+	}
+	gw = column_width(bans, "group", "GROUP");
+	iw = column_width(bans, "identity", "IDENTITY");
+	printf("%-*s  %-*s  %s\n", gw, "GROUP", iw, "IDENTITY", "SINCE");
+	for (size_t i = 0; i < n; i++) {
+		json_object *b = json_object_array_get_idx(bans, i);
+		time_t since = (time_t)jint(b, "since");
+		char when[32];
+		struct tm tm;
+
+		if (!gmtime_r(&since, &tm) ||
+		    !strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm))
+			snprintf(when, sizeof(when), "%s", jtext(b, "since"));
+		printf("%-*s  %-*s  %s\n", gw, jtext(b, "group"), iw, jtext(b, "identity"),
+		       when);
+	}
+}
+
+static void print_unban(json_object *reply, int argc, char **argv)
+{
+	printf("lifted the ban on %s in group %s\n", argv[1], argv[0]);
 }
 
 static void print_rekey(json_object *reply, int argc, char **argv)
@@ -198,9 +272,16 @@ static const struct gcks_cmd gcks_cmds[] = {
 	  "current KEK and TEK (ids, versions, SHA-256 fingerprints, never keys),\n"
 	  "tree shape and pending work.", 0, 0, print_status },
 	{ "members", " [GROUP]", "List the registered members (of GROUP, or of every group)\n"
-	  "with their role, tree slot and leaf key id.", 0, 1, print_members },
-	{ "evict", " GROUP IDENTITY", "Remove IDENTITY (a certificate CN) from GROUP as a leave and\n"
-	  "wait until the rekey excluding it is committed.", 2, 2, print_evict },
+	  "with their role, sender id, tree slot and leaf key id.", 0, 1, print_members },
+	{ "evict", " GROUP IDENTITY [--ban]", "Remove IDENTITY (a certificate CN) from GROUP as a leave and\n"
+	  "wait until the rekey excluding it is committed. An evicted identity that\n"
+	  "the configuration still authorizes may register again; with --ban its\n"
+	  "registrations are refused until 'unban' (or a configuration that\n"
+	  "authorizes it differently). --ban also bans an identity that is not a member.",
+	  2, 2, print_evict },
+	{ "bans", " [GROUP]", "List the bans in force (of GROUP, or of every group).",
+	  0, 1, print_bans },
+	{ "unban", " GROUP IDENTITY", "Lift the ban on IDENTITY in GROUP.", 2, 2, print_unban },
 	{ "rekey", " [GROUP]", "Refresh the KEK and the TEK now (of GROUP, or of every group).",
 	  0, 1, print_rekey },
 	{ "reload", "", "Re-read gkmd's configuration file (authorizations, timings); members\n"
@@ -251,12 +332,21 @@ static int check_identity(const char *s)
 	return GKMCTL_EXIT_OK;
 }
 
-/* "CMD [GROUP [IDENTITY]]\n" into @line; returns an exit code. */
-static int build_line(const struct gcks_cmd *cmd, int argc, char **argv,
-		      char *line, size_t len)
+/*
+ * "CMD [GROUP [IDENTITY]]\n" into @line; returns an exit code. The wire
+ * name of "evict --ban" is "ban" (gkmd.rst, "Admin protocol").
+ */
+static int build_line(const struct gcks_opts *o, const struct gcks_cmd *cmd,
+		      int argc, char **argv, char *line, size_t len)
 {
+	const char *name = cmd->name;
 	uint32_t group = 0;
 	int n;
+
+	if (o->ban && strcmp(cmd->name, "evict"))
+		return gkmctl_fail(GKMCTL_EXIT_USAGE, "gcks: --ban goes with evict");
+	if (o->ban)
+		name = "ban";
 
 	if (argc < cmd->min_args || argc > cmd->max_args) {
 		cmd_usage(stderr, cmd);
@@ -267,11 +357,11 @@ static int build_line(const struct gcks_cmd *cmd, int argc, char **argv,
 	if (argc >= 2 && check_identity(argv[1]))
 		return GKMCTL_EXIT_USAGE;
 	if (argc == 0)
-		n = snprintf(line, len, "%s\n", cmd->name);
+		n = snprintf(line, len, "%s\n", name);
 	else if (argc == 1)
-		n = snprintf(line, len, "%s %u\n", cmd->name, group);
+		n = snprintf(line, len, "%s %u\n", name, group);
 	else
-		n = snprintf(line, len, "%s %u %s\n", cmd->name, group, argv[1]);
+		n = snprintf(line, len, "%s %u %s\n", name, group, argv[1]);
 	if (n < 0 || (size_t)n >= len || n > GCKS_MAX_LINE)
 		return gkmctl_fail(GKMCTL_EXIT_USAGE, "gcks: command too long");
 	return GKMCTL_EXIT_OK;
@@ -460,7 +550,7 @@ static int run_cmd(const struct gcks_opts *o, const struct gcks_cmd *cmd,
 	json_object *reply = NULL;
 	int ret;
 
-	ret = build_line(cmd, argc, argv, line, sizeof(line));
+	ret = build_line(o, cmd, argc, argv, line, sizeof(line));
 	if (ret)
 		return ret;
 	ret = gcks_exchange(o, line, &reply);
@@ -485,6 +575,7 @@ static int parse_opts(int argc, char **argv, struct gcks_opts *o, bool *help)
 	static const struct option longopts[] = {
 		{ "socket", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "ban", no_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -502,6 +593,9 @@ static int parse_opts(int argc, char **argv, struct gcks_opts *o, bool *help)
 				return gkmctl_fail(GKMCTL_EXIT_USAGE,
 						   "invalid --timeout '%s' (1..3600 seconds)", optarg);
 			o->timeout_ms = (int)v * 1000;
+			break;
+		case 'b':
+			o->ban = true;
 			break;
 		case 'h':
 			*help = true;

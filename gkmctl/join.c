@@ -38,7 +38,7 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s join GROUP --server HOST[:PORT] --cert FILE --key FILE --ca FILE\n"
+		"Usage: %s join GROUP --server HOST[:PORT][,HOST[:PORT]...] --cert FILE --key FILE --ca FILE\n"
 		"                  --ctrl ADDR:PORT --data ADDR [--dev IFACE]\n"
 		"                  [--role sender|receiver|both] [--reqid N] [--proto udp|any]\n"
 		"                  [--timeout SEC] [--detach]\n"
@@ -49,6 +49,8 @@ static void usage(FILE *f)
 		"re-register when the kernel reports the member out of sync or its keys\n"
 		"expiring; SIGINT/SIGTERM leave the group. --detach returns after setup.\n"
 		"Defaults: role receiver, reqid = GROUP, proto udp, timeout 10 s.\n"
+		"Several key servers (--server A,B,C): asked in order, the next one at once\n"
+		"when one is busy (a standby) or unreachable.\n"
 		"Joining the data multicast group (IP_ADD_MEMBERSHIP) is the application's job.\n",
 		gkmctl_prog, gkmctl_prog);
 }
@@ -57,17 +59,12 @@ static void usage(FILE *f)
 static int parse_args(int argc, char **argv, struct gkmctl_member *m)
 {
 	static const struct option longopts[] = {
-		{ "server", required_argument, NULL, 's' },
-		{ "cert", required_argument, NULL, 'c' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "ca", required_argument, NULL, 'a' },
+		GKMCTL_MEMBER_LONGOPTS,
 		{ "dev", required_argument, NULL, 'i' },
 		{ "role", required_argument, NULL, 'r' },
 		{ "ctrl", required_argument, NULL, 'C' },
 		{ "data", required_argument, NULL, 'D' },
 		{ "reqid", required_argument, NULL, 'q' },
-		{ "proto", required_argument, NULL, 'p' },
-		{ "timeout", required_argument, NULL, 't' },
 		{ "registration", required_argument, NULL, 'R' },
 		{ "detach", no_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
@@ -76,26 +73,18 @@ static int parse_args(int argc, char **argv, struct gkmctl_member *m)
 	struct gkmctl_group *cfg = &m->cfg;
 	const char *ctrl = NULL, *data = NULL, *dev = NULL;
 	uint16_t fam_data = 0;
-	uint32_t v;
-	int c, proto;
+	int c, ret;
 
 	m->proto = IPPROTO_UDP;
 	cfg->role = GKM_ROLE_RECEIVER;
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		ret = gkmctl_member_option(m, c, optarg);
+		if (ret > 0)
+			return ret;
+		if (!ret)
+			continue;
 		switch (c) {
-		case 's':
-			m->reg.server = optarg;
-			break;
-		case 'c':
-			m->reg.cert = optarg;
-			break;
-		case 'k':
-			m->reg.key = optarg;
-			break;
-		case 'a':
-			m->reg.ca = optarg;
-			break;
 		case 'i':
 			dev = optarg;
 			break;
@@ -116,19 +105,6 @@ static int parse_args(int argc, char **argv, struct gkmctl_member *m)
 			if (gkmctl_parse_u32(optarg, &cfg->reqid) || !cfg->reqid)
 				return gkmctl_fail(GKMCTL_EXIT_USAGE,
 						   "invalid --reqid '%s' (1..4294967295)", optarg);
-			break;
-		case 'p':
-			proto = gkmctl_parse_proto(optarg);
-			if (proto < 0)
-				return gkmctl_fail(GKMCTL_EXIT_USAGE,
-						   "invalid --proto '%s' (udp or any)", optarg);
-			m->proto = (uint8_t)proto;
-			break;
-		case 't':
-			if (gkmctl_parse_u32(optarg, &v) || !v || v > 3600)
-				return gkmctl_fail(GKMCTL_EXIT_USAGE,
-						   "invalid --timeout '%s' (1..3600 seconds)", optarg);
-			m->reg.timeout_ms = (int)v * 1000;
 			break;
 		case 'R':
 			m->reg_file = optarg;
@@ -300,7 +276,8 @@ int gkmctl_join_main(int argc, char **argv, const struct gkmctl_opts *opts)
 	 * schedule, so the retries are for this first registration only.
 	 */
 	m->reg.busy_retries = GKMCTL_JOIN_BUSY_RETRIES;
-	ret = gkmctl_member_register(m, &reg, &reg_len, &m->cert, &m->cert_len);
+	ret = gkmctl_member_register(m, false, &reg, &reg_len, &m->cert,
+				     &m->cert_len, NULL);
 	m->reg.busy_retries = 0;
 	if (ret) {
 		gkmctl_group_del(g, m->cfg.id);

@@ -5,6 +5,10 @@
  * this network namespace: the kernel group (and with it its SAs), the xfrm
  * policies, the GCKS key. Without --server only the local state goes; the
  * server then notices nothing until it evicts the member.
+ *
+ * A foreground `gkmctl join` of the group in this namespace is asked to
+ * stop first (join_sock.c): it de-registers with its own credentials and
+ * exits, so the leave's rekey never makes it register the member again.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -30,20 +34,17 @@ static void usage(FILE *f)
 int gkmctl_leave_main(int argc, char **argv, const struct gkmctl_opts *opts)
 {
 	static const struct option longopts[] = {
-		{ "server", required_argument, NULL, 's' },
-		{ "cert", required_argument, NULL, 'c' },
-		{ "key", required_argument, NULL, 'k' },
-		{ "ca", required_argument, NULL, 'a' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "proto", required_argument, NULL, 'p' },
+		GKMCTL_MEMBER_LONGOPTS,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	struct gkmctl_member *m;
 	struct gkm_genl *g;
-	int timeout_ms = 3000, c, proto, ret, err;
-	uint32_t id, v;
+	int c, ret, err;
+	bool deregistered = false;
+	uint32_t id;
 	int32_t key;
+	pid_t daemon;
 
 	if (argc >= 2 && gkmctl_is_help(argv[1])) {
 		usage(stdout);
@@ -65,36 +66,12 @@ int gkmctl_leave_main(int argc, char **argv, const struct gkmctl_opts *opts)
 	m->proto = IPPROTO_UDP;
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		ret = gkmctl_member_option(m, c, optarg);
+		if (ret > 0)
+			goto out;
+		if (!ret)
+			continue;
 		switch (c) {
-		case 's':
-			m->reg.server = optarg;
-			break;
-		case 'c':
-			m->reg.cert = optarg;
-			break;
-		case 'k':
-			m->reg.key = optarg;
-			break;
-		case 'a':
-			m->reg.ca = optarg;
-			break;
-		case 't':
-			if (gkmctl_parse_u32(optarg, &v) || !v || v > 3600) {
-				ret = gkmctl_fail(GKMCTL_EXIT_USAGE,
-						  "invalid --timeout '%s' (1..3600 seconds)", optarg);
-				goto out;
-			}
-			timeout_ms = (int)v * 1000;
-			break;
-		case 'p':
-			proto = gkmctl_parse_proto(optarg);
-			if (proto < 0) {
-				ret = gkmctl_fail(GKMCTL_EXIT_USAGE,
-						  "invalid --proto '%s' (udp or any)", optarg);
-				goto out;
-			}
-			m->proto = (uint8_t)proto;
-			break;
 		case 'h':
 			usage(stdout);
 			ret = GKMCTL_EXIT_OK;
@@ -110,10 +87,27 @@ int gkmctl_leave_main(int argc, char **argv, const struct gkmctl_opts *opts)
 		ret = GKMCTL_EXIT_USAGE;
 		goto out;
 	}
+	if (!m->reg.timeout_ms)
+		m->reg.timeout_ms = 3000;
 	if (m->reg.server && (!m->reg.cert || !m->reg.key || !m->reg.ca)) {
 		ret = gkmctl_fail(GKMCTL_EXIT_USAGE, "--server needs --cert, --key and --ca");
 		goto out;
 	}
+
+	/*
+	 * The join daemon first, so that it is gone before our de-registration
+	 * puts the member out of sync; it may be busy re-registering for up
+	 * to its own timeout (10 s by default) before it hears us.
+	 */
+	err = gkmctl_join_sock_request_leave(id, m->reg.timeout_ms + 12000, &deregistered,
+					     &daemon);
+	if (err > 0)
+		fprintf(stderr, "%s: group %u: stopped the foreground gkmctl join (pid %d)%s\n",
+			gkmctl_prog, id, (int)daemon,
+			deregistered ? ", which de-registered" : "");
+	else if (err < 0)
+		fprintf(stderr, "%s: group %u: warning: the foreground gkmctl join (pid %d) did not answer: %s\n",
+			gkmctl_prog, id, (int)daemon, strerror(-err));
 
 	ret = gkmctl_genl_open(g);
 	if (ret)
@@ -128,16 +122,18 @@ int gkmctl_leave_main(int argc, char **argv, const struct gkmctl_opts *opts)
 	m->cfg.id = id;
 	if (err == -ENOENT) {
 		/* Nothing in the kernel (a crashed join?): the server, the key. */
-		gkmctl_member_deregister(m, timeout_ms);
+		if (!deregistered)
+			gkmctl_member_deregister(m, m->reg.timeout_ms);
 		key = gkmctl_keyring_find(id);
 		if (key > 0)
 			gkmctl_keyring_remove(key);
-		ret = key > 0 || m->reg.server ? GKMCTL_EXIT_OK :
+		ret = key > 0 || m->reg.server || deregistered ? GKMCTL_EXIT_OK :
 			gkmctl_fail(GKMCTL_EXIT_KERNEL,
 				    "leave: group %u is not joined in this network namespace", id);
 		goto out_close;
 	}
-	gkmctl_member_deregister(m, timeout_ms);
+	if (!deregistered)
+		gkmctl_member_deregister(m, m->reg.timeout_ms);
 	ret = gkmctl_member_teardown(g, m);
 out_close:
 	gkm_genl_close(g);

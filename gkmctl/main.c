@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "gkmctl.h"
-#include "../kmod/version.h"
 #include "genl.h"
 
 const char *gkmctl_prog = "gkmctl";
@@ -87,7 +86,8 @@ int gkmctl_genl_open(struct gkm_genl *g)
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: %s [-j|--json] <command> [<args>]\n"
-		"       %s --version | --help\n\nCommands:\n",
+		"       %s --version | --help\n"
+		"Without a command, shows the status ('show').\n\nCommands:\n",
 		gkmctl_prog, gkmctl_prog);
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
@@ -123,9 +123,11 @@ int main(int argc, char **argv)
 			return GKMCTL_EXIT_USAGE;
 		}
 	}
+	/* No command: the status, as `wg` alone is `wg show`. */
 	if (optind >= argc) {
-		usage(stderr);
-		return GKMCTL_EXIT_USAGE;
+		char *show[] = { "show", NULL };
+
+		return gkmctl_show_main(1, show, &opts);
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (!strcmp(argv[optind], commands[i].name))

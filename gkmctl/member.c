@@ -59,24 +59,43 @@ static int read_file(const char *path, uint8_t **buf, size_t *len)
 	return 0;
 }
 
-int gkmctl_member_register(const struct gkmctl_member *m, uint8_t **reg,
-			   size_t *reg_len, uint8_t **cert, size_t *cert_len)
+int gkmctl_member_register(const struct gkmctl_member *m, bool rejoin,
+			   uint8_t **reg, size_t *reg_len, uint8_t **cert,
+			   size_t *cert_len, struct gkmctl_refusal *why)
 {
 	struct gkm_wire_msg *msg;
 	enum gkm_wire_err werr;
+	unsigned int retry_after = 0;
 	char err[256] = "";
 	int ret;
 
 	*reg = NULL;
 	*cert = NULL;
+	if (why)
+		*why = (struct gkmctl_refusal){ 0 };
 	if (m->reg_file) {
 		ret = read_file(m->reg_file, reg, reg_len);
 		if (ret)
 			return gkmctl_fail(GKMCTL_EXIT_FAILURE, "registration file %s: %s",
 					   m->reg_file, strerror(-ret));
 	} else {
-		ret = gkm_reg_join(&m->reg, m->cfg.id, m->cfg.role, reg, reg_len,
-				   err, sizeof(err));
+		if (rejoin)
+			ret = gkm_reg_rejoin(&m->reg, m->cfg.id, m->cfg.role, reg,
+					     reg_len, &retry_after, err, sizeof(err));
+		else
+			ret = gkm_reg_join(&m->reg, m->cfg.id, m->cfg.role, reg,
+					   reg_len, err, sizeof(err));
+		if (ret > 0 && why)
+			*why = (struct gkmctl_refusal){ ret, retry_after };
+		/*
+		 * BUSY after every retry: no key server could take it now
+		 * (over its limits, or standbys while none leads), which
+		 * gets better, so it exits like a network failure (6) and
+		 * the unit restarts; other refusals do not (4).
+		 */
+		if (ret == GKM_REG_BUSY)
+			return gkmctl_fail(GKMCTL_EXIT_TIMEOUT, "registration with %s: %s",
+					   m->reg.server, err[0] ? err : gkm_reg_status_str(ret));
 		if (ret > 0)	/* reg_client's text already names the status */
 			return gkmctl_fail(GKMCTL_EXIT_SERVER, "registration refused by %s: %s",
 					   m->reg.server, err[0] ? err : gkm_reg_status_str(ret));
@@ -123,14 +142,50 @@ err:
 	return ret;
 }
 
-void gkmctl_member_deregister(const struct gkmctl_member *m, int timeout_ms)
+int gkmctl_member_option(struct gkmctl_member *m, int c, const char *arg)
+{
+	uint32_t v;
+	int proto;
+
+	switch (c) {
+	case 's':
+		m->reg.server = arg;
+		return 0;
+	case 'c':
+		m->reg.cert = arg;
+		return 0;
+	case 'k':
+		m->reg.key = arg;
+		return 0;
+	case 'a':
+		m->reg.ca = arg;
+		return 0;
+	case 't':
+		if (gkmctl_parse_u32(arg, &v) || !v || v > 3600)
+			return gkmctl_fail(GKMCTL_EXIT_USAGE,
+					   "invalid --timeout '%s' (1..3600 seconds)", arg);
+		m->reg.timeout_ms = (int)v * 1000;
+		return 0;
+	case 'p':
+		proto = gkmctl_parse_proto(arg);
+		if (proto < 0)
+			return gkmctl_fail(GKMCTL_EXIT_USAGE,
+					   "invalid --proto '%s' (udp or any)", arg);
+		m->proto = (uint8_t)proto;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+bool gkmctl_member_deregister(const struct gkmctl_member *m, int timeout_ms)
 {
 	struct gkm_reg_client_cfg cfg = m->reg;
 	char err[256] = "";
 	int ret;
 
 	if (!cfg.server)
-		return;
+		return false;
 	cfg.timeout_ms = timeout_ms;
 	ret = gkm_reg_leave(&cfg, m->cfg.id, err, sizeof(err));
 	if (ret > 0 && ret != GKM_REG_NOT_MEMBER)
@@ -140,6 +195,7 @@ void gkmctl_member_deregister(const struct gkmctl_member *m, int timeout_ms)
 	else if (ret < 0)
 		fprintf(stderr, "%s: warning: de-registration with %s failed: %s\n",
 			gkmctl_prog, cfg.server, err[0] ? err : strerror(-ret));
+	return ret == 0 || ret == GKM_REG_NOT_MEMBER;
 }
 
 int gkmctl_member_teardown(struct gkm_genl *g, struct gkmctl_member *m)

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "gkmctl.h"
 #include "reg_client.h"
@@ -26,15 +27,28 @@ struct gkmctl_member {
 	size_t cert_len;
 };
 
+/* Why the key server refused a registration (gkmctl_member_register). */
+struct gkmctl_refusal {
+	int status;			/* enum gkm_reg_status; 0: not refused */
+	unsigned int retry_after;	/* BUSY: the server's hint, seconds */
+};
+
 /*
  * Obtain a registration payload (from gkmd, or the file) and check it: it
  * must be for our group and carry the GCKS certificate, which is returned
- * in *@cert (malloc()ed). On failure prints why and returns an exit code.
+ * in *@cert (malloc()ed). @rejoin: a re-registration of a member that holds
+ * a registration (gkm_reg_rejoin: refused if it left meanwhile). On
+ * failure prints why and returns an exit code; a server refusal is also
+ * described in *@why (may be NULL).
  */
-int gkmctl_member_register(const struct gkmctl_member *m, uint8_t **reg,
-			   size_t *reg_len, uint8_t **cert, size_t *cert_len);
-/* Best-effort de-registration at the server, bounded by @timeout_ms. */
-void gkmctl_member_deregister(const struct gkmctl_member *m, int timeout_ms);
+int gkmctl_member_register(const struct gkmctl_member *m, bool rejoin,
+			   uint8_t **reg, size_t *reg_len, uint8_t **cert,
+			   size_t *cert_len, struct gkmctl_refusal *why);
+/*
+ * Best-effort de-registration at the server, bounded by @timeout_ms:
+ * true if the server confirmed it (or says we are no member).
+ */
+bool gkmctl_member_deregister(const struct gkmctl_member *m, int timeout_ms);
 /*
  * Remove what a member has in this kernel: the group (and with it its SAs),
  * the policies, the GCKS key. Missing pieces are not an error. Returns an
@@ -49,7 +63,37 @@ int gkmctl_member_teardown(struct gkm_genl *g, struct gkmctl_member *m);
 int gkmctl_member_watch(struct gkm_genl *g, struct gkm_genl *ev,
 			struct gkmctl_member *m);
 
+/*
+ * The options join and leave share: the key server (--server, --cert,
+ * --key, --ca), --timeout and --proto. GKMCTL_MEMBER_LONGOPTS goes into
+ * their getopt_long tables; gkmctl_member_option() applies one by its
+ * value @c: 0 when applied, -1 when @c is not one of them, or
+ * GKMCTL_EXIT_USAGE after printing why @arg is invalid.
+ */
+#define GKMCTL_MEMBER_LONGOPTS \
+	{ "server", required_argument, NULL, 's' }, \
+	{ "cert", required_argument, NULL, 'c' }, \
+	{ "key", required_argument, NULL, 'k' }, \
+	{ "ca", required_argument, NULL, 'a' }, \
+	{ "timeout", required_argument, NULL, 't' }, \
+	{ "proto", required_argument, NULL, 'p' }
+int gkmctl_member_option(struct gkmctl_member *m, int c, const char *arg);
+
 /* Exit code for a gkm_reg_join/leave result. */
 int gkmctl_reg_exit_code(int ret);
+
+/*
+ * join_sock.c: the foreground join's local control socket, through which
+ * `gkmctl leave` stops it (see there). _listen returns the listening fd or
+ * -errno; _accept a connection carrying a leave request from our uid or
+ * root (then *@peer_pid), or 0; _answer says whether we de-registered and
+ * closes it. _request_leave (the leave side): 1 if a join daemon of
+ * @group answered (*@deregistered), 0 if there is none, or -errno.
+ */
+int gkmctl_join_sock_listen(uint32_t group);
+int gkmctl_join_sock_accept(int lfd, pid_t *peer_pid);
+void gkmctl_join_sock_answer(int fd, bool deregistered);
+int gkmctl_join_sock_request_leave(uint32_t group, int timeout_ms,
+				   bool *deregistered, pid_t *pid);
 
 #endif /* GKMCTL_MEMBER_H */

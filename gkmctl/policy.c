@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The xfrm policies of a group's data flows (gkmctl/lib/xfrm_policy.c)
+ * The xfrm policies of a group's data flows (xfrm_policy.c)
  * for its role, used by join and leave, and the low-level command
  * `gkmctl policy add|del GROUP [...]`.
  *

@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * gkmctl show [GROUP]: the module's version and ABI, and the groups of the
- * caller's network namespace with their configuration, state, epoch, data
- * SAs, counters and apply latency. Human output by default (like
- * `wg show`), JSON with -j. Never prints key material (the kernel never
- * sends any).
+ * gkmctl show [GROUP] [dump]: the module's version and ABI, and the groups
+ * of the caller's network namespace with their configuration, state,
+ * epoch, data SAs, counters and apply latency. Human output by default
+ * (like `wg show`), JSON with -j, and with "dump" tab-separated records
+ * for scripts (like `wg show all dump`; the format is in gkmctl(8)).
+ * Never prints key material (the kernel never sends any).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -197,6 +198,39 @@ static void group_human(const struct gkmctl_group *grp)
 	}
 }
 
+/* One group's "dump" records: group, then its SAs, then its counters. */
+static void group_dump(const struct gkmctl_group *grp)
+{
+	char a[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN], ifname[IF_NAMESIZE];
+	int i;
+
+	printf("group\t%u\t%s\t%s\t%u\t%s\t%u\t%s\t%s\t%" PRIu64 "\t%u\t%u",
+	       grp->id, gkmctl_state_str(grp->state), gkmctl_role_str(grp->role), grp->reqid,
+	       grp->has_ctrl ? addr_str(grp->family, grp->ctrl_addr, a) : "-",
+	       grp->has_ctrl ? grp->ctrl_port : 0,
+	       grp->ifindex && if_indextoname(grp->ifindex, ifname) ? ifname : "-",
+	       grp->has_data ? addr_str(grp->family, grp->data_addr, d) : "-",
+	       grp->registered ? grp->msg_id : 0, grp->registered ? grp->kek_id : 0,
+	       grp->registered ? grp->kek_ver : 0);
+	for (i = GKM_LAT_COUNT; i <= GKM_LAT_MAX; i++)
+		printf("\t%" PRIu64, grp->has_latency ? grp->latency[i] : 0);
+	putchar('\n');
+	for (i = 0; grp->registered && i < grp->nsas; i++)
+		printf("sa\t%u\t0x%08x\t%s\t%d\t%" PRIu64 "\t%u\n", grp->id, grp->sas[i].spi,
+		       sa_state_str(grp->sas[i].state), grp->sas[i].installed ? 1 : 0,
+		       grp->sas[i].installed ? grp->sas[i].age : 0, grp->sas[i].sender_id);
+	for (i = 1; grp->has_stats && i <= GKM_STAT_MAX; i++)
+		if (gkmctl_stat_name(i))
+			printf("stat\t%u\t%s\t%" PRIu64 "\n", grp->id, gkmctl_stat_name(i),
+			       grp->stats[i]);
+}
+
+static int dump_cb(const struct gkmctl_group *grp, void *data)
+{
+	group_dump(grp);
+	return 0;
+}
+
 static int collect_cb(const struct gkmctl_group *grp, void *data)
 {
 	json_object_array_add(data, group_json(grp));
@@ -211,10 +245,12 @@ static int human_cb(const struct gkmctl_group *grp, void *data)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: %s [-j] show [GROUP]\n"
+	fprintf(f, "Usage: %s [-j] show [GROUP] [dump]\n"
 		"Show the module and the groups of this network namespace (or one\n"
 		"GROUP): configuration, state, epoch, data SAs, counters, apply\n"
-		"latency. -j prints JSON. Never shows key material.\n", gkmctl_prog);
+		"latency. -j prints JSON; 'dump' prints tab-separated records for\n"
+		"scripts (gkmctl(8)). Never shows key material. '%s' alone is\n"
+		"'%s show'.\n", gkmctl_prog, gkmctl_prog, gkmctl_prog);
 }
 
 int gkmctl_show_main(int argc, char **argv, const struct gkmctl_opts *opts)
@@ -225,13 +261,20 @@ int gkmctl_show_main(int argc, char **argv, const struct gkmctl_opts *opts)
 	struct gkm_genl *g;
 	struct nlmsghdr *nlh;
 	uint32_t group_id = 0;
+	bool dump = false;
 	int ret, err;
 
 	if (argc > 1 && gkmctl_is_help(argv[1])) {
 		usage(stdout);
 		return GKMCTL_EXIT_OK;
 	}
-	if (argc > 2) {
+	if (argc > 1 && !strcmp(argv[argc - 1], "dump")) {
+		dump = true;
+		argc--;
+	}
+	if (argc > 2 || (dump && opts->json)) {
+		if (dump && opts->json)
+			return gkmctl_fail(GKMCTL_EXIT_USAGE, "show: dump and -j exclude each other");
 		usage(stderr);
 		return GKMCTL_EXIT_USAGE;
 	}
@@ -259,7 +302,14 @@ int gkmctl_show_main(int argc, char **argv, const struct gkmctl_opts *opts)
 		if (err)
 			goto fail;
 	}
-	if (opts->json) {
+	if (dump) {
+		if (group_id)
+			group_dump(grp);
+		else
+			err = gkmctl_group_dump(g, dump_cb, NULL);
+		if (err)
+			goto fail;
+	} else if (opts->json) {
 		json_object *root = json_object_new_object();
 		json_object *mod = json_object_new_object();
 

@@ -23,28 +23,71 @@
  * template's); SAs it only receives on carry reqid 0, so that the output
  * path never picks another sender's SA. Input policies use reqid 0 (any).
  *
- * Everything here runs in process context with group->lock held.
+ * apply.c also owns the group's state transitions that follow from keys:
+ * ACTIVE once a registration is installed, OUT_OF_SYNC when the member
+ * missed something (gkm_apply_out_of_sync()).
+ *
+ * The table of installed SAs grows with the key store: one entry per SA
+ * (struct gkm_apply_sa, allocated when the store first has the SA, freed
+ * when its xfrm state is deleted), on a list, so a group with many senders
+ * costs memory in proportion to its SAs and nothing above order 0.
+ *
+ * Everything here runs in process context with group->lock held. The flow
+ * is one way: receive.c calls in here, and this file calls only sa.c,
+ * stats.c and events.c.
  */
 
 #include <linux/jiffies.h>
+#include <linux/slab.h>
 #include <linux/gkm.h>
 
 #include "group.h"
 #include "apply.h"
 #include "sa.h"
+#include "stats.h"
 #include "events.h"
 
 /* How long an incomplete (fragmented) rekey may stay incomplete. */
 #define GKM_PENDING_TIMEOUT	(10 * HZ)
 
-static struct gkm_group_sa *gkm_apply_find(struct gkm_group *group, u32 spi)
-{
-	int i;
+static atomic_t gkm_apply_live = ATOMIC_INIT(0);
 
-	for (i = 0; i < GKM_GROUP_MAX_SAS; i++)
-		if (group->sas[i].spi == spi)
-			return &group->sas[i];
+int gkm_apply_live_count(void)
+{
+	return atomic_read(&gkm_apply_live);
+}
+
+static struct gkm_apply_sa *gkm_apply_find(struct gkm_group *group, u32 spi)
+{
+	struct gkm_apply_sa *gsa;
+
+	list_for_each_entry(gsa, &group->apply.sas, node)
+		if (gsa->spi == spi)
+			return gsa;
 	return NULL;
+}
+
+/* A new entry for @spi, or NULL (no memory, or the table is at its cap). */
+static struct gkm_apply_sa *gkm_apply_new(struct gkm_group *group, u32 spi)
+{
+	struct gkm_apply_sa *gsa;
+
+	if (group->apply.nsas >= GKM_APPLY_MAX_SAS)
+		return NULL;
+	gsa = kzalloc(sizeof(*gsa), GFP_KERNEL_ACCOUNT);
+	if (!gsa)
+		return NULL;
+	gsa->spi = spi;
+	list_add_tail(&gsa->node, &group->apply.sas);
+	group->apply.nsas++;
+	atomic_inc(&gkm_apply_live);
+	return gsa;
+}
+
+const struct gkm_apply_sa *gkm_apply_find_sa(struct gkm_group *group, u32 spi)
+{
+	lockdep_assert_held(&group->lock);
+	return spi ? gkm_apply_find(group, spi) : NULL;
 }
 
 static bool gkm_apply_sends_on(const struct gkm_group *group,
@@ -76,19 +119,23 @@ static struct xfrm_state *gkm_apply_install(struct gkm_group *group,
 		p.replay_window = 32;
 	x = gkm_sa_add(group->net, &p);
 	if (IS_ERR(x))
-		gkm_group_count(group, GKM_STAT_SA_ERRORS);
+		gkm_stats_count(&group->stats, GKM_STAT_SA_ERRORS);
 	else
-		gkm_group_count(group, GKM_STAT_SA_INSTALLED);
+		gkm_stats_count(&group->stats, GKM_STAT_SA_INSTALLED);
 	return x;
 }
 
-static void gkm_apply_uninstall(struct gkm_group *group, struct gkm_group_sa *gsa)
+/* Delete the xfrm state (if installed) and free the entry. */
+static void gkm_apply_uninstall(struct gkm_group *group, struct gkm_apply_sa *gsa)
 {
 	if (gsa->x) {
 		gkm_sa_delete(gsa->x);
-		gkm_group_count(group, GKM_STAT_SA_REMOVED);
+		gkm_stats_count(&group->stats, GKM_STAT_SA_REMOVED);
 	}
-	memset(gsa, 0, sizeof(*gsa));
+	list_del(&gsa->node);
+	group->apply.nsas--;
+	atomic_dec(&gkm_apply_live);
+	kfree(gsa);
 }
 
 static void gkm_apply_arm(struct gkm_group *group, unsigned long when,
@@ -98,29 +145,47 @@ static void gkm_apply_arm(struct gkm_group *group, unsigned long when,
 		*next = when;
 }
 
+bool gkm_apply_out_of_sync(struct gkm_group *group, u64 msg_id, int reason)
+{
+	lockdep_assert_held(&group->lock);
+	if (group->state == GKM_STATE_OUT_OF_SYNC)
+		return false;
+	group->state = GKM_STATE_OUT_OF_SYNC;
+	gkm_events_send(group, GKM_EVENT_OUT_OF_SYNC, msg_id, reason);
+	return true;
+}
+
 int gkm_apply_sync(struct gkm_group *group, bool registration,
 		   unsigned long arrival, struct netlink_ext_ack *extack)
 {
 	struct gkm_keystore *ks = group->ks;
-	u32 added[GKM_WIRE_MAX_SAS];
+	struct gkm_apply_sa *gsa, *tmp;
 	unsigned long now = jiffies, next = 0;
-	int nadded = 0, i;
+	int ret, i;
 
 	lockdep_assert_held(&group->lock);
 	if (!arrival || time_after(arrival, now))
 		arrival = now;
+	list_for_each_entry(gsa, &group->apply.sas, node)
+		gsa->this_sync = false;
 
 	/* 1. New SAs: install now, or remember when to. */
 	for (i = 0; i < ks->nsas; i++) {
-		const struct gkm_sa *sa = &ks->sas[i];
-		struct gkm_group_sa *gsa = gkm_apply_find(group, sa->pol.spi);
+		const struct gkm_sa *sa = ks->sas[i];
 		struct xfrm_state *x;
 
+		gsa = gkm_apply_find(group, sa->pol.spi);
 		if (!gsa) {
-			gsa = gkm_apply_find(group, 0);
-			if (WARN_ON_ONCE(!gsa))
-				break;
-			gsa->spi = sa->pol.spi;
+			gsa = gkm_apply_new(group, sa->pol.spi);
+			if (!gsa) {
+				gkm_stats_count(&group->stats, GKM_STAT_SA_ERRORS);
+				if (!registration)
+					continue;	/* the next sync retries */
+				NL_SET_ERR_MSG(extack, "no memory for the group's data SAs");
+				ret = -ENOMEM;
+				goto undo;
+			}
+			gsa->this_sync = true;
 			gsa->activate_at = now;
 			if (!registration && sa->pol.atd && gkm_apply_sends_on(group, sa))
 				gsa->activate_at = arrival + sa->pol.atd * HZ;
@@ -134,31 +199,24 @@ int gkm_apply_sync(struct gkm_group *group, bool registration,
 		x = gkm_apply_install(group, sa);
 		if (IS_ERR(x)) {
 			if (!registration) {
-				gsa->spi = 0;
+				gkm_apply_uninstall(group, gsa);
 				continue;
 			}
-			/* Strict: take back what this call installed. */
 			NL_SET_ERR_MSG(extack, "xfrm refused a data SA (is esp4/esp6 available?)");
-			gsa->spi = 0;
-			while (nadded--)
-				gkm_apply_uninstall(group, gkm_apply_find(group, added[nadded]));
-			return PTR_ERR(x);
+			ret = PTR_ERR(x);
+			goto undo;
 		}
 		gsa->x = x;
+		gsa->this_sync = true;
 		gsa->added = now;
 		if (sa->pol.soft)
 			gsa->expiring_at = now + sa->pol.soft * HZ ? : 1;
-		if (nadded < GKM_WIRE_MAX_SAS)
-			added[nadded++] = gsa->spi;
 	}
 
 	/* 2./3. Dying SAs wait out their delay; vanished ones go. */
-	for (i = 0; i < GKM_GROUP_MAX_SAS; i++) {
-		struct gkm_group_sa *gsa = &group->sas[i];
+	list_for_each_entry_safe(gsa, tmp, &group->apply.sas, node) {
 		const struct gkm_sa *sa;
 
-		if (!gsa->spi)
-			continue;
 		sa = gkm_keystore_find_sa(ks, gsa->spi);
 		if (!sa) {
 			gkm_apply_uninstall(group, gsa);
@@ -175,53 +233,58 @@ int gkm_apply_sync(struct gkm_group *group, bool registration,
 
 	/* The previous KEK is accepted for its deactivation delay only. */
 	if (ks->prev_kek.id) {
-		if (!group->prev_kek_since)
-			group->prev_kek_since = now ? now : 1;
-		gkm_apply_arm(group, group->prev_kek_since + ks->kek_dtd * HZ, &next);
+		if (!group->apply.prev_kek_since)
+			group->apply.prev_kek_since = now ? now : 1;
+		gkm_apply_arm(group, group->apply.prev_kek_since + ks->kek_dtd * HZ, &next);
 	} else {
-		group->prev_kek_since = 0;
+		group->apply.prev_kek_since = 0;
 	}
 
 	/* A fragmented rekey that stays incomplete means we missed something. */
 	if (gkm_keystore_pending(ks)) {
-		if (!group->pending_since)
-			group->pending_since = now ? now : 1;
-		gkm_apply_arm(group, group->pending_since + GKM_PENDING_TIMEOUT, &next);
+		if (!group->apply.pending_since)
+			group->apply.pending_since = now ? now : 1;
+		gkm_apply_arm(group, group->apply.pending_since + GKM_PENDING_TIMEOUT, &next);
 	} else {
-		group->pending_since = 0;
+		group->apply.pending_since = 0;
 	}
 
 	if (next && !group->dead)
-		mod_delayed_work(system_wq, &group->timer_work,
+		mod_delayed_work(system_wq, &group->apply.timer,
 				 time_after(next, now) ? next - now : 0);
 	return 0;
+
+undo:
+	/* Strict: take back what this call installed or added. */
+	list_for_each_entry_safe(gsa, tmp, &group->apply.sas, node)
+		if (gsa->this_sync)
+			gkm_apply_uninstall(group, gsa);
+	return ret;
 }
 
 /* Deadlines from gkm_apply_sync(): retire what expired, then sync again. */
-void gkm_apply_timer_work(struct work_struct *work)
+static void gkm_apply_timer_work(struct work_struct *work)
 {
 	struct gkm_group *group = container_of(to_delayed_work(work),
-					       struct gkm_group, timer_work);
+					       struct gkm_group, apply.timer);
+	struct gkm_apply_sa *gsa;
 	struct gkm_keystore *ks;
 	unsigned long now = jiffies;
-	int i;
 
 	mutex_lock(&group->lock);
 	if (group->dead)
 		goto out;
 	ks = group->ks;
-	for (i = 0; i < GKM_GROUP_MAX_SAS; i++) {
-		struct gkm_group_sa *gsa = &group->sas[i];
+	list_for_each_entry(gsa, &group->apply.sas, node) {
 		const struct gkm_sa *sa;
 
-		if (!gsa->spi || !gsa->dying_since)
+		if (!gsa->dying_since)
 			continue;
 		sa = gkm_keystore_find_sa(ks, gsa->spi);
 		if (sa && time_after_eq(now, gsa->dying_since + sa->pol.dtd * HZ))
 			gkm_keystore_remove_sa(ks, gsa->spi);
 	}
-	for (i = 0; i < GKM_GROUP_MAX_SAS; i++) {
-		struct gkm_group_sa *gsa = &group->sas[i];
+	list_for_each_entry(gsa, &group->apply.sas, node) {
 		const struct gkm_sa *sa;
 
 		if (!gsa->x || !gsa->expiring_at || gsa->expiring_sent ||
@@ -233,28 +296,60 @@ void gkm_apply_timer_work(struct work_struct *work)
 		gsa->expiring_sent = true;
 		gkm_events_send(group, GKM_EVENT_KEYS_EXPIRING, ks->last_msg_id, 0);
 	}
-	if (ks->prev_kek.id && group->prev_kek_since &&
-	    time_after_eq(now, group->prev_kek_since + ks->kek_dtd * HZ)) {
+	if (ks->prev_kek.id && group->apply.prev_kek_since &&
+	    time_after_eq(now, group->apply.prev_kek_since + ks->kek_dtd * HZ)) {
 		gkm_keystore_retire_prev_kek(ks);
-		group->prev_kek_since = 0;
+		group->apply.prev_kek_since = 0;
 	}
-	if (group->pending_since && gkm_keystore_pending(ks) &&
-	    time_after_eq(now, group->pending_since + GKM_PENDING_TIMEOUT)) {
-		group->pending_since = 0;
-		if (gkm_group_out_of_sync(group, ks->last_msg_id, GKM_E_PENDING))
-			gkm_group_count(group, GKM_STAT_OUT_OF_SYNC);
+	if (group->apply.pending_since && gkm_keystore_pending(ks) &&
+	    time_after_eq(now, group->apply.pending_since + GKM_PENDING_TIMEOUT)) {
+		group->apply.pending_since = 0;
+		if (gkm_apply_out_of_sync(group, ks->last_msg_id, GKM_E_PENDING))
+			gkm_stats_count(&group->stats, GKM_STAT_OUT_OF_SYNC);
 	}
 	gkm_apply_sync(group, false, 0, NULL);
 out:
 	mutex_unlock(&group->lock);
 }
 
-void gkm_apply_remove_all(struct gkm_group *group)
+int gkm_apply_registration(struct gkm_group *group,
+			   struct netlink_ext_ack *extack)
 {
-	int i;
+	struct gkm_keystore *old = group->ks;
+	int ret;
 
 	lockdep_assert_held(&group->lock);
-	for (i = 0; i < GKM_GROUP_MAX_SAS; i++)
-		if (group->sas[i].spi)
-			gkm_apply_uninstall(group, &group->sas[i]);
+	/* Swap stores, then make the SAs match; swap back if xfrm refuses. */
+	group->ks = group->scratch;
+	group->scratch = old;
+	ret = gkm_apply_sync(group, true, 0, extack);
+	if (ret) {
+		/* A strict sync that failed changed no SA. */
+		group->scratch = group->ks;
+		group->ks = old;
+	} else {
+		group->state = GKM_STATE_ACTIVE;
+	}
+	gkm_group_scratch_free(group);
+	return ret;
+}
+
+void gkm_apply_init(struct gkm_group *group)
+{
+	INIT_LIST_HEAD(&group->apply.sas);
+	INIT_DELAYED_WORK(&group->apply.timer, gkm_apply_timer_work);
+}
+
+void gkm_apply_stop(struct gkm_group *group)
+{
+	cancel_delayed_work_sync(&group->apply.timer);
+}
+
+void gkm_apply_remove_all(struct gkm_group *group)
+{
+	struct gkm_apply_sa *gsa, *tmp;
+
+	lockdep_assert_held(&group->lock);
+	list_for_each_entry_safe(gsa, tmp, &group->apply.sas, node)
+		gkm_apply_uninstall(group, gsa);
 }

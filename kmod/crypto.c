@@ -1,136 +1,81 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Kernel crypto API behind struct gkm_crypto_ops: AES-GCM ("gcm(aes)",
- * synchronous), RFC 3394 key unwrap ("kw(aes)") and RSA PKCS#1 v1.5 SHA-256
- * signature verification through the asymmetric key type. Nothing here is
- * hand-written crypto.
+ * synchronous), RFC 3394 key unwrap (the core's, core/keywrap.c, on the
+ * kernel's AES library: the keywrap template is gone from 6.14 on) and RSA PKCS#1
+ * v1.5 SHA-256 signature verification through the asymmetric key type.
  *
- * The tfms are allocated once per group and re-keyed per call: setkey is
- * cheap next to allocation, and the worker is the only user. All buffers
- * come from the core's message and key store structures (heap, never the
- * stack), so scatterlists over them are valid.
+ * AES-GCM runs on the group's transforms keyed once per KEK (auth.c),
+ * never re-keyed per datagram. All buffers come from the core's message
+ * and key store structures (heap, never the stack), so scatterlists over
+ * them are valid; so does the AES key schedule, which is wiped after every
+ * unwrap.
  */
 
 #include <crypto/aead.h>
-#include <crypto/skcipher.h>
+#include <crypto/aes.h>
 #include <crypto/public_key.h>
+#include <keys/asymmetric-type.h>
 #include <crypto/sha2.h>
 #include <linux/gkm_wire.h>
+#include <linux/crypto.h>
 #include <linux/key.h>
+#include <net/netlink.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 
+#include "core/keywrap.h"
+#include "core/keywrap_vectors.h"
+#include "auth.h"
 #include "crypto.h"
 
+/* An ECDSA P-256 signature: r || s on the wire, DER for the kernel. */
+#define GKM_NO_ECDSA_MSG \
+	"this kernel cannot verify ECDSA P-256 (ecdsa-p256): no CONFIG_CRYPTO_ECDSA"
+#define GKM_ECDSA_COORD		32
+#define GKM_ECDSA_DER_MAX	(2 + 2 * (2 + 1 + GKM_ECDSA_COORD))
+
 struct gkm_kcrypto {
-	struct crypto_aead *gcm;
-	struct crypto_skcipher *kw;
+	struct gkm_auth *auth;		/* the group's keyed AES-GCM transforms */
+	struct crypto_aes_ctx aes;	/* the KEK's schedule during one unwrap */
 	u8 digest[SHA256_DIGEST_SIZE];
+	u8 der[GKM_ECDSA_DER_MAX];
 };
-
-static int gkm_aead_crypt(struct gkm_kcrypto *kc, bool enc, const u8 *key,
-			  u32 key_len, const u8 *nonce, const u8 *aad,
-			  u32 aad_len, const u8 *src, u32 len, u8 *dst,
-			  const u8 *tag_in, u8 *tag_out)
-{
-	struct scatterlist sg_src[3], sg_dst[3];
-	struct aead_request *req;
-	u8 iv[GKM_WIRE_NONCE_LEN];
-	u8 *tagbuf;
-	int ret;
-
-	ret = crypto_aead_setkey(kc->gcm, key, key_len);
-	if (ret)
-		return ret;
-	/* The tag must follow the text in one scatterlist: use a bounce buffer. */
-	tagbuf = kmalloc(GKM_WIRE_TAG_LEN, GFP_KERNEL);
-	req = aead_request_alloc(kc->gcm, GFP_KERNEL);
-	if (!tagbuf || !req) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	memcpy(iv, nonce, sizeof(iv));
-	if (!enc)
-		memcpy(tagbuf, tag_in, GKM_WIRE_TAG_LEN);
-
-	sg_init_table(sg_src, 3);
-	sg_set_buf(&sg_src[0], aad, aad_len);
-	sg_set_buf(&sg_src[1], src, len);
-	sg_set_buf(&sg_src[2], tagbuf, GKM_WIRE_TAG_LEN);
-	sg_init_table(sg_dst, 3);
-	sg_set_buf(&sg_dst[0], aad, aad_len);
-	sg_set_buf(&sg_dst[1], dst, len);
-	sg_set_buf(&sg_dst[2], tagbuf, GKM_WIRE_TAG_LEN);
-	/* A zero-length text still needs a valid entry. */
-	if (!len) {
-		sg_set_buf(&sg_src[1], tagbuf, 0);
-		sg_set_buf(&sg_dst[1], tagbuf, 0);
-	}
-
-	aead_request_set_callback(req, 0, NULL, NULL);
-	aead_request_set_ad(req, aad_len);
-	if (enc) {
-		aead_request_set_crypt(req, sg_src, sg_dst, len, iv);
-		ret = crypto_aead_encrypt(req);
-		if (!ret)
-			memcpy(tag_out, tagbuf, GKM_WIRE_TAG_LEN);
-	} else {
-		aead_request_set_crypt(req, sg_src, sg_dst,
-				       len + GKM_WIRE_TAG_LEN, iv);
-		ret = crypto_aead_decrypt(req);
-	}
-out:
-	aead_request_free(req);
-	kfree_sensitive(tagbuf);
-	memzero_explicit(iv, sizeof(iv));
-	return ret;
-}
 
 static int gkm_kc_aead_open(void *priv, const u8 *key, u32 key_len,
 			    const u8 *nonce, const u8 *aad, u32 aad_len,
 			    const u8 *src, u32 len, const u8 *tag, u8 *dst)
 {
-	return gkm_aead_crypt(priv, false, key, key_len, nonce, aad, aad_len,
-			      src, len, dst, tag, NULL);
+	struct gkm_kcrypto *kc = priv;
+
+	return gkm_auth_open(kc->auth, key, key_len, nonce, aad, aad_len, src,
+			     len, tag, dst);
 }
 
+/* The kernel never seals; only the key server does. */
 static int gkm_kc_aead_seal(void *priv, const u8 *key, u32 key_len,
 			    const u8 *nonce, const u8 *aad, u32 aad_len,
 			    const u8 *src, u32 len, u8 *dst, u8 *tag)
 {
-	return gkm_aead_crypt(priv, true, key, key_len, nonce, aad, aad_len,
-			      src, len, dst, NULL, tag);
+	return -EOPNOTSUPP;
 }
 
-/*
- * kw(aes) takes the first semiblock (the integrity value A) as its IV and
- * checks A against the RFC 3394 default IV itself (-EBADMSG on mismatch).
- */
+static void gkm_kc_aes_decrypt(const void *ctx, u8 *out, const u8 *in)
+{
+	aes_decrypt(ctx, out, in);
+}
+
 static int gkm_kc_unwrap(void *priv, const u8 *kek, u32 kek_len,
 			 const u8 *src, u32 src_len, u8 *dst)
 {
 	struct gkm_kcrypto *kc = priv;
-	struct skcipher_request *req;
-	struct scatterlist sg_src, sg_dst;
-	u8 iv[8];
 	int ret;
 
-	if (src_len < 24 || src_len % 8)
-		return -EINVAL;
-	ret = crypto_skcipher_setkey(kc->kw, kek, kek_len);
-	if (ret)
-		return ret;
-	req = skcipher_request_alloc(kc->kw, GFP_KERNEL);
-	if (!req)
-		return -ENOMEM;
-	memcpy(iv, src, 8);
-	sg_init_one(&sg_src, src + 8, src_len - 8);
-	sg_init_one(&sg_dst, dst, src_len - 8);
-	skcipher_request_set_callback(req, 0, NULL, NULL);
-	skcipher_request_set_crypt(req, &sg_src, &sg_dst, src_len - 8, iv);
-	ret = crypto_skcipher_decrypt(req);
-	skcipher_request_free(req);
-	memzero_explicit(iv, sizeof(iv));
+	ret = aes_expandkey(&kc->aes, kek, kek_len);
+	if (!ret)
+		ret = gkm_keywrap_unwrap(gkm_kc_aes_decrypt, &kc->aes, src,
+					 src_len, dst);
+	memzero_explicit(&kc->aes, sizeof(kc->aes));
 	return ret;
 }
 
@@ -139,6 +84,40 @@ static int gkm_kc_wrap(void *priv, const u8 *kek, u32 kek_len,
 		       const u8 *src, u32 src_len, u8 *dst)
 {
 	return -EOPNOTSUPP;
+}
+
+/*
+ * The kernel verifies ECDSA signatures in X9.62 form, the DER encoding of
+ * SEQUENCE { r INTEGER, s INTEGER }; the wire carries r || s (fixed length,
+ * announced in the header before signing). Each integer is written
+ * minimal (no leading zero bytes) and non-negative (a 0x00 before a high
+ * bit). Returns the DER length.
+ */
+static u32 gkm_ecdsa_der(const u8 *raw, u8 *der)
+{
+	u8 *p = der + 2;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		const u8 *v = raw + i * GKM_ECDSA_COORD;
+		u32 n = GKM_ECDSA_COORD;
+		bool pad;
+
+		while (n > 1 && !*v) {
+			v++;
+			n--;
+		}
+		pad = *v & 0x80;
+		*p++ = 0x02;
+		*p++ = n + pad;
+		if (pad)
+			*p++ = 0;
+		memcpy(p, v, n);
+		p += n;
+	}
+	der[0] = 0x30;
+	der[1] = p - der - 2;
+	return p - der;
 }
 
 /* @pubkey is the group's struct key of type "asymmetric" (a reference held). */
@@ -151,22 +130,93 @@ static int gkm_kc_verify(void *priv, void *pubkey, u8 alg, const u8 *data,
 		.s_size = sig_len,
 		.digest = kc->digest,
 		.digest_size = SHA256_DIGEST_SIZE,
-		.pkey_algo = "rsa",
 		.hash_algo = "sha256",
-		.encoding = "pkcs1",
 	};
 	int ret;
 
-	if (alg != GKM_WIRE_SIG_RSA_PKCS1_SHA256)
+	switch (alg) {
+	case GKM_WIRE_SIG_RSA_PKCS1_SHA256:
+		pks.pkey_algo = "rsa";
+		pks.encoding = "pkcs1";
+		break;
+	case GKM_WIRE_SIG_ECDSA_P256_SHA256:
+		if (sig_len != 2 * GKM_ECDSA_COORD)
+			return -EKEYREJECTED;
+		pks.pkey_algo = "ecdsa";
+		pks.encoding = "x962";
+		pks.s = kc->der;
+		pks.s_size = gkm_ecdsa_der(sig, kc->der);
+		break;
+	default:
 		return -EOPNOTSUPP;
+	}
 	if (!pubkey)
 		return -ENOKEY;
+	/*
+	 * verify_signature() does not look at the key's state: a GCKS key
+	 * revoked, invalidated or expired since GROUP_SET must stop verifying
+	 * (gkm_wire_verify() makes this GKM_E_GCKS_KEY, counted apart).
+	 */
+	ret = key_validate(pubkey);
+	if (ret)
+		return ret == -EKEYEXPIRED ? ret : -EKEYREVOKED;
 	sha256(data, len, kc->digest);
 	ret = verify_signature(pubkey, &pks);
 	memzero_explicit(kc->digest, sizeof(kc->digest));
 	/* Any refusal of the signature itself is an authentication failure. */
 	return ret == -EKEYREJECTED || ret == -EBADMSG || ret == -EINVAL ?
 		-EKEYREJECTED : ret;
+}
+
+/*
+ * GROUP_SET: can this kernel verify what the registration announces, with
+ * this key? ECDSA is missing from some configurations (Debian's 6.1 has
+ * no CONFIG_CRYPTO_ECDSA); refusing here, by name, beats dropping every
+ * rekey later. The key's algorithm comes from its certificate.
+ */
+int gkm_crypto_check_sig(u8 alg, const struct key *key,
+			 struct netlink_ext_ack *extack)
+{
+	const struct public_key *pk = asymmetric_key_public_key(key);
+	const char *want, *name;
+	int ret;
+
+	ret = key_validate(key);
+	if (ret) {
+		NL_SET_ERR_MSG_FMT(extack, "the GCKS key is unusable (%s)",
+				   ret == -EKEYEXPIRED ? "expired" :
+				   ret == -EKEYREVOKED ? "revoked" : "invalidated");
+		return -EKEYREJECTED;
+	}
+
+	switch (alg) {
+	case GKM_WIRE_SIG_RSA_PKCS1_SHA256:
+		want = "rsa";
+		name = "rsa-pkcs1-sha256";
+		break;
+	case GKM_WIRE_SIG_ECDSA_P256_SHA256:
+		if (!crypto_has_alg("ecdsa-nist-p256", 0, 0)) {
+			NL_SET_ERR_MSG(extack, GKM_NO_ECDSA_MSG);
+			return -EOPNOTSUPP;
+		}
+		want = "ecdsa-nist-p256";
+		name = "ecdsa-p256";
+		break;
+	default:
+		NL_SET_ERR_MSG_FMT(extack,
+				   "the registration announces signature algorithm %u, unknown to gkm",
+				   alg);
+		return -EOPNOTSUPP;
+	}
+	/* Only a key whose public part the kernel parsed has an algorithm. */
+	if (!pk || !pk->pkey_algo || strcmp(pk->pkey_algo, want)) {
+		NL_SET_ERR_MSG_FMT(extack,
+				   "the GCKS key (%s) is not of the announced signature algorithm %s (%s)",
+				   pk && pk->pkey_algo ? pk->pkey_algo : "no public key",
+				   name, want);
+		return -EKEYREJECTED;
+	}
+	return 0;
 }
 
 static const struct gkm_crypto_ops gkm_kcrypto_ops = {
@@ -177,36 +227,21 @@ static const struct gkm_crypto_ops gkm_kcrypto_ops = {
 	.verify = gkm_kc_verify,
 };
 
-int gkm_crypto_create(struct gkm_crypto *c)
+int gkm_crypto_create(struct gkm_crypto *c, struct gkm_auth *auth)
 {
 	struct gkm_kcrypto *kc;
-	int ret;
 
-	kc = kzalloc(sizeof(*kc), GFP_KERNEL);
+	/* The transforms themselves come with the KEKs (auth.c). */
+	if (!crypto_has_alg("gcm(aes)", CRYPTO_ALG_TYPE_AEAD,
+			    CRYPTO_ALG_TYPE_MASK | CRYPTO_ALG_ASYNC))
+		return -ENOENT;
+	kc = kzalloc(sizeof(*kc), GFP_KERNEL_ACCOUNT);
 	if (!kc)
 		return -ENOMEM;
-	kc->gcm = crypto_alloc_aead("gcm(aes)", 0, CRYPTO_ALG_ASYNC);
-	if (IS_ERR(kc->gcm)) {
-		ret = PTR_ERR(kc->gcm);
-		goto err_free;
-	}
-	ret = crypto_aead_setauthsize(kc->gcm, GKM_WIRE_TAG_LEN);
-	if (ret)
-		goto err_gcm;
-	kc->kw = crypto_alloc_skcipher("kw(aes)", 0, CRYPTO_ALG_ASYNC);
-	if (IS_ERR(kc->kw)) {
-		ret = PTR_ERR(kc->kw);
-		goto err_gcm;
-	}
+	kc->auth = auth;
 	c->ops = &gkm_kcrypto_ops;
 	c->priv = kc;
 	return 0;
-
-err_gcm:
-	crypto_free_aead(kc->gcm);
-err_free:
-	kfree(kc);
-	return ret;
 }
 
 void gkm_crypto_destroy(struct gkm_crypto *c)
@@ -215,9 +250,52 @@ void gkm_crypto_destroy(struct gkm_crypto *c)
 
 	if (!kc)
 		return;
-	crypto_free_skcipher(kc->kw);
-	crypto_free_aead(kc->gcm);
 	kfree_sensitive(kc);
 	c->priv = NULL;
 	c->ops = NULL;
+}
+
+/*
+ * Known-answer test of the unwrap at load: RFC 3394 section 4's vectors
+ * must unwrap exactly, and each with one bit flipped must be refused with
+ * a zeroed output. A module whose unwrap is wrong refuses to load rather
+ * than drop every rekey.
+ */
+int __init gkm_crypto_selftest(void)
+{
+	const struct gkm_keywrap_vector *v;
+	struct crypto_aes_ctx *aes;
+	u8 *buf;
+	int ret = 0;
+	size_t i;
+
+	aes = kmalloc(sizeof(*aes), GFP_KERNEL);
+	buf = kmalloc(sizeof(v->wrapped), GFP_KERNEL);
+	if (!aes || !buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < ARRAY_SIZE(gkm_keywrap_vectors) && !ret; i++) {
+		v = &gkm_keywrap_vectors[i];
+		ret = aes_expandkey(aes, v->kek, v->kek_len);
+		if (!ret)
+			ret = gkm_keywrap_unwrap(gkm_kc_aes_decrypt, aes, v->wrapped,
+						 v->data_len + 8, buf);
+		if (!ret && memcmp(buf, v->data, v->data_len))
+			ret = -EINVAL;
+		if (!ret) {
+			memcpy(buf, v->wrapped, v->data_len + 8);
+			buf[v->data_len + 7] ^= 1;
+			if (gkm_keywrap_unwrap(gkm_kc_aes_decrypt, aes, buf,
+					       v->data_len + 8, buf) != -EBADMSG ||
+			    memchr_inv(buf, 0, v->data_len))
+				ret = -EINVAL;
+		}
+		if (ret)
+			pr_err("RFC 3394 self-test %s failed (%d)\n", v->name, ret);
+	}
+out:
+	kfree_sensitive(aes);
+	kfree(buf);
+	return ret;
 }

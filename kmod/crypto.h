@@ -4,12 +4,24 @@
 
 #include "core/crypto.h"
 
+struct gkm_auth;
+
 /*
  * The kernel implementation of the core's crypto operations: one instance
- * per group, allocated in process context (tfms may sleep to allocate) and
- * used only by that group's worker, one message at a time.
+ * per group, allocated in process context and used only by that group's
+ * worker, one message at a time; AES-GCM with @auth's keyed transforms.
  */
-int gkm_crypto_create(struct gkm_crypto *c);
+int gkm_crypto_create(struct gkm_crypto *c, struct gkm_auth *auth);
 void gkm_crypto_destroy(struct gkm_crypto *c);
+
+struct key;
+struct netlink_ext_ack;
+
+/* Can this kernel verify signature algorithm @alg with @key? (GROUP_SET) */
+int gkm_crypto_check_sig(u8 alg, const struct key *key,
+			 struct netlink_ext_ack *extack);
+
+/* RFC 3394 known-answer test of the unwrap, at module load. */
+int gkm_crypto_selftest(void);
 
 #endif /* _GKM_CRYPTO_H */

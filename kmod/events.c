@@ -27,8 +27,24 @@ void gkm_events_disable(void)
 	synchronize_rcu();
 }
 
+/*
+ * The attributes of one event: about 40 bytes, 90 with a reason (sized,
+ * not NLMSG_GOODSIZE: an atomic allocation of a page for each event would
+ * be the first to fail under memory pressure, and holds a page per event
+ * queued on a slow listener).
+ */
+static size_t gkm_events_size(const char *reason_str)
+{
+	return nla_total_size(sizeof(u32)) +		/* GKM_A_GROUP_ID */
+	       nla_total_size(sizeof(u8)) +		/* GKM_A_EVENT */
+	       nla_total_size_64bit(sizeof(u64)) +	/* GKM_A_MSG_ID */
+	       (reason_str ? nla_total_size(sizeof(u32)) +	/* GKM_A_REASON */
+			     nla_total_size(strlen(reason_str) + 1) : 0);
+}
+
 void gkm_events_send(struct gkm_group *group, u8 event, u64 msg_id, int reason)
 {
+	const char *reason_str = reason ? gkm_wire_strerror(reason) : NULL;
 	struct sk_buff *skb;
 	void *hdr;
 
@@ -36,7 +52,7 @@ void gkm_events_send(struct gkm_group *group, u8 event, u64 msg_id, int reason)
 	if (!READ_ONCE(gkm_events_enabled) ||
 	    !genl_has_listeners(&gkm_genl_family, group->net, 0))
 		goto out;
-	skb = genlmsg_new(NLMSG_GOODSIZE, GFP_ATOMIC);
+	skb = genlmsg_new(gkm_events_size(reason_str), GFP_ATOMIC);
 	if (!skb)
 		goto out;
 	hdr = genlmsg_put(skb, 0, 0, &gkm_genl_family, 0, GKM_CMD_EVENT);
@@ -46,9 +62,8 @@ void gkm_events_send(struct gkm_group *group, u8 event, u64 msg_id, int reason)
 	    nla_put_u8(skb, GKM_A_EVENT, event) ||
 	    nla_put_u64_64bit(skb, GKM_A_MSG_ID, msg_id, GKM_A_PAD))
 		goto err;
-	if (reason && (nla_put_u32(skb, GKM_A_REASON, reason) ||
-		       nla_put_string(skb, GKM_A_REASON_STR,
-				      gkm_wire_strerror(reason))))
+	if (reason_str && (nla_put_u32(skb, GKM_A_REASON, reason) ||
+			   nla_put_string(skb, GKM_A_REASON_STR, reason_str)))
 		goto err;
 	genlmsg_end(skb, hdr);
 	genlmsg_multicast_netns(&gkm_genl_family, group->net, skb, 0, 0,

@@ -2,22 +2,20 @@
 #ifndef _GKM_GROUP_H
 #define _GKM_GROUP_H
 
-#include <linux/atomic.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/rcupdate.h>
-#include <linux/skbuff.h>
 #include <linux/types.h>
-#include <linux/workqueue.h>
 #include <linux/gkm.h>
 #include <net/xfrm.h>
 
-#include "core/crypto.h"
 #include "core/keystore.h"
-#include "core/wire.h"
+#include "receive.h"
+#include "apply.h"
+#include "stats.h"
+#include "account.h"
 
 struct gkm_net;
-struct key;
 struct socket;
 
 /* What GKM_CMD_GROUP_NEW configured; fixed for the group's life. */
@@ -33,100 +31,97 @@ struct gkm_group_cfg {
 };
 
 /*
- * The kernel side of one data SA of the key store: the xfrm state gkm
- * installed for it (NULL while a sender waits for the activation time) and
- * the times that drive make-before-break. Slot is free when @spi is 0.
- */
-struct gkm_group_sa {
-	u32 spi;
-	struct xfrm_state *x;
-	unsigned long added;		/* jiffies when installed */
-	unsigned long activate_at;	/* jiffies; install then (senders) */
-	unsigned long dying_since;	/* jiffies; 0 = not dying */
-	unsigned long expiring_at;	/* jiffies; soft lifetime end, 0 = none */
-	bool expiring_sent;		/* KEYS_EXPIRING sent for this SA */
-};
-
-/* Old and new SAs coexist while a registration replaces them all. */
-#define GKM_GROUP_MAX_SAS	(2 * GKM_WIRE_MAX_SAS)
-
-#define GKM_RXQ_MAX		256	/* datagrams waiting for the worker */
-#define GKM_HELD_MAX		16	/* kept while unregistered, newest win */
-#define GKM_LAT_SAMPLES		1024	/* apply latencies kept for p50/p99 */
-#define GKM_SIG_BURST		64	/* signature checks per ... */
-#define GKM_SIG_INTERVAL	HZ	/* ... this interval */
-#define GKM_STATUS_BURST	4	/* status checks per GKM_SIG_INTERVAL */
-
-/*
  * A member group in one network namespace.
  *
- * Lifetime: created by GKM_CMD_GROUP_NEW and linked into gkm_net.groups
- * under gkm_net.lock; gkm_group_delete() unlinks it under the same lock,
- * closes the socket (after which encap_rcv can no longer find it), waits
- * for the softirq readers (synchronize_net), stops the worker and timer,
- * removes the SAs, and frees it after an RCU grace period.
+ * Lifetime (group.c): created by GKM_CMD_GROUP_NEW and linked into
+ * gkm_net.groups under gkm_net.lock. Teardown has two phases, so that
+ * removing many groups at once costs one RCU grace period, not one per
+ * group: gkm_group_unlink() (under gkm_net.lock) takes it off the list and
+ * its socket off the softirq path, adding it to a batch (@dead_node);
+ * after one grace period for the whole batch, gkm_group_destroy() closes
+ * the socket, marks it @dead, stops the worker and the timer, removes the
+ * SAs, and frees it after another grace period (call_rcu(), for readers of
+ * the RCU list; keys wiped).
  *
- * Locking:
- * - @lock (mutex) guards the key store, @msg, @crypto, @gcks, @sas, the
- *   timestamps and @state: the worker, the timer and netlink take it;
- * - @rxq has its own spinlock; softirq only enqueues;
- * - @sock is RCU: encap_rcv reads sk_user_data under rcu_read_lock_bh;
- * - counters are atomic64 and read without locks.
+ * Each part below has one owner file, which alone changes it; the locking
+ * rule of a part is written next to its definition:
+ * - @node: gkm_net.lock for writers, RCU for readers (netns.h);
+ * - @dead_node: the teardown batch the group is on once unlinked, owned by
+ *   whoever unlinked it (a list on its stack);
+ * - @id, @net, @cfg: fixed from creation on, read anywhere;
+ * - @sock: socket.c (created and released in process context; softirq
+ *   finds the group through its sk_user_data under RCU);
+ * - @lock (mutex) guards @dead, @state, @ks, @scratch and the parts of
+ *   @rx and @apply that say so: the receive worker, the apply timer and
+ *   netlink requests take it, one at a time;
+ * - @state: written by apply.c only (ACTIVE on registration, OUT_OF_SYNC);
+ * - @ks: the key store, allocated and freed here, sized for the keys it
+ *   holds (a shared empty one until the group registers); replaced by
+ *   receive.c (registrations, through apply.c's swap, and
+ *   gkm_group_commit() for datagrams), edited by apply.c's timer
+ *   (retiring dying SAs and the previous KEK). Only read under @lock;
+ * - @scratch: NULL but during a registration, when it holds the store
+ *   apply.c swaps in (gkm_group_scratch_alloc/_free); datagrams are
+ *   staged in a store borrowed from the worker pool (scratch.h);
+ * - @acct: who pays (account.h), fixed from creation on;
+ * - @rx: receive.c; @apply: apply.c; @stats: stats.c (its own locking).
+ *
+ * Lock order: gkm_net.lock -> gkm_group.lock -> RTNL (socket setup and
+ * teardown); the receive queue's spinlock and the latency spinlock nest
+ * inside and take nothing.
  */
 struct gkm_group {
 	struct list_head node;
+	struct list_head dead_node;	/* on a teardown batch, once unlinked */
 	struct rcu_head rcu;
 	struct net *net;		/* not counted: the group dies first */
 	u32 id;
 	struct gkm_group_cfg cfg;
-
 	struct socket *sock;		/* NULL without a control channel */
-	struct sk_buff_head rxq;
-	struct sk_buff_head held;	/* arrived before registration; worker only */
-	struct work_struct rx_work;
-	struct delayed_work timer_work;
-	bool dead;			/* under @lock: no more work */
 
-	struct mutex lock;		/* see "Locking" above */
+	struct mutex lock;		/* see the rules above */
+	bool dead;			/* no more work: being deleted */
 	u8 state;			/* enum gkm_group_state */
 	struct gkm_keystore *ks;	/* live keys; never NULL */
-	struct gkm_keystore *scratch;	/* staging area for updates */
-	struct gkm_wire_msg *msg;	/* the datagram being processed */
-	struct gkm_crypto crypto;
-	struct key *gcks;		/* GCKS verification key, counted ref */
-	struct gkm_group_sa sas[GKM_GROUP_MAX_SAS];	/* see apply.c */
-	unsigned long prev_kek_since;	/* jiffies; 0 = no previous KEK */
-	unsigned long pending_since;	/* jiffies; 0 = not waiting */
-	u8 rxbuf[GKM_WIRE_MAX_DATAGRAM];
-	unsigned long sig_window;	/* jiffies when the window started */
-	unsigned int sig_count;		/* signature checks in this window */
-	unsigned long status_window;	/* the same for status datagrams */
-	unsigned int status_count;
+	struct gkm_keystore *scratch;	/* registration being installed */
+	struct gkm_account acct;
 
-	atomic64_t stats[GKM_STAT_MAX + 1];
-	spinlock_t lat_lock;		/* guards the latency ring */
-	u64 lat[GKM_LAT_SAMPLES];
-	u64 lat_count;
-	u64 lat_max;
+	struct gkm_receive rx;
+	struct gkm_apply apply;
+	struct gkm_stats stats;
 };
 
-static inline void gkm_group_count(struct gkm_group *group, int stat)
-{
-	atomic64_inc(&group->stats[stat]);
-}
-
+/* Module init/exit: the groups' slab cache. */
+int gkm_group_init(void);
+void gkm_group_exit(void);
 struct gkm_group *gkm_group_find(struct gkm_net *gn, u32 id);
 int gkm_group_create(struct gkm_net *gn, struct net *net, u32 id,
 		     const struct gkm_group_cfg *cfg, struct gkm_group **out,
 		     struct netlink_ext_ack *extack);
-void gkm_group_delete(struct gkm_net *gn, struct gkm_group *group);
-void gkm_group_delete_all(struct gkm_net *gn);
-int gkm_group_register(struct gkm_group *group, const u8 *blob, u32 len,
-		       struct key *gcks, struct netlink_ext_ack *extack);
-void gkm_group_latency(struct gkm_group *group, u64 *count, u64 *p50,
-		       u64 *p99, u64 *max);
-void gkm_group_record_latency(struct gkm_group *group, u64 ns);
-bool gkm_group_out_of_sync(struct gkm_group *group, u64 msg_id, int reason);
+/*
+ * Two-phase teardown (group.c explains it): unlink under gkm_net.lock onto
+ * @batch (a list of the caller's), then gkm_group_destroy(@batch) with no
+ * lock held, after a grace period: @wait asks it to wait for one itself,
+ * false only when the caller knows one has passed since the last unlink.
+ */
+void gkm_group_unlink(struct gkm_net *gn, struct gkm_group *group,
+		      struct list_head *batch);
+void gkm_group_unlink_all(struct gkm_net *gn, struct list_head *batch);
+void gkm_group_destroy(struct list_head *batch, bool wait);
+/*
+ * A store for @group->scratch holding a copy of @from (a registration
+ * loaded into a borrowed store), charged to the group's owner; freed,
+ * wiped, by gkm_group_scratch_free(). Caller holds gkm_group.lock.
+ */
+int gkm_group_scratch_alloc(struct gkm_group *group,
+			    const struct gkm_keystore *from);
+void gkm_group_scratch_free(struct gkm_group *group);
+/*
+ * Commit a staged update (gkm_keystore_stage() in a borrowed full store)
+ * into @group->ks, growing it when needed; false if it could not (no
+ * memory: nothing changed). Caller holds gkm_group.lock.
+ */
+bool gkm_group_commit(struct gkm_group *group, struct gkm_keystore *staged);
 int gkm_group_live_count(void);
 
 #endif /* _GKM_GROUP_H */

@@ -12,20 +12,30 @@
 #include <net/genetlink.h>
 #include <linux/gkm.h>
 
+#include "crypto.h"
 #include "netns.h"
 #include "netlink.h"
 #include "group.h"
 #include "sa.h"
+#include "apply.h"
+#include "core/compat.h"
 #include "events.h"
-#include "version.h"
+#include "scratch.h"
+#include "account.h"
 
 static int __init gkm_init(void)
 {
 	int ret;
 
-	ret = gkm_netns_register();
+	ret = gkm_crypto_selftest();
 	if (ret)
 		return ret;
+	ret = gkm_group_init();
+	if (ret)
+		return ret;
+	ret = gkm_netns_register();
+	if (ret)
+		goto err_group;
 	ret = gkm_netlink_register();
 	if (ret)
 		goto err_netns;
@@ -34,6 +44,8 @@ static int __init gkm_init(void)
 
 err_netns:
 	gkm_netns_unregister();
+err_group:
+	gkm_group_exit();
 	return ret;
 }
 
@@ -49,6 +61,12 @@ static void __exit gkm_exit(void)
 		       gkm_group_live_count());
 	if (gkm_sa_live_count())
 		pr_err("leak: %d SAs still alive at unload\n", gkm_sa_live_count());
+	if (gkm_apply_live_count() || atomic_read(&gkm_core_allocs))
+		pr_err("leak: %d SA entries, %d key store objects still alive at unload\n",
+		       gkm_apply_live_count(), atomic_read(&gkm_core_allocs));
+	gkm_scratch_exit();
+	gkm_account_exit_module();
+	gkm_group_exit();
 	pr_info("gkm %s unloaded\n", GKM_VERSION);
 }
 

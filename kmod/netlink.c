@@ -1,10 +1,31 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The "gkm" generic netlink family: the contract is uapi/linux/gkm.h.
- * Every operation runs in process context with the genl mutex held (the
- * family is not parallel_ops); group state is further guarded by the
- * namespace's gkm_net.lock (the group list) and group->lock (its keys).
  * Every rejection carries an extack message.
+ *
+ * Locking: the family is parallel_ops, so requests (doit and dump) run in
+ * process context without the global genl mutex, concurrently, in any
+ * namespaces. Nothing here relies on them being serialised:
+ * - a namespace's group list, count and generation are only read or
+ *   changed under its gkm_net.lock, and every request looks its group up
+ *   under that lock and uses it only while holding it (GROUP_GET fills its
+ *   reply, GROUP_SET installs the registration, dumps fill each skb under
+ *   it): a group found there cannot be torn down under the request;
+ * - GROUP_DEL unlinks under gkm_net.lock and tears down after dropping it
+ *   (group.c: two-phase teardown); once unlinked no request can find the
+ *   group, and a GROUP_NEW for the same id may create a new one at once
+ *   (until the old one's SAs are deleted, a registration naming the same
+ *   SPIs is refused by xfrm with EEXIST);
+ * - a group's keys and state are guarded by group->lock (nested inside
+ *   gkm_net.lock), the per-user count by account.c's own mutex, the key
+ *   lookup (lookup_user_key()) needs no lock of ours;
+ * - a request holds its socket, which holds the namespace, so namespace
+ *   exit never runs beside a request of that namespace; module unload
+ *   unregisters the family first, which waits for requests in flight (the
+ *   genl core's cb_lock);
+ * - 6.1's NL_SET_ERR_MSG_FMT stand-in (gkm_netlink_errmsg()) formats into a
+ *   ring of static buffers that stays correct with concurrent callers
+ *   (compat.h).
  */
 
 #include <net/genetlink.h>
@@ -16,16 +37,26 @@
 #include <linux/gkm.h>
 #include <linux/gkm_wire.h>
 
+#include "compat.h"
 #include "netlink.h"
 #include "netns.h"
 #include "group.h"
-#include "version.h"
+#include "receive.h"
+#include "apply.h"
+#include "stats.h"
 
-static const struct nla_policy gkm_genl_policy[GKM_A_MAX + 1] = {
-	[GKM_A_VERSION] = { .type = NLA_REJECT },
-	[GKM_A_ABI_VERSION] = { .type = NLA_REJECT },
-	[GKM_A_GROUP_COUNT] = { .type = NLA_REJECT },
-	[GKM_A_GROUP_ID] = NLA_POLICY_MIN(NLA_U32, 1),
+/*
+ * Per-operation policies, written to match the operations' request
+ * attributes in Documentation/netlink/specs/gkm.yaml (the ynl VM test
+ * compares them with the spec through CTRL_CMD_GETPOLICY). The genl core
+ * validates strictly: an attribute a policy does not list is refused
+ * ("Unsupported attribute" / "Unknown attribute type") before any handler
+ * runs. GKM_CMD_GET takes no attributes and has no policy.
+ */
+#define GKM_POLICY_GROUP_ID	NLA_POLICY_MIN(NLA_U32, 1)
+
+static const struct nla_policy gkm_group_new_policy[GKM_A_ROLE + 1] = {
+	[GKM_A_GROUP_ID] = GKM_POLICY_GROUP_ID,
 	[GKM_A_FAMILY] = { .type = NLA_U16 },
 	[GKM_A_CTRL_ADDR] = { .type = NLA_BINARY, .len = 16 },
 	[GKM_A_CTRL_PORT] = NLA_POLICY_MIN(NLA_U16, 1),
@@ -33,19 +64,17 @@ static const struct nla_policy gkm_genl_policy[GKM_A_MAX + 1] = {
 	[GKM_A_DATA_ADDR] = { .type = NLA_BINARY, .len = 16 },
 	[GKM_A_REQID] = { .type = NLA_U32 },
 	[GKM_A_ROLE] = NLA_POLICY_RANGE(NLA_U16, GKM_ROLE_RECEIVER, GKM_ROLE_ALL),
+};
+
+/* GROUP_DEL, GROUP_GET (do, and the dump's optional filter). */
+static const struct nla_policy gkm_group_id_policy[GKM_A_GROUP_ID + 1] = {
+	[GKM_A_GROUP_ID] = GKM_POLICY_GROUP_ID,
+};
+
+static const struct nla_policy gkm_group_set_policy[GKM_A_GCKS_KEY + 1] = {
+	[GKM_A_GROUP_ID] = GKM_POLICY_GROUP_ID,
 	[GKM_A_REGISTRATION] = { .type = NLA_BINARY, .len = GKM_WIRE_MAX_REG_LEN },
 	[GKM_A_GCKS_KEY] = { .type = NLA_S32 },
-	[GKM_A_STATE] = { .type = NLA_REJECT },
-	[GKM_A_MSG_ID] = { .type = NLA_REJECT },
-	[GKM_A_KEK_ID] = { .type = NLA_REJECT },
-	[GKM_A_KEK_VER] = { .type = NLA_REJECT },
-	[GKM_A_SAS] = { .type = NLA_REJECT },
-	[GKM_A_STATS] = { .type = NLA_REJECT },
-	[GKM_A_LATENCY] = { .type = NLA_REJECT },
-	[GKM_A_EVENT] = { .type = NLA_REJECT },
-	[GKM_A_REASON] = { .type = NLA_REJECT },
-	[GKM_A_REASON_STR] = { .type = NLA_REJECT },
-	[GKM_A_PAD] = { .type = NLA_REJECT },
 };
 
 static struct gkm_net *gkm_genl_net(struct genl_info *info)
@@ -53,29 +82,9 @@ static struct gkm_net *gkm_genl_net(struct genl_info *info)
 	return gkm_netns_get(genl_info_net(info));
 }
 
-/* The family policy is shared: refuse attributes a command does not use. */
-static int gkm_genl_only(struct genl_info *info, u64 allowed)
+/* Every group command names its group. */
+static int gkm_genl_require_group(struct genl_info *info)
 {
-	int i;
-
-	BUILD_BUG_ON(GKM_A_MAX >= 64);
-	for (i = 1; i <= GKM_A_MAX; i++) {
-		if (info->attrs[i] && !(allowed & BIT_ULL(i))) {
-			NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[i],
-					    "attribute not valid for this command");
-			return -EINVAL;
-		}
-	}
-	return 0;
-}
-
-/* Only @allowed attributes, and a group id among them. */
-static int gkm_genl_check_group_req(struct genl_info *info, u64 allowed)
-{
-	int ret = gkm_genl_only(info, allowed | BIT_ULL(GKM_A_GROUP_ID));
-
-	if (ret)
-		return ret;
 	if (!GENL_REQ_ATTR_CHECK(info, GKM_A_GROUP_ID))
 		return 0;
 	GENL_SET_ERR_MSG(info, "missing group id (GKM_A_GROUP_ID)");
@@ -188,18 +197,13 @@ static int gkm_genl_parse_cfg(struct genl_info *info, struct gkm_group_cfg *cfg)
 	return 0;
 }
 
-#define GKM_GROUP_NEW_ATTRS (BIT_ULL(GKM_A_FAMILY) | \
-	BIT_ULL(GKM_A_CTRL_ADDR) | BIT_ULL(GKM_A_CTRL_PORT) | \
-	BIT_ULL(GKM_A_IFINDEX) | BIT_ULL(GKM_A_DATA_ADDR) | \
-	BIT_ULL(GKM_A_REQID) | BIT_ULL(GKM_A_ROLE))
-
 static int gkm_genl_group_new(struct sk_buff *skb, struct genl_info *info)
 {
 	struct gkm_net *gn = gkm_genl_net(info);
 	struct gkm_group_cfg cfg;
 	int ret;
 
-	ret = gkm_genl_check_group_req(info, GKM_GROUP_NEW_ATTRS);
+	ret = gkm_genl_require_group(info);
 	if (ret)
 		return ret;
 	ret = gkm_genl_parse_cfg(info, &cfg);
@@ -218,19 +222,22 @@ static int gkm_genl_group_del(struct sk_buff *skb, struct genl_info *info)
 {
 	struct gkm_net *gn = gkm_genl_net(info);
 	struct gkm_group *group;
+	LIST_HEAD(batch);
 	int ret;
 
-	ret = gkm_genl_check_group_req(info, 0);
+	ret = gkm_genl_require_group(info);
 	if (ret)
 		return ret;
 
 	mutex_lock(&gn->lock);
 	group = gkm_group_find(gn, nla_get_u32(info->attrs[GKM_A_GROUP_ID]));
 	if (group)
-		gkm_group_delete(gn, group);
+		gkm_group_unlink(gn, group, &batch);
 	else
 		ret = -ENOENT;
 	mutex_unlock(&gn->lock);
+	/* The grace period and the rest of the teardown without gkm_net.lock. */
+	gkm_group_destroy(&batch, true);
 
 	if (ret)
 		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[GKM_A_GROUP_ID],
@@ -238,7 +245,7 @@ static int gkm_genl_group_del(struct sk_buff *skb, struct genl_info *info)
 	return ret;
 }
 
-static int gkm_genl_group_set(struct sk_buff *skb, struct genl_info *info)
+static int __gkm_genl_group_set(struct genl_info *info)
 {
 	struct gkm_net *gn = gkm_genl_net(info);
 	struct gkm_group *group;
@@ -247,8 +254,7 @@ static int gkm_genl_group_set(struct sk_buff *skb, struct genl_info *info)
 	struct key *key;
 	int ret;
 
-	ret = gkm_genl_check_group_req(info, BIT_ULL(GKM_A_REGISTRATION) |
-				       BIT_ULL(GKM_A_GCKS_KEY));
+	ret = gkm_genl_require_group(info);
 	if (ret)
 		return ret;
 	if (GENL_REQ_ATTR_CHECK(info, GKM_A_REGISTRATION) ||
@@ -262,23 +268,32 @@ static int gkm_genl_group_set(struct sk_buff *skb, struct genl_info *info)
 	kref = lookup_user_key(nla_get_s32(info->attrs[GKM_A_GCKS_KEY]), 0,
 			       KEY_NEED_SEARCH);
 	if (IS_ERR(kref)) {
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[GKM_A_GCKS_KEY],
-				    "GCKS key not found or not searchable by the caller");
-		return PTR_ERR(kref);
+		ret = PTR_ERR(kref);
+		if (ret == -EKEYREVOKED)
+			GENL_SET_ERR_MSG(info, "the GCKS key is revoked");
+		else if (ret == -EKEYEXPIRED)
+			GENL_SET_ERR_MSG(info, "the GCKS key has expired");
+		else
+			GENL_SET_ERR_MSG(info,
+					 "GCKS key not found or not searchable by the caller");
+		NL_SET_BAD_ATTR(info->extack, info->attrs[GKM_A_GCKS_KEY]);
+		return ret;
 	}
 	key = key_ref_to_ptr(kref);
 	if (key->type != &key_type_asymmetric) {
+		NL_SET_ERR_MSG_FMT(info->extack,
+				   "the GCKS key is of type \"%s\", not \"asymmetric\"",
+				   key->type->name);
+		NL_SET_BAD_ATTR(info->extack, info->attrs[GKM_A_GCKS_KEY]);
 		key_put(key);
-		NL_SET_ERR_MSG_ATTR(info->extack, info->attrs[GKM_A_GCKS_KEY],
-				    "the GCKS key must be of type \"asymmetric\"");
 		return -EKEYREJECTED;
 	}
 
 	mutex_lock(&gn->lock);
 	group = gkm_group_find(gn, nla_get_u32(info->attrs[GKM_A_GROUP_ID]));
 	if (group)
-		ret = gkm_group_register(group, nla_data(reg), nla_len(reg), key,
-					 info->extack);
+		ret = gkm_receive_registration(group, nla_data(reg),
+					       nla_len(reg), key, info->extack);
 	else
 		ret = -ENOENT;
 	mutex_unlock(&gn->lock);
@@ -288,6 +303,28 @@ static int gkm_genl_group_set(struct sk_buff *skb, struct genl_info *info)
 				    "no group with this id in this network namespace");
 	if (ret)
 		key_put(key);
+	return ret;
+}
+
+/*
+ * GROUP_SET carries the registration's plaintext keys (KEK, key path,
+ * TEKs), parsed in place from the request. Whatever the outcome, they are
+ * wiped in the request itself before it returns to the genl core: the
+ * request skb is freed unwiped, and on an error netlink_ack() copies the
+ * whole request into the ACK unless the socket set NETLINK_CAP_ACK, so
+ * wiping here keeps the keys out of both. The request's data is not ours
+ * alone only for an nlmon tap (root), which then sees zeros. A request the
+ * genl core refuses before this handler runs (an attribute against the
+ * policy) is echoed as sent: gkmctl sets NETLINK_CAP_ACK
+ * (Documentation/threat-model.rst, "Key material in memory").
+ */
+static int gkm_genl_group_set(struct sk_buff *skb, struct genl_info *info)
+{
+	struct nlattr *reg = info->attrs[GKM_A_REGISTRATION];
+	int ret = __gkm_genl_group_set(info);
+
+	if (reg)
+		memzero_explicit(nla_data(reg), nla_len(reg));
 	return ret;
 }
 
@@ -307,13 +344,9 @@ static int gkm_genl_put_sas(struct sk_buff *msg, struct gkm_group *group)
 	if (!sas)
 		return -EMSGSIZE;
 	for (i = 0; i < ks->nsas; i++) {
-		const struct gkm_sa *sa = &ks->sas[i];
-		const struct gkm_group_sa *gsa = NULL;
-		int j;
+		const struct gkm_sa *sa = ks->sas[i];
+		const struct gkm_apply_sa *gsa = gkm_apply_find_sa(group, sa->pol.spi);
 
-		for (j = 0; j < GKM_GROUP_MAX_SAS; j++)
-			if (group->sas[j].spi == sa->pol.spi)
-				gsa = &group->sas[j];
 		sa_nest = nla_nest_start(msg, GKM_A_SA);
 		if (!sa_nest ||
 		    nla_put_u32(msg, GKM_SA_A_SPI, sa->pol.spi) ||
@@ -332,7 +365,7 @@ static int gkm_genl_put_sas(struct sk_buff *msg, struct gkm_group *group)
 
 static int gkm_genl_put_stats(struct sk_buff *msg, struct gkm_group *group)
 {
-	u64 count, p50, p99, max;
+	struct gkm_stats_latency lat;
 	struct nlattr *nest;
 	int i;
 
@@ -340,18 +373,18 @@ static int gkm_genl_put_stats(struct sk_buff *msg, struct gkm_group *group)
 	if (!nest)
 		return -EMSGSIZE;
 	for (i = 1; i <= GKM_STAT_MAX; i++)
-		if (nla_put_u64_64bit(msg, i, atomic64_read(&group->stats[i]),
+		if (nla_put_u64_64bit(msg, i, gkm_stats_read(&group->stats, i),
 				      GKM_STAT_UNSPEC))
 			return -EMSGSIZE;
 	nla_nest_end(msg, nest);
 
-	gkm_group_latency(group, &count, &p50, &p99, &max);
+	gkm_stats_latency(&group->stats, &lat);
 	nest = nla_nest_start(msg, GKM_A_LATENCY);
 	if (!nest ||
-	    nla_put_u64_64bit(msg, GKM_LAT_COUNT, count, GKM_LAT_UNSPEC) ||
-	    nla_put_u64_64bit(msg, GKM_LAT_P50, p50, GKM_LAT_UNSPEC) ||
-	    nla_put_u64_64bit(msg, GKM_LAT_P99, p99, GKM_LAT_UNSPEC) ||
-	    nla_put_u64_64bit(msg, GKM_LAT_MAX, max, GKM_LAT_UNSPEC))
+	    nla_put_u64_64bit(msg, GKM_LAT_COUNT, lat.count, GKM_LAT_UNSPEC) ||
+	    nla_put_u64_64bit(msg, GKM_LAT_P50, lat.p50, GKM_LAT_UNSPEC) ||
+	    nla_put_u64_64bit(msg, GKM_LAT_P99, lat.p99, GKM_LAT_UNSPEC) ||
+	    nla_put_u64_64bit(msg, GKM_LAT_MAX, lat.max, GKM_LAT_UNSPEC))
 		return -EMSGSIZE;
 	nla_nest_end(msg, nest);
 	return 0;
@@ -418,23 +451,34 @@ static int gkm_genl_group_get(struct sk_buff *skb, struct genl_info *info)
 	struct gkm_net *gn = gkm_genl_net(info);
 	struct gkm_group *group;
 	struct sk_buff *msg;
+	size_t size;
 	int ret;
 
-	ret = gkm_genl_check_group_req(info, 0);
+	ret = gkm_genl_require_group(info);
 	if (ret)
 		return ret;
-	msg = genlmsg_new(NLMSG_GOODSIZE, GFP_KERNEL);
-	if (!msg)
-		return -ENOMEM;
+	/*
+	 * A group with many senders lists many SAs: start with a page and
+	 * double while the reply does not fit (at most GKM_WIRE_MAX_SAS
+	 * SAs of under 64 bytes each).
+	 */
+	for (size = NLMSG_GOODSIZE;; size *= 2) {
+		msg = genlmsg_new(size, GFP_KERNEL);
+		if (!msg)
+			return -ENOMEM;
 
-	mutex_lock(&gn->lock);
-	group = gkm_group_find(gn, nla_get_u32(info->attrs[GKM_A_GROUP_ID]));
-	if (group)
-		ret = gkm_genl_fill_group(msg, group, info->snd_portid,
-					  info->snd_seq, 0, NULL);
-	else
-		ret = -ENOENT;
-	mutex_unlock(&gn->lock);
+		mutex_lock(&gn->lock);
+		group = gkm_group_find(gn, nla_get_u32(info->attrs[GKM_A_GROUP_ID]));
+		if (group)
+			ret = gkm_genl_fill_group(msg, group, info->snd_portid,
+						  info->snd_seq, 0, NULL);
+		else
+			ret = -ENOENT;
+		mutex_unlock(&gn->lock);
+		if (ret != -EMSGSIZE || size > GKM_WIRE_MAX_SAS * 64)
+			break;
+		nlmsg_free(msg);
+	}
 
 	if (ret) {
 		nlmsg_free(msg);
@@ -450,10 +494,14 @@ static int gkm_genl_group_get(struct sk_buff *skb, struct genl_info *info)
 /*
  * Dump cursor: cb->args[0] is the index of the next group to emit. The
  * namespace's generation number makes a dump that raced with a change end
- * with NLM_F_DUMP_INTR, so user space can retry.
+ * with NLM_F_DUMP_INTR, so user space can retry. With GKM_A_GROUP_ID, only
+ * that group (if it exists) is dumped.
  */
 static int gkm_genl_group_dump(struct sk_buff *skb, struct netlink_callback *cb)
 {
+	/* The genl core validated the request against the policy. */
+	const struct nlattr *only = nlmsg_find_attr(cb->nlh, GENL_HDRLEN,
+						    GKM_A_GROUP_ID);
 	struct gkm_net *gn = gkm_netns_get(sock_net(skb->sk));
 	struct gkm_group *group;
 	long idx = 0, start = cb->args[0];
@@ -461,6 +509,8 @@ static int gkm_genl_group_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	mutex_lock(&gn->lock);
 	cb->seq = gn->generation;
 	list_for_each_entry(group, &gn->groups, node) {
+		if (only && group->id != nla_get_u32(only))
+			continue;
 		if (idx++ < start)
 			continue;
 		if (gkm_genl_fill_group(skb, group, NETLINK_CB(cb->skb).portid,
@@ -476,7 +526,7 @@ static int gkm_genl_group_dump(struct sk_buff *skb, struct netlink_callback *cb)
 	return skb->len;
 }
 
-static const struct genl_small_ops gkm_genl_ops[] = {
+static const struct genl_ops gkm_genl_ops[] = {
 	{
 		.cmd = GKM_CMD_GET,
 		.doit = gkm_genl_get,
@@ -484,19 +534,27 @@ static const struct genl_small_ops gkm_genl_ops[] = {
 	}, {
 		.cmd = GKM_CMD_GROUP_NEW,
 		.doit = gkm_genl_group_new,
+		.policy = gkm_group_new_policy,
+		.maxattr = ARRAY_SIZE(gkm_group_new_policy) - 1,
 		.flags = GENL_UNS_ADMIN_PERM,
 	}, {
 		.cmd = GKM_CMD_GROUP_DEL,
 		.doit = gkm_genl_group_del,
+		.policy = gkm_group_id_policy,
+		.maxattr = ARRAY_SIZE(gkm_group_id_policy) - 1,
 		.flags = GENL_UNS_ADMIN_PERM,
 	}, {
 		.cmd = GKM_CMD_GROUP_GET,
 		.doit = gkm_genl_group_get,
 		.dumpit = gkm_genl_group_dump,
+		.policy = gkm_group_id_policy,
+		.maxattr = ARRAY_SIZE(gkm_group_id_policy) - 1,
 		.flags = GENL_UNS_ADMIN_PERM,
 	}, {
 		.cmd = GKM_CMD_GROUP_SET,
 		.doit = gkm_genl_group_set,
+		.policy = gkm_group_set_policy,
+		.maxattr = ARRAY_SIZE(gkm_group_set_policy) - 1,
 		.flags = GENL_UNS_ADMIN_PERM,
 	},
 };
@@ -504,24 +562,37 @@ static const struct genl_small_ops gkm_genl_ops[] = {
 static const struct genl_multicast_group gkm_genl_mcgrps[] = {
 	{
 		.name = GKM_MCGRP_EVENTS,
-#ifdef GENL_MCAST_CAP_NET_ADMIN
-		.flags = GENL_MCAST_CAP_NET_ADMIN,
-#endif
+		.flags = GKM_GENL_MCAST_ADMIN,
 	},
 };
 
 struct genl_family gkm_genl_family __ro_after_init = {
 	.name = GKM_GENL_NAME,
 	.version = GKM_GENL_VERSION,
-	.maxattr = GKM_A_MAX,
-	.policy = gkm_genl_policy,
 	.netnsok = true,
+	.parallel_ops = true,		/* locking: see the top of this file */
 	.module = THIS_MODULE,
-	.small_ops = gkm_genl_ops,
-	.n_small_ops = ARRAY_SIZE(gkm_genl_ops),
+	.ops = gkm_genl_ops,
+	.n_ops = ARRAY_SIZE(gkm_genl_ops),
 	.mcgrps = gkm_genl_mcgrps,
 	.n_mcgrps = ARRAY_SIZE(gkm_genl_mcgrps),
 };
+
+#ifdef GKM_NETLINK_ERRMSGS
+/* See netlink.h: NL_SET_ERR_MSG_FMT for Linux 6.1. */
+const char *gkm_netlink_errmsg(const char *fmt, ...)
+{
+	static char bufs[GKM_NETLINK_ERRMSGS][80];
+	static atomic_t next = ATOMIC_INIT(0);
+	char *buf = bufs[(unsigned int)atomic_inc_return(&next) % GKM_NETLINK_ERRMSGS];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(bufs[0]), fmt, ap);
+	va_end(ap);
+	return buf;
+}
+#endif
 
 int gkm_netlink_register(void)
 {

@@ -3,7 +3,11 @@
  * Per network namespace state: created with the namespace (or at module
  * load for namespaces that exist already), torn down before the namespace
  * goes away. Kernel sockets a group owns do not pin the namespace, so groups
- * are removed in .pre_exit, while the namespace is still fully usable.
+ * are removed in .pre_exit, while the namespace is still fully usable: its
+ * devices are unregistered before .exit, and one waits for every reference
+ * a socket or an SA may still hold on it. The removal is one batch
+ * (group.c, two-phase teardown): one grace period per namespace, not one
+ * per group.
  */
 
 #include <net/netns/generic.h>
@@ -34,9 +38,12 @@ static void __net_exit gkm_net_pre_exit(struct net *net)
 {
 	struct gkm_net *gn = gkm_netns_get(net);
 
+	LIST_HEAD(batch);
+
 	mutex_lock(&gn->lock);
-	gkm_group_delete_all(gn);
+	gkm_group_unlink_all(gn, &batch);
 	mutex_unlock(&gn->lock);
+	gkm_group_destroy(&batch, true);
 }
 
 static void __net_exit gkm_net_exit(struct net *net)

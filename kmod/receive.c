@@ -2,9 +2,14 @@
 /*
  * Receiving rekey datagrams.
  *
- * Softirq (gkm_receive_encap, the UDP encap_rcv hook) only does what is
- * cheap: length, magic, version and group id, then enqueues the skb on the
- * group's bounded queue and kicks the worker. A full queue drops (counted).
+ * Softirq (gkm_receive_encap, the UDP encap_rcv hook) checks length,
+ * magic, version and group id, then admits to the group's bounded queue
+ * only what could change something: a rekey that is new (message id
+ * against a lock-free copy of the replay state) and authentic (AES-GCM
+ * open with the keyed transform of the KEK it names, auth.c), or a status
+ * naming a newer message (its own budget of GKM_STATUS_BURST slots). All
+ * else is counted and dropped there, without allocating: outsiders cannot
+ * take a queue slot. A full queue drops (counted).
  *
  * The worker (gkm_receive_work, process context, group->lock held per
  * datagram) runs the verification stages of Documentation/protocol.rst in
@@ -17,19 +22,31 @@
  * Group status datagrams (type STATUS, no AEAD) take a shorter path, see
  * gkm_receive_status(): only a verified one naming a newer message id
  * than the member's has an effect (OUT_OF_SYNC, one event).
+ *
+ * Registrations (GKM_CMD_GROUP_SET) come in here too: they are the other
+ * way keys reach the key store. The flow is one way: socket.c and
+ * netlink.c call in here, and this file hands what passed to apply.c.
  */
 
+#include <linux/key.h>
 #include <linux/ktime.h>
+#include <linux/slab.h>
 #include <linux/udp.h>
+#include <net/dst.h>
 #include <linux/gkm.h>
 
 #include "group.h"
+#include "compat.h"
 #include "receive.h"
 #include "apply.h"
+#include "crypto.h"
+#include "stats.h"
 #include "events.h"
+#include "scratch.h"
 
 struct gkm_rx_cb {
 	u64 arrival_ns;
+	bool status;		/* counted in gkm_receive.status_queued */
 };
 
 static struct gkm_rx_cb *gkm_rx_cb(struct sk_buff *skb)
@@ -38,61 +55,177 @@ static struct gkm_rx_cb *gkm_rx_cb(struct sk_buff *skb)
 	return (struct gkm_rx_cb *)skb->cb;
 }
 
+static void gkm_receive_count(struct gkm_group *group, enum gkm_wire_err err);
+
+/* Stage 1 as far as softirq needs it: the header of a rekey or status. */
+static enum gkm_wire_err gkm_receive_hdr(struct gkm_group *group,
+					 const struct sk_buff *skb,
+					 struct gkm_wire_hdr *h)
+{
+	u8 raw[GKM_WIRE_HDR_LEN];
+	unsigned int len = skb->len - sizeof(struct udphdr);
+
+	if (skb->len < sizeof(struct udphdr) + GKM_WIRE_HDR_LEN ||
+	    len > GKM_WIRE_MAX_DATAGRAM ||
+	    skb_copy_bits(skb, sizeof(struct udphdr), raw, sizeof(raw)))
+		return GKM_E_TRUNCATED;
+	gkm_wire_hdr_get(raw, h);
+	if (h->magic != GKM_WIRE_MAGIC)
+		return GKM_E_BAD_MAGIC;
+	if (h->version != GKM_WIRE_VERSION)
+		return GKM_E_BAD_VERSION;
+	if (h->type != GKM_WIRE_T_REKEY && h->type != GKM_WIRE_T_STATUS)
+		return GKM_E_BAD_TYPE;
+	if (h->group != group->id)
+		return GKM_E_WRONG_GROUP;
+	return GKM_OK;
+}
+
+/*
+ * May this datagram (header @h) take a queue slot? Rekeys only when new
+ * and authentic under a KEK the member holds (auth.c); status datagrams
+ * (no AEAD: anyone can forge one) only when they name a newer message
+ * than the member's, since nothing else can change anything. Softirq or
+ * BH disabled; allocates nothing. GKM_OK, or the reason to drop.
+ */
+static enum gkm_wire_err gkm_receive_admit(struct gkm_group *group,
+					   const struct sk_buff *skb,
+					   const struct gkm_wire_hdr *h)
+{
+	enum gkm_wire_err err;
+	u64 last;
+
+	if (h->type == GKM_WIRE_T_REKEY) {
+		/* Stage 1's reasons first, as the worker would give them. */
+		err = gkm_wire_check_rekey_header(h, skb->len - sizeof(struct udphdr));
+		if (err)
+			return err;
+		err = gkm_auth_check(&group->rx.auth, skb, sizeof(struct udphdr),
+				     skb->len - sizeof(struct udphdr), h);
+		/* A crypto failure is no authentication either. */
+		return err == GKM_E_INTERNAL ? GKM_E_BAD_TAG : err;
+	}
+	last = gkm_auth_last_msg_id(&group->rx.auth);
+	if (h->msg_id < last)
+		return GKM_E_OLD;
+	if (h->msg_id == last) {
+		gkm_stats_count(&group->stats, GKM_STAT_STATUS_IN_SYNC);
+		return GKM_E_PENDING;	/* counted */
+	}
+	return GKM_OK;
+}
+
+/*
+ * A datagram for a group without a registration yet is kept (the newest
+ * GKM_HELD_MAX) unauthenticated: gkmctl creates the group before it
+ * registers, and a rekey the server sends between the registration and
+ * GROUP_SET must not be lost. gkm_receive_release_held() authenticates
+ * them once registered. An outsider can displace held datagrams (there is
+ * nothing to authenticate them with yet), never reach the queue with
+ * them; what is lost that way the status heartbeat recovers. Softirq.
+ * Returns true when the skb was kept.
+ */
+static bool gkm_receive_hold(struct gkm_group *group, struct sk_buff *skb)
+{
+	struct sk_buff *old = NULL;
+	bool kept = false;
+
+	spin_lock(&group->rx.queue.lock);
+	/* Checked again under the lock that GROUP_SET takes to release. */
+	if (!READ_ONCE(group->rx.auth.ready)) {
+		if (skb_queue_len(&group->rx.held) >= GKM_HELD_MAX)
+			old = __skb_dequeue(&group->rx.held);
+		__skb_queue_tail(&group->rx.held, skb);
+		kept = true;
+	}
+	spin_unlock(&group->rx.queue.lock);
+	kfree_skb(old);
+	return kept;
+}
+
 int gkm_receive_encap(struct sock *sk, struct sk_buff *skb)
 {
-	u8 hdr[GKM_WIRE_OFF_GROUP + 4];
+	struct gkm_receive *rx;
 	struct gkm_group *group;
-	unsigned int len;
-	bool queued = false;
+	struct gkm_wire_hdr h;
+	enum gkm_wire_err err;
 
 	group = rcu_dereference_sk_user_data(sk);
 	if (!group)
 		goto drop;
-	gkm_group_count(group, GKM_STAT_RX);
+	rx = &group->rx;
+	gkm_stats_count(&group->stats, GKM_STAT_RX);
 
-	len = skb->len - sizeof(struct udphdr);
-	if (skb->len < sizeof(struct udphdr) + GKM_WIRE_HDR_LEN ||
-	    len > GKM_WIRE_MAX_DATAGRAM ||
-	    skb_copy_bits(skb, sizeof(struct udphdr), hdr, sizeof(hdr)) ||
-	    get_unaligned_be32(hdr + GKM_WIRE_OFF_MAGIC) != GKM_WIRE_MAGIC ||
-	    hdr[GKM_WIRE_OFF_VERSION] != GKM_WIRE_VERSION ||
-	    (hdr[GKM_WIRE_OFF_TYPE] != GKM_WIRE_T_REKEY &&
-	     hdr[GKM_WIRE_OFF_TYPE] != GKM_WIRE_T_STATUS)) {
-		gkm_group_count(group, GKM_STAT_MALFORMED);
-		goto drop;
-	}
-	if (get_unaligned_be32(hdr + GKM_WIRE_OFF_GROUP) != group->id) {
-		gkm_group_count(group, GKM_STAT_WRONG_GROUP);
-		goto drop;
-	}
-
+	err = gkm_receive_hdr(group, skb, &h);
+	if (err)
+		goto count;
 	gkm_rx_cb(skb)->arrival_ns = ktime_get_ns();
-	spin_lock(&group->rxq.lock);
-	if (skb_queue_len(&group->rxq) < GKM_RXQ_MAX) {
-		__skb_queue_tail(&group->rxq, skb);
-		queued = true;
+	gkm_rx_cb(skb)->status = h.type == GKM_WIRE_T_STATUS;
+	/*
+	 * A held or queued skb keeps no route: a multicast input route's
+	 * device is the namespace's loopback, and a reference kept until the
+	 * worker (or teardown) frees the skb would hold lo from unregistering.
+	 * Nothing after this point needs the route.
+	 */
+	skb_dst_drop(skb);
+	if (!READ_ONCE(rx->auth.ready) && gkm_receive_hold(group, skb))
+		return 0;
+	err = gkm_receive_admit(group, skb, &h);
+	if (err)
+		goto count;
+
+	spin_lock(&rx->queue.lock);
+	if (gkm_rx_cb(skb)->status) {
+		/* Status heartbeats have their own budget. */
+		if (rx->status_queued >= GKM_STATUS_BURST)
+			err = GKM_E_INTERNAL;
+		else
+			rx->status_queued++;
+	} else if (skb_queue_len(&rx->queue) >= GKM_RXQ_MAX) {
+		err = GKM_E_INTERNAL;
 	}
-	spin_unlock(&group->rxq.lock);
-	if (!queued) {
-		gkm_group_count(group, GKM_STAT_QUEUE_DROPS);
+	if (!err)
+		__skb_queue_tail(&rx->queue, skb);
+	spin_unlock(&rx->queue.lock);
+	if (err) {
+		gkm_stats_count(&group->stats, h.type == GKM_WIRE_T_STATUS ?
+				GKM_STAT_RATE_LIMITED : GKM_STAT_QUEUE_DROPS);
 		goto drop;
 	}
-	queue_work(system_unbound_wq, &group->rx_work);
+	queue_work(system_unbound_wq, &rx->work);
 	return 0;
 
+count:
+	gkm_receive_count(group, err);
 drop:
 	kfree_skb(skb);
 	return 0;
 }
 
+/*
+ * A rate-limit window: @count events since @start (jiffies). Started at
+ * creation, not at 0 (32-bit jiffies begin 5 minutes before the wrap),
+ * and restarted whenever jiffies is outside [@start, @start + interval],
+ * so that neither an idle spell past a wrap nor a stale start keeps it
+ * shut.
+ */
+static bool gkm_receive_window(unsigned long *start, unsigned int *count,
+			       unsigned int burst)
+{
+	unsigned long now = jiffies;
+
+	if (!time_in_range(now, *start, *start + GKM_SIG_INTERVAL)) {
+		*start = now;
+		*count = 0;
+	}
+	return (*count)++ < burst;
+}
+
 /* At most GKM_SIG_BURST signature checks per GKM_SIG_INTERVAL per group. */
 static bool gkm_receive_may_verify(struct gkm_group *group)
 {
-	if (time_after(jiffies, group->sig_window + GKM_SIG_INTERVAL)) {
-		group->sig_window = jiffies;
-		group->sig_count = 0;
-	}
-	return group->sig_count++ < GKM_SIG_BURST;
+	return gkm_receive_window(&group->rx.sig_window, &group->rx.sig_count,
+				  GKM_SIG_BURST);
 }
 
 /*
@@ -102,76 +235,92 @@ static bool gkm_receive_may_verify(struct gkm_group *group)
  */
 static bool gkm_receive_may_verify_status(struct gkm_group *group)
 {
-	if (time_after(jiffies, group->status_window + GKM_SIG_INTERVAL)) {
-		group->status_window = jiffies;
-		group->status_count = 0;
-	}
-	return group->status_count++ < GKM_STATUS_BURST;
+	return gkm_receive_window(&group->rx.status_window,
+				  &group->rx.status_count, GKM_STATUS_BURST);
 }
 
 static void gkm_receive_count(struct gkm_group *group, enum gkm_wire_err err)
 {
 	switch (err) {
 	case GKM_OK:
-		gkm_group_count(group, GKM_STAT_ACCEPTED);
+		gkm_stats_count(&group->stats, GKM_STAT_ACCEPTED);
 		break;
 	case GKM_E_REPLAY:
-		gkm_group_count(group, GKM_STAT_DUPLICATE);
+		gkm_stats_count(&group->stats, GKM_STAT_DUPLICATE);
 		break;
 	case GKM_E_OLD:
-		gkm_group_count(group, GKM_STAT_REPLAYED);
+		gkm_stats_count(&group->stats, GKM_STAT_REPLAYED);
 		break;
 	case GKM_E_UNKNOWN_KEK:
 	case GKM_E_BAD_TAG:
-		gkm_group_count(group, GKM_STAT_BAD_TAG);
+		gkm_stats_count(&group->stats, GKM_STAT_BAD_TAG);
 		break;
 	case GKM_E_BAD_SIG:
-		gkm_group_count(group, GKM_STAT_BAD_SIG);
+		gkm_stats_count(&group->stats, GKM_STAT_BAD_SIG);
+		break;
+	case GKM_E_GCKS_KEY:
+		gkm_stats_count(&group->stats, GKM_STAT_GCKS_KEY_INVALID);
 		break;
 	case GKM_E_WRONG_GROUP:
-		gkm_group_count(group, GKM_STAT_WRONG_GROUP);
+		gkm_stats_count(&group->stats, GKM_STAT_WRONG_GROUP);
 		break;
 	case GKM_E_OUT_OF_SYNC:
-		gkm_group_count(group, GKM_STAT_OUT_OF_SYNC);
+		gkm_stats_count(&group->stats, GKM_STAT_OUT_OF_SYNC);
 		break;
 	case GKM_E_PENDING:
 	case GKM_E_INTERNAL:
 		break;
 	default:
-		gkm_group_count(group, GKM_STAT_MALFORMED);
+		gkm_stats_count(&group->stats, GKM_STAT_MALFORMED);
 		break;
 	}
 }
 
 /*
- * A datagram for a group without a registration yet is kept (the newest
- * GKM_HELD_MAX): gkmctl creates the group before it registers, and a rekey
- * the server sends between the registration and GROUP_SET must not be lost.
- * gkm_receive_release_held() queues them again once registered; the
- * registration's message id then rejects the ones it already covers.
- * Returns true when the skb was kept.
+ * Registered (gkm_auth_publish() made @auth ready): the held datagrams go
+ * through softirq's admission now that there are KEKs to authenticate
+ * them with, and what passes goes to the head of the queue, in arrival
+ * order, ahead of anything that arrived after the registration (which
+ * would make them old).
  */
-static bool gkm_receive_hold(struct gkm_group *group, struct sk_buff *skb)
+static void gkm_receive_release_held(struct gkm_group *group)
 {
-	lockdep_assert_held(&group->lock);
-	if (group->state != GKM_STATE_UNREGISTERED)
-		return false;
-	if (skb_queue_len(&group->held) >= GKM_HELD_MAX)
-		kfree_skb(skb_dequeue(&group->held));
-	skb_queue_tail(&group->held, skb);
-	return true;
-}
+	struct gkm_receive *rx = &group->rx;
+	struct sk_buff_head held, admitted;
+	struct gkm_wire_hdr h;
+	enum gkm_wire_err err;
+	struct sk_buff *skb;
 
-void gkm_receive_release_held(struct gkm_group *group)
-{
 	lockdep_assert_held(&group->lock);
-	if (skb_queue_empty(&group->held))
+	__skb_queue_head_init(&held);
+	__skb_queue_head_init(&admitted);
+	spin_lock_bh(&rx->queue.lock);
+	skb_queue_splice_init(&rx->held, &held);
+	spin_unlock_bh(&rx->queue.lock);
+
+	local_bh_disable();
+	while ((skb = __skb_dequeue(&held))) {
+		err = gkm_receive_hdr(group, skb, &h);
+		if (!err)
+			err = gkm_receive_admit(group, skb, &h);
+		if (err) {
+			gkm_receive_count(group, err);
+			kfree_skb(skb);
+			continue;
+		}
+		__skb_queue_tail(&admitted, skb);
+	}
+	local_bh_enable();
+	if (skb_queue_empty(&admitted))
 		return;
-	spin_lock_bh(&group->rxq.lock);
-	skb_queue_splice_tail_init(&group->held, &group->rxq);
-	spin_unlock_bh(&group->rxq.lock);
+
+	spin_lock_bh(&rx->queue.lock);
+	skb_queue_walk(&admitted, skb)
+		rx->status_queued += gkm_rx_cb(skb)->status;
+	skb_queue_splice_init(&admitted, &rx->queue);
+	spin_unlock_bh(&rx->queue.lock);
 	if (!group->dead)
-		queue_work(system_unbound_wq, &group->rx_work);
+		queue_work(system_unbound_wq, &rx->work);
 }
 
 /*
@@ -180,35 +329,36 @@ void gkm_receive_release_held(struct gkm_group *group)
  * a newer id (the member missed a rekey) is worth a signature check,
  * rate-limited, and only a verified one moves the group out of sync,
  * with one event.  No key material is involved.  Called with the
- * datagram in group->rxbuf.
+ * datagram in @s->buf.
  */
-static void gkm_receive_status(struct gkm_group *group, u32 len)
+static void gkm_receive_status(struct gkm_group *group, struct gkm_scratch *s,
+			       u32 len)
 {
-	struct gkm_wire_msg *m = group->msg;
+	struct gkm_wire_msg *m = &s->msg;
 	enum gkm_wire_err err;
 
 	lockdep_assert_held(&group->lock);
-	err = gkm_wire_parse_status(m, group->rxbuf, len);
+	err = gkm_wire_parse_status(m, s->buf, len);
 	if (err == GKM_OK && m->hdr.group != group->id)
 		err = GKM_E_WRONG_GROUP;
 	if (err == GKM_OK)
 		err = gkm_keystore_check_status(group->ks, m);
 	if (err == GKM_E_MISSED) {
 		if (!gkm_receive_may_verify_status(group)) {
-			gkm_group_count(group, GKM_STAT_RATE_LIMITED);
+			gkm_stats_count(&group->stats, GKM_STAT_RATE_LIMITED);
 			goto out;
 		}
-		err = gkm_wire_verify(m, &group->crypto, group->gcks,
+		err = gkm_wire_verify(m, &group->rx.crypto, group->rx.gcks,
 				      group->ks->sig_alg) ?: GKM_E_MISSED;
 	}
 
 	switch (err) {
 	case GKM_OK:
-		gkm_group_count(group, GKM_STAT_STATUS_IN_SYNC);
+		gkm_stats_count(&group->stats, GKM_STAT_STATUS_IN_SYNC);
 		break;
 	case GKM_E_MISSED:
-		gkm_group_count(group, GKM_STAT_STATUS_MISSED);
-		gkm_group_out_of_sync(group, m->hdr.msg_id, err);
+		gkm_stats_count(&group->stats, GKM_STAT_STATUS_MISSED);
+		gkm_apply_out_of_sync(group, m->hdr.msg_id, err);
 		break;
 	default:
 		gkm_receive_count(group, err);
@@ -218,9 +368,11 @@ out:
 	gkm_wire_msg_wipe(m);
 }
 
-static void gkm_receive_one(struct gkm_group *group, struct sk_buff *skb)
+/* @s is wiped by the caller when it returns it to the pool. */
+static void gkm_receive_one(struct gkm_group *group, struct sk_buff *skb,
+			    struct gkm_scratch *s)
 {
-	struct gkm_wire_msg *m = group->msg;
+	struct gkm_wire_msg *m = &s->msg;
 	struct gkm_keystore *ks = group->ks;
 	u32 len = skb->len - sizeof(struct udphdr);
 	u64 waited_ns = ktime_get_ns() - gkm_rx_cb(skb)->arrival_ns;
@@ -229,37 +381,46 @@ static void gkm_receive_one(struct gkm_group *group, struct sk_buff *skb)
 	bool opened = false;
 
 	lockdep_assert_held(&group->lock);
-	if (skb_copy_bits(skb, sizeof(struct udphdr), group->rxbuf, len)) {
-		gkm_group_count(group, GKM_STAT_MALFORMED);
+	/* Softirq stops accepting a KEK the apply timer retired. */
+	gkm_auth_publish(&group->rx.auth, ks);
+	if (skb_copy_bits(skb, sizeof(struct udphdr), s->buf, len)) {
+		gkm_stats_count(&group->stats, GKM_STAT_MALFORMED);
 		return;
 	}
-	if (group->rxbuf[GKM_WIRE_OFF_TYPE] == GKM_WIRE_T_STATUS) {
-		gkm_receive_status(group, len);
-		memzero_explicit(group->rxbuf, len);
+	if (s->buf[GKM_WIRE_OFF_TYPE] == GKM_WIRE_T_STATUS) {
+		gkm_receive_status(group, s, len);
 		return;
 	}
 
-	err = gkm_wire_parse_header(m, group->rxbuf, len);
+	err = gkm_wire_parse_header(m, s->buf, len);
 	if (err == GKM_OK && m->hdr.group != group->id)
 		err = GKM_E_WRONG_GROUP;
 	if (err == GKM_OK)
 		err = gkm_keystore_check_replay(ks, m);
 	if (err == GKM_OK)
-		err = gkm_keystore_open(ks, m, &group->crypto);
+		err = gkm_keystore_open(ks, m, &group->rx.crypto);
 	if (err == GKM_OK) {
 		opened = true;
 		if (!gkm_receive_may_verify(group)) {
-			gkm_group_count(group, GKM_STAT_RATE_LIMITED);
+			gkm_stats_count(&group->stats, GKM_STAT_RATE_LIMITED);
 			goto out;
 		}
-		err = gkm_wire_verify(m, &group->crypto, group->gcks, ks->sig_alg);
+		err = gkm_wire_verify(m, &group->rx.crypto, group->rx.gcks, ks->sig_alg);
 	}
 	if (err == GKM_OK)
 		err = gkm_wire_parse_body(m);
 	if (err == GKM_OK) {
-		err = gkm_keystore_stage(ks, group->scratch, m, &group->crypto);
-		if (gkm_keystore_must_commit(err))
-			gkm_keystore_commit(ks, group->scratch);
+		err = gkm_keystore_stage(ks, &s->ks, m, &group->rx.crypto);
+		/* A new KEK is keyed before the commit: no half-done update. */
+		if (gkm_keystore_must_commit(err) &&
+		    gkm_auth_prepare(&group->rx.auth, &s->ks)) {
+			gkm_keystore_wipe(&s->ks);
+			err = GKM_E_INTERNAL;
+		}
+		if (gkm_keystore_must_commit(err) && !gkm_group_commit(group, &s->ks))
+			err = GKM_E_INTERNAL;
+		/* gkm_group_commit() may have replaced the store. */
+		gkm_auth_publish(&group->rx.auth, group->ks);
 	}
 	gkm_receive_count(group, err);
 
@@ -267,7 +428,7 @@ static void gkm_receive_one(struct gkm_group *group, struct sk_buff *skb)
 	case GKM_OK:
 		/* Out of sync stays so until re-registration, but what opened is used. */
 		gkm_apply_sync(group, false, arrival, NULL);
-		gkm_group_record_latency(group, ktime_get_ns() -
+		gkm_stats_record_latency(&group->stats, ktime_get_ns() -
 					 gkm_rx_cb(skb)->arrival_ns);
 		gkm_events_send(group, GKM_EVENT_REKEY_APPLIED, m->hdr.msg_id, 0);
 		break;
@@ -275,7 +436,7 @@ static void gkm_receive_one(struct gkm_group *group, struct sk_buff *skb)
 		gkm_apply_sync(group, false, arrival, NULL);	/* arms the pending timer */
 		break;
 	case GKM_E_OUT_OF_SYNC:
-		gkm_group_out_of_sync(group, m->hdr.msg_id, err);
+		gkm_apply_out_of_sync(group, m->hdr.msg_id, err);
 		break;
 	default:
 		if (opened)
@@ -285,26 +446,140 @@ static void gkm_receive_one(struct gkm_group *group, struct sk_buff *skb)
 	}
 out:
 	gkm_wire_msg_wipe(m);
-	memzero_explicit(group->rxbuf, len);
 }
 
-void gkm_receive_work(struct work_struct *work)
+static void gkm_receive_work(struct work_struct *work)
 {
-	struct gkm_group *group = container_of(work, struct gkm_group, rx_work);
+	struct gkm_group *group = container_of(work, struct gkm_group, rx.work);
 	struct sk_buff *skb;
 
-	while ((skb = skb_dequeue(&group->rxq))) {
-		bool kept = false;
+	for (;;) {
+		struct mem_cgroup *memcg;
+		struct gkm_scratch *s;
 
+		spin_lock_bh(&group->rx.queue.lock);
+		skb = __skb_dequeue(&group->rx.queue);
+		if (skb)
+			group->rx.status_queued -= gkm_rx_cb(skb)->status;
+		spin_unlock_bh(&group->rx.queue.lock);
+		if (!skb)
+			break;
 		mutex_lock(&group->lock);
 		if (!group->dead) {
-			kept = gkm_receive_hold(group, skb);
-			if (!kept)
-				gkm_receive_one(group, skb);
+			/* What the worker allocates is charged to the group's owner. */
+			memcg = gkm_account_enter(&group->acct);
+			s = gkm_scratch_get();
+			gkm_receive_one(group, skb, s);
+			gkm_scratch_put(s);
+			gkm_account_exit(memcg);
 		}
 		mutex_unlock(&group->lock);
-		if (!kept)
-			consume_skb(skb);
+		consume_skb(skb);
 		cond_resched();
 	}
+}
+
+/* Caller holds gkm_group.lock. */
+static int gkm_receive_crypto(struct gkm_group *group, struct netlink_ext_ack *extack)
+{
+	int ret;
+
+	if (group->rx.crypto.priv)
+		return 0;
+	ret = gkm_crypto_create(&group->rx.crypto, &group->rx.auth);
+	if (ret)
+		NL_SET_ERR_MSG(extack, "gcm(aes) is not available in this kernel");
+	return ret;
+}
+
+int gkm_receive_registration(struct gkm_group *group, const u8 *blob,
+			     u32 len, struct key *gcks,
+			     struct netlink_ext_ack *extack)
+{
+	struct gkm_scratch *s;
+	struct gkm_wire_msg *m;
+	enum gkm_wire_err err;
+	int ret;
+
+	mutex_lock(&group->lock);
+	s = gkm_scratch_get();
+	m = &s->msg;
+	err = gkm_wire_parse_registration(m, blob, len);
+	if (err == GKM_OK && m->hdr.group != group->id)
+		err = GKM_E_WRONG_GROUP;
+	if (err == GKM_OK)
+		err = gkm_keystore_load_registration(&s->ks, m);
+	gkm_wire_msg_wipe(m);
+	if (err != GKM_OK) {
+		NL_SET_ERR_MSG_FMT(extack, "%s", gkm_wire_strerror(err));
+		ret = -EINVAL;
+		goto out;
+	}
+	/* The kernel must verify what the registration announces, with @gcks. */
+	ret = gkm_crypto_check_sig(s->ks.sig_alg, gcks, extack);
+	if (ret)
+		goto out;
+	if (s->ks.nsas && !group->cfg.has_data_addr) {
+		NL_SET_ERR_MSG(extack, "registration has data SAs but the group no data address");
+		ret = -EINVAL;
+		goto out;
+	}
+	ret = gkm_receive_crypto(group, extack);
+	if (ret)
+		goto out;
+	/* group->scratch: a store of its own for apply.c to swap in. */
+	ret = gkm_group_scratch_alloc(group, &s->ks);
+	if (ret)
+		goto out;
+	ret = gkm_auth_prepare(&group->rx.auth, group->scratch);
+	if (ret) {
+		gkm_group_scratch_free(group);
+		gkm_auth_publish(&group->rx.auth, group->ks);
+		NL_SET_ERR_MSG(extack, "cannot key AES-GCM with the registration's KEK");
+		goto out;
+	}
+	ret = gkm_apply_registration(group, extack);
+	gkm_group_scratch_free(group);
+	/* Either way (a failed one left the store as it was). */
+	gkm_auth_publish(&group->rx.auth, group->ks);
+	if (ret)
+		goto out;
+	key_put(group->rx.gcks);
+	group->rx.gcks = gcks;
+	gkm_receive_release_held(group);
+out:
+	gkm_scratch_put(s);
+	mutex_unlock(&group->lock);
+	return ret;
+}
+
+int gkm_receive_init(struct gkm_group *group, struct netlink_ext_ack *extack)
+{
+	struct gkm_receive *rx = &group->rx;
+
+	gkm_auth_init(&rx->auth);
+	skb_queue_head_init(&rx->queue);
+	skb_queue_head_init(&rx->held);
+	INIT_WORK(&rx->work, gkm_receive_work);
+	rx->sig_window = jiffies;
+	rx->status_window = jiffies;
+	/* The crypto state comes with the first registration (footprint). */
+	return 0;
+}
+
+void gkm_receive_stop(struct gkm_group *group)
+{
+	cancel_work_sync(&group->rx.work);
+	skb_queue_purge(&group->rx.queue);
+	skb_queue_purge(&group->rx.held);
+}
+
+void gkm_receive_free(struct gkm_group *group)
+{
+	struct gkm_receive *rx = &group->rx;
+
+	gkm_crypto_destroy(&rx->crypto);
+	gkm_auth_destroy(&rx->auth);
+	key_put(rx->gcks);
+	rx->gcks = NULL;
 }

@@ -2,14 +2,71 @@
 #ifndef _GKM_RECEIVE_H
 #define _GKM_RECEIVE_H
 
+#include <linux/netlink.h>
 #include <linux/skbuff.h>
 #include <linux/workqueue.h>
 
+#include "core/crypto.h"
+#include "core/wire.h"
+#include "auth.h"
+
+struct gkm_group;
+struct key;
 struct sock;
 
+#define GKM_RXQ_MAX		256	/* datagrams waiting for the worker */
+#define GKM_HELD_MAX		16	/* kept while unregistered, newest win */
+#define GKM_SIG_BURST		64	/* signature checks per ... */
+#define GKM_SIG_INTERVAL	HZ	/* ... this interval */
+#define GKM_STATUS_BURST	4	/* status checks per GKM_SIG_INTERVAL, */
+					/* and status datagrams queued at once */
+
+/*
+ * What receive.c keeps per group: what softirq authenticates with
+ * (@auth), the queue from softirq to the worker, and what the worker
+ * verifies with (crypto, the GCKS key). What it verifies into (the
+ * datagram's bytes, the decoded message, the staging store) is borrowed
+ * per datagram from the module's pool (scratch.h).
+ *
+ * Locking:
+ * - @auth: see auth.h (lock-free reads in softirq);
+ * - @queue's spinlock also guards @held and @status_queued: softirq
+ *   appends, the worker takes, GROUP_SET releases @held;
+ * - everything else is guarded by gkm_group.lock (the worker holds it for
+ *   one datagram at a time, GROUP_SET for one registration).
+ */
+struct gkm_receive {
+	struct gkm_auth auth;
+	struct sk_buff_head queue;
+	struct work_struct work;
+	unsigned int status_queued;	/* status datagrams in @queue */
+
+	struct sk_buff_head held;	/* arrived before registration */
+	struct gkm_crypto crypto;	/* from the first registration on */
+	struct key *gcks;		/* GCKS verification key, counted ref */
+	unsigned long sig_window;	/* jiffies when the window started */
+	unsigned int sig_count;		/* signature checks in this window */
+	unsigned long status_window;	/* the same for status datagrams */
+	unsigned int status_count;
+};
+
+/* Process context; on failure the caller still calls gkm_receive_free(). */
+int gkm_receive_init(struct gkm_group *group, struct netlink_ext_ack *extack);
+/* Teardown, once no softirq can enqueue and gkm_group.dead is set. */
+void gkm_receive_stop(struct gkm_group *group);
+/* Free what init allocated, wiping keys; any context (RCU callback). */
+void gkm_receive_free(struct gkm_group *group);
+
+/* The control socket's encap_rcv hook (softirq). */
 int gkm_receive_encap(struct sock *sk, struct sk_buff *skb);
-void gkm_receive_work(struct work_struct *work);
-struct gkm_group;
-void gkm_receive_release_held(struct gkm_group *group);
+
+/*
+ * GKM_CMD_GROUP_SET: install a registration result with @gcks as the GCKS
+ * key. Any failure leaves the group exactly as it was; on success the
+ * caller's reference to @gcks is taken over.
+ */
+int gkm_receive_registration(struct gkm_group *group, const u8 *blob,
+			     u32 len, struct key *gcks,
+			     struct netlink_ext_ack *extack);
 
 #endif /* _GKM_RECEIVE_H */

@@ -16,8 +16,12 @@
 #include <net/xfrm.h>
 
 #include "sa.h"
+#include "core/compat.h"
 
 static atomic_t gkm_sa_live = ATOMIC_INIT(0);
+
+/* The portable core's allocations (key store SAs), see core/compat.h. */
+atomic_t gkm_core_allocs = ATOMIC_INIT(0);
 
 int gkm_sa_live_count(void)
 {
@@ -58,7 +62,7 @@ struct xfrm_state *gkm_sa_add(struct net *net, const struct gkm_sa_params *p)
 	x->lft.soft_add_expires_seconds = p->soft_seconds;
 	x->lft.hard_add_expires_seconds = p->hard_seconds;
 
-	x->aead = kmalloc(sizeof(*x->aead) + p->key_len, GFP_KERNEL);
+	x->aead = kmalloc(sizeof(*x->aead) + p->key_len, GFP_KERNEL_ACCOUNT);
 	if (!x->aead) {
 		ret = -ENOMEM;
 		goto err;

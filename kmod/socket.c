@@ -5,8 +5,9 @@
  * with gkm_receive_encap() as its encap_rcv hook so datagrams never reach a
  * socket queue.
  *
- * Kernel sockets do not pin their namespace: the socket is closed by
- * gkm_group_delete(), which namespace teardown calls from .pre_exit.
+ * Kernel sockets do not pin their namespace: the socket is closed in
+ * namespace teardown's .pre_exit (group.c, two-phase teardown), while the
+ * namespace and its devices are intact.
  * Joining needs RTNL and the socket lock (like vxlan); releasing the socket
  * takes RTNL itself (ip_mc_drop_socket), so never release under RTNL.
  */
@@ -19,8 +20,8 @@
 #include <net/ipv6.h>
 #include <net/sock.h>
 #include <net/udp.h>
-#include <net/udp_tunnel.h>	/* only the inline udp_tunnel_encap_enable() */
 
+#include "compat.h"
 #include "group.h"
 #include "receive.h"
 #include "socket.h"
@@ -93,7 +94,7 @@ static int gkm_socket_create(struct gkm_group *group, struct socket **out)
 			goto err;
 	}
 	/* Bound to the group address: datagrams for other groups never come here. */
-	ret = kernel_bind(sock, (struct sockaddr *)&ss, len);
+	ret = gkm_kernel_bind(sock, &ss, len);
 	if (ret)
 		goto err;
 	*out = sock;
@@ -114,34 +115,50 @@ int gkm_socket_open(struct gkm_group *group, struct netlink_ext_ack *extack)
 		NL_SET_ERR_MSG(extack, "cannot bind the control socket (port in use?)");
 		return ret;
 	}
+	/*
+	 * Before the join: from the first datagram on, everything goes to
+	 * gkm_receive_encap(), never to the socket's queue. Softirq reads
+	 * encap_rcv without the socket lock (udp_queue_rcv_one_skb()).
+	 */
+	sk = sock->sk;
+	rcu_assign_sk_user_data(sk, group);
+	WRITE_ONCE(udp_sk(sk)->encap_type, 1);
+	WRITE_ONCE(udp_sk(sk)->encap_rcv, gkm_receive_encap);
+	gkm_udp_encap_enable(sock);
+
 	ret = gkm_socket_join(group, sock);
 	if (ret) {
 		NL_SET_ERR_MSG(extack, "cannot join the control multicast group on this interface");
+		/* Bound, so another group's join may have delivered to it. */
+		rcu_assign_sk_user_data(sk, NULL);
+		synchronize_net();
 		kernel_sock_shutdown(sock, SHUT_RDWR);
 		sock_release(sock);
 		return ret;
 	}
-
-	/* From here on datagrams go to gkm_receive_encap(), never to a queue. */
-	sk = sock->sk;
-	rcu_assign_sk_user_data(sk, group);
-	udp_sk(sk)->encap_type = 1;
-	udp_sk(sk)->encap_rcv = gkm_receive_encap;
-	udp_tunnel_encap_enable(sk);
 	group->sock = sock;
 	pr_debug("socket %u created\n", group->id);
 	return 0;
 }
 
+/*
+ * Teardown, phase 1 (group.c): softirq stops finding the group. Readers
+ * find it through sk_user_data under RCU, so the socket may only be
+ * released, and the group freed, after a grace period.
+ */
+void gkm_socket_unpublish(struct gkm_group *group)
+{
+	if (group->sock)
+		rcu_assign_sk_user_data(group->sock->sk, NULL);
+}
+
+/* Teardown, phase 3: a grace period after gkm_socket_unpublish(). */
 void gkm_socket_close(struct gkm_group *group)
 {
 	struct socket *sock = group->sock;
 
 	if (!sock)
 		return;
-	/* Readers find the group through sk_user_data under RCU. */
-	rcu_assign_sk_user_data(sock->sk, NULL);
-	synchronize_net();
 	kernel_sock_shutdown(sock, SHUT_RDWR);
 	sock_release(sock);
 	group->sock = NULL;

@@ -7,6 +7,8 @@
 struct gkm_group;
 
 int gkm_socket_open(struct gkm_group *group, struct netlink_ext_ack *extack);
+/* Teardown (group.c): unpublish, a grace period, then close. */
+void gkm_socket_unpublish(struct gkm_group *group);
 void gkm_socket_close(struct gkm_group *group);
 
 #endif /* _GKM_SOCKET_H */

@@ -12,38 +12,63 @@ KVER_KDIR = $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/inclu
 
 KTEST_LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard selftests/kernel/lib/*.c))
 
-$(BUILD)/ktest/%: $(BUILD)/obj/selftests/kernel/%.o $(KTEST_LIB_OBJS) $(LIB)
+$(BUILD)/ktest/%: $(BUILD)/obj/selftests/kernel/%.o $(KTEST_LIB_OBJS) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(USER_LDFLAGS) -o $@ $^ $(USER_LIBS)
 
-unit-build: $(UNIT_BINS) $(PROGS)
+# The netlink contract: uapi/linux/gkm.h names and numbers what the YNL
+# spec does (checked on every build of the tests; the kernel's policies
+# are checked against the spec in the VM, selftests/kernel/ynl_test.c).
+GKM_SPEC := Documentation/netlink/specs/gkm.yaml
+$(BUILD)/netlink/spec-uapi.ok: $(GKM_SPEC) uapi/linux/gkm.h uapi/linux/gkm_wire.h \
+		selftests/kernel/ynl/spec_uapi_check.py
+	$(PYTHON3) selftests/kernel/ynl/spec_uapi_check.py $(GKM_SPEC) uapi $(BUILD)/netlink $(CC)
+	@touch $@
+netlink-spec: $(BUILD)/netlink/spec-uapi.ok
+.PHONY: netlink-spec
+
+# The YNL test runs the kernel's YNL CLI (make ynl), from the repository
+# root as every in-VM test does.
+$(BUILD)/obj/selftests/kernel/ynl_test.o: USER_CFLAGS += -DKT_YNL_DIR='"$(BUILD)/ynl/tools/net/ynl"' \
+	-DKT_PYTHON3='"$(PYTHON3)"'
+$(BUILD)/obj/selftests/kernel/ynl_test.o: | ynl
+
+unit-build: $(UNIT_BINS) $(PROGS) $(BUILD)/netlink/spec-uapi.ok
 # (The demo traffic tool and the benchmarks are built here too, so that
 # make check compiles them with -Werror.)
 ktest-build: $(KTEST_BINS) $(PROGS) $(BUILD)/demo-traffic $(BENCH_BINS) $(BUILD)/bench/kbench \
 	$(BUILD)/bench/report
 
-# Userspace unit tests, from the repository root (they read test vectors).
+# Userspace unit tests, from the repository root (they read test vectors),
+# side by side (selftests/unit/run-all; GKM_UNIT_JOBS=1: one at a time).
 unit: unit-build
-	@fail=0; for t in $(UNIT_BINS); do echo "# unit: $$t"; $$t || fail=1; done; exit $$fail
+	@selftests/unit/run-all $(BUILD)/unit/logs $(UNIT_BINS)
 
 unit-asan:
 	$(MAKE) BUILD=build/asan SAN=1 unit
 
-# In-VM kernel tests: boot Debian's kernel for $(KDIR), load kmod/gkm.ko.
+# In-VM kernel tests: boot Debian's kernel for $(KDIR), load the gkm.ko
+# built against it (GKM_KERNEL=6.12 for another series; GKM_KTESTS="rekey
+# genl" for some test programs only, GKM_KTEST_ONLY="fixture.test ..." for
+# some tests of those; GKM_TEST_LIGHT=1 for the light mode).
 vmtest: module ktest-build
-	KDIR=$(KDIR) selftests/vm/run --timeout 1800 -- selftests/kernel/run-all $(BUILD)/ktest
+	selftests/vm/run --kdir $(KDIR) --module $(abspath $(KMOD_DIR))/kmod/gkm.ko \
+		--timeout 1800 -- env $(if $(GKM_KTESTS),GKM_KTESTS="$(GKM_KTESTS)") \
+		$(if $(GKM_KTEST_ONLY),GKM_KTEST_ONLY="$(GKM_KTEST_ONLY)") \
+		$(if $(GKM_TEST_LIGHT),GKM_TEST_LIGHT="$(GKM_TEST_LIGHT)") \
+		selftests/kernel/run-all $(BUILD)/ktest
 
 # Module build with every W=1 warning turned into an error.
-module-werror:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) W=1 KCFLAGS=-Werror modules
+module-werror: kmod-src
+	$(MAKE) -C $(KDIR) M=$(abspath $(KMOD_DIR)) W=1 KCFLAGS=-Werror modules
 
 style: $(CHECKPATCH)
 	perl $(CHECKPATCH) --strict --no-tree --terse --show-types \
 		--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG -f $(KMOD_SRCS)
 
 # sparse over every module source (C=2: all files, not just rebuilt ones).
-sparse:
-	@out=$$($(MAKE) -s -C $(KDIR) M=$(CURDIR) C=2 CF="-D__CHECK_ENDIAN__" modules 2>&1); \
+sparse: kmod-src
+	@out=$$($(MAKE) -s -C $(KDIR) M=$(abspath $(KMOD_DIR)) C=2 CF="-D__CHECK_ENDIAN__" modules 2>&1); \
 	echo "$$out"; \
 	if echo "$$out" | grep -E '(warning|error):' >/dev/null; then \
 		echo "sparse: reports found" >&2; exit 1; fi
@@ -55,14 +80,15 @@ dkms-check:
 	rm -rf /usr/src/gkm-$(DKMS_VERSION) $(BUILD)/dkms
 	mkdir -p $(BUILD)/dkms/gkm-$(DKMS_VERSION)
 	git ls-files -z --cached --others --exclude-standard | \
-		grep -zE '^(Kbuild|dkms.conf|kmod/|uapi/)' | \
+		grep -zE '^(Kbuild|VERSION|dkms.conf|kmod/|uapi/)' | \
 		xargs -0 cp --parents -t $(BUILD)/dkms/gkm-$(DKMS_VERSION)
 	sed -i 's/^PACKAGE_VERSION=.*/PACKAGE_VERSION="$(DKMS_VERSION)"/' \
 		$(BUILD)/dkms/gkm-$(DKMS_VERSION)/dkms.conf
 	dkms add $(BUILD)/dkms/gkm-$(DKMS_VERSION)
 	dkms build gkm/$(DKMS_VERSION) -k $(KVER_KDIR) || \
 		{ cat /var/lib/dkms/gkm/$(DKMS_VERSION)/build/make.log; \
-		  dkms remove gkm/$(DKMS_VERSION) --all; exit 1; }
+		  dkms remove gkm/$(DKMS_VERSION) --all; \
+		  rm -rf /usr/src/gkm-$(DKMS_VERSION); exit 1; }
 	test -f /var/lib/dkms/gkm/$(DKMS_VERSION)/$(KVER_KDIR)/x86_64/module/gkm.ko* || \
 		test -n "$$(find /var/lib/dkms/gkm/$(DKMS_VERSION) -name 'gkm.ko*')"
 	dkms remove gkm/$(DKMS_VERSION) --all
@@ -96,9 +122,12 @@ FUZZ_BINS := $(patsubst selftests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_CFLAGS := $(filter-out -O2,$(USER_CFLAGS)) -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all
 
-$(BUILD)/fuzz/%: selftests/fuzz/%.c $(LIB_SRCS) $(HDRS) | ksft
+# The fuzz targets play the key server too (its encoder builds the inputs).
+FUZZ_LIB_SRCS := $(LIB_SRCS) gkmd/wire_encode.c
+
+$(BUILD)/fuzz/%: selftests/fuzz/%.c $(FUZZ_LIB_SRCS) $(HDRS) | ksft
 	@mkdir -p $(dir $@)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRCS) $(USER_LIBS)
+	clang $(FUZZ_CFLAGS) $(TEST_INC) -o $@ $< $(FUZZ_LIB_SRCS) $(USER_LIBS)
 
 fuzz: $(FUZZ_BINS)
 	@for f in $(FUZZ_BINS); do \
@@ -113,13 +142,14 @@ fuzz: $(FUZZ_BINS)
 # bench/out/kernel.json; build/bench/report gathers them all into
 # bench/out/bench.json and prints one table (Documentation/benchmarks.rst).
 KBENCH_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,bench/kbench_main.c bench/kbench_apply.c \
-	bench/kbench_loss.c bench/kbench_mem.c bench/ref_member.c bench/ref_xfrm.c)
+	bench/kbench_loss.c bench/kbench_mem.c bench/kbench_flood.c bench/kbench_teardown.c \
+	bench/ref_member.c bench/ref_xfrm.c)
 BENCH_VM_DIR := $(abspath $(BUILD))/bench/vm
 BENCH_VM_TIMEOUT ?= 1800
 
 $(KBENCH_OBJS) $(BUILD)/obj/bench/report.o: $(wildcard bench/*.h)
 
-$(BUILD)/bench/kbench: $(KBENCH_OBJS) $(KTEST_LIB_OBJS) $(LIB)
+$(BUILD)/bench/kbench: $(KBENCH_OBJS) $(KTEST_LIB_OBJS) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(USER_LDFLAGS) -o $@ $^ $(USER_LIBS)
 

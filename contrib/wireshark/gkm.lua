@@ -20,7 +20,8 @@
 -- TCP/TLS ports too.
 --
 -- The rekey body is AES-256-GCM ciphertext: only its length, the GCM tag and
--- the signature block are shown. In a registration payload every TLV is
+-- the signature block are shown (its algorithm; for ECDSA P-256, r and s of
+-- the 64-byte r || s encoding, protocol.rst section 2.1). In a registration payload every TLV is
 -- decoded, but key material (PLAIN_KEY bytes, RFC 3394 output of
 -- WRAPPED_KEY) is NEVER shown: only ids, versions, usage and lengths.
 --
@@ -43,7 +44,7 @@ local gkmreg = Proto("gkmreg", "gkm Registration Channel")
 local types = { [1] = "REKEY", [2] = "REGISTRATION", [3] = "STATUS" }
 local sig_algs = {
 	[0] = "none", [1] = "RSA PKCS#1 v1.5 SHA-256",
-	[2] = "ECDSA P-256 SHA-256 (reserved)", [3] = "Ed25519 (reserved)",
+	[2] = "ECDSA P-256 SHA-256", [3] = "Ed25519 (reserved)",
 }
 local tlv_types = {
 	[1] = "REKEY_SA", [2] = "DATA_SA", [3] = "WRAPPED_KEY", [4] = "PLAIN_KEY",
@@ -82,6 +83,8 @@ local f = {
 	signature = ProtoField.bytes("gkm.signature", "Signature"),
 	signature_alg = ProtoField.uint8("gkm.signature.alg", "Algorithm", base.DEC, sig_algs),
 	signature_len = ProtoField.uint32("gkm.signature.len", "Length", base.DEC),
+	signature_r = ProtoField.bytes("gkm.signature.r", "ECDSA r"),
+	signature_s = ProtoField.bytes("gkm.signature.s", "ECDSA s"),
 	trailing = ProtoField.bytes("gkm.trailing", "Trailing bytes"),
 
 	tlv_type = ProtoField.uint16("gkm.tlv.type", "Type", base.DEC, tlv_types, 0x7fff),
@@ -309,6 +312,26 @@ end
 -- A whole gkm message (rekey datagram, status datagram or registration
 -- payload) in @buf.
 -- Returns the number of bytes it consumed.
+
+-- The signature block: @slen bytes at @off. ECDSA P-256 travels as r || s,
+-- 32 bytes each (protocol.rst section 2.1); any other length is flagged.
+local function add_signature(tree, buf, off, slen)
+	local alg = buf(32, 1):uint()
+	local s = tree:add(f.signature, buf(off, slen))
+	s:add(f.signature_alg, buf(32, 1))
+	s:add(f.signature_len, slen):set_generated()
+	if alg == 2 then
+		s:append_text(" (ECDSA P-256, r || s)")
+		if slen == 64 and buf(34, 2):uint() == 64 then
+			s:add(f.signature_r, buf(off, 32))
+			s:add(f.signature_s, buf(off + 32, 32))
+		else
+			s:add_proto_expert_info(ef.bad_len,
+				string.format("ECDSA P-256 signature of %u bytes (r || s is 64)",
+					buf(34, 2):uint()))
+		end
+	end
+end
 local function dissect_message(buf, pinfo, tree)
 	local len = buf:len()
 	if len < HDR_LEN then return 0 end
@@ -374,9 +397,7 @@ local function dissect_message(buf, pinfo, tree)
 		end
 		local slen = math.min(sig_len, len - HDR_LEN)
 		if body_len == 0 and slen > 0 then
-			local s = ti:add(f.signature, buf(HDR_LEN, slen))
-			s:add(f.signature_alg, buf(32, 1))
-			s:add(f.signature_len, slen):set_generated()
+			add_signature(ti, buf, HDR_LEN, slen)
 			if HDR_LEN + slen < len then
 				ti:add(f.trailing, buf(HDR_LEN + slen, len - HDR_LEN - slen))
 			end
@@ -408,9 +429,7 @@ local function dissect_message(buf, pinfo, tree)
 		off = off + TAG_LEN
 		local slen = math.min(sig_len, len - off)
 		if slen > 0 then
-			local s = ti:add(f.signature, buf(off, slen))
-			s:add(f.signature_alg, buf(32, 1))
-			s:add(f.signature_len, slen):set_generated()
+			add_signature(ti, buf, off, slen)
 			off = off + slen
 		end
 	end

@@ -45,8 +45,10 @@ _gkmctl()
 
 	case $cmd in
 	gcks)
-		COMPREPLY=($(compgen -W "status members evict rekey reload --socket --timeout --help" -- "$cur")) ;;
-	show|monitor)
+		COMPREPLY=($(compgen -W "status members evict bans unban rekey reload --ban --socket --timeout --help" -- "$cur")) ;;
+	show)
+		COMPREPLY=($(compgen -W "$(_gkmctl_groups) dump --help" -- "$cur")) ;;
+	monitor)
 		COMPREPLY=($(compgen -W "$(_gkmctl_groups) --help" -- "$cur")) ;;
 	join)
 		COMPREPLY=($(compgen -W "--server --cert --key --ca --ctrl --data --dev --role --reqid --proto --timeout --registration --detach --help" -- "$cur")) ;;

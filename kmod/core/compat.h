@@ -13,15 +13,34 @@
 #include <linux/errno.h>
 #include <linux/kernel.h>
 #include <linux/string.h>
+#include <crypto/algapi.h>	/* crypto_memneq() */
+#include <linux/slab.h>
+#include <linux/atomic.h>
+#include "../compat.h"	/* the kernel version differences (unaligned.h) */
+
 /*
- * <asm/unaligned.h> moved to <linux/unaligned.h> in 6.12.  Kbuild defines
- * GKM_HAVE_LINUX_UNALIGNED when $(srctree)/include/linux/unaligned.h exists.
+ * What the core allocates (the key store's data SAs, one object each):
+ * process context only, counted so that unloading the module can report
+ * a leak (kmod/sa.c defines the counter), wiped on free.
  */
-#ifdef GKM_HAVE_LINUX_UNALIGNED
-#include <linux/unaligned.h>
-#else
-#include <asm/unaligned.h>
-#endif
+extern atomic_t gkm_core_allocs;
+
+static inline void *gkm_core_zalloc(size_t size)
+{
+	void *p = kzalloc(size, GFP_KERNEL_ACCOUNT);
+
+	if (p)
+		atomic_inc(&gkm_core_allocs);
+	return p;
+}
+
+static inline void gkm_core_free(void *p, size_t size)
+{
+	if (!p)
+		return;
+	atomic_dec(&gkm_core_allocs);
+	kfree_sensitive(p);
+}
 
 #else /* !__KERNEL__ */
 
@@ -29,6 +48,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <errno.h>
 #include <linux/types.h>
@@ -47,6 +67,24 @@
 #define memzero_explicit(p, n) explicit_bzero((p), (n))
 
 #define BUILD_BUG_ON(cond) static_assert(!(cond), #cond)
+
+/* What the core allocates: zeroed, wiped on free (see the kernel side). */
+static inline void *gkm_core_zalloc(size_t size)
+{
+	return calloc(1, size);
+}
+
+static inline void gkm_core_free(void *p, size_t size)
+{
+	if (!p)
+		return;
+	explicit_bzero(p, size);
+	free(p);
+}
+
+/* Constant-time comparison: OpenSSL's, as the kernel has its own. */
+#include <openssl/crypto.h>
+#define crypto_memneq(a, b, n) (CRYPTO_memcmp((a), (b), (n)) != 0)
 
 static inline u16 get_unaligned_be16(const void *p)
 {

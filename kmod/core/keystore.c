@@ -37,8 +37,8 @@ static struct gkm_sa *find_sa(struct gkm_keystore *ks, u32 spi)
 	u32 i;
 
 	for (i = 0; i < ks->nsas; i++)
-		if (ks->sas[i].pol.spi == spi)
-			return &ks->sas[i];
+		if (ks->sas[i]->pol.spi == spi)
+			return ks->sas[i];
 	return NULL;
 }
 
@@ -48,30 +48,139 @@ const struct gkm_sa *gkm_keystore_find_sa(const struct gkm_keystore *ks,
 	return find_sa((struct gkm_keystore *)ks, spi);
 }
 
-void gkm_keystore_wipe(struct gkm_keystore *ks)
+static void free_sas(struct gkm_sa **sas, u32 n, u32 cap)
 {
-	memzero_explicit(ks, sizeof(*ks));
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		gkm_core_free(sas[i], sizeof(*sas[i]));
+	gkm_core_free(sas, cap * sizeof(sas[0]));
 }
 
-void gkm_keystore_commit(struct gkm_keystore *live,
+void gkm_keystore_wipe(struct gkm_keystore *ks)
+{
+	u32 cap = ks->keys_cap;
+
+	free_sas(ks->sas, ks->nsas, ks->sas_cap);
+	memzero_explicit(ks, gkm_keystore_size(gkm_keystore_cap(ks)));
+	ks->keys_cap = cap;
+}
+
+void gkm_keystore_init_compact(struct gkm_keystore *ks, u32 cap)
+{
+	memset(ks, 0, gkm_keystore_size(cap));
+	ks->keys_cap = cap;
+}
+
+/* Duplicates of @src's SAs in a new array, or NULL (no memory). */
+static struct gkm_sa **dup_sas(const struct gkm_keystore *src)
+{
+	struct gkm_sa **sas;
+	u32 i;
+
+	sas = gkm_core_zalloc(src->sas_cap * sizeof(sas[0]));
+	if (!sas)
+		return NULL;
+	for (i = 0; i < src->nsas; i++) {
+		sas[i] = gkm_core_zalloc(sizeof(*sas[i]));
+		if (!sas[i]) {
+			free_sas(sas, i, src->sas_cap);
+			return NULL;
+		}
+		memcpy(sas[i], src->sas[i], sizeof(*sas[i]));
+	}
+	return sas;
+}
+
+/* Everything but the SAs and the capacity: @dst's SAs must be gone. */
+static void copy_plain(struct gkm_keystore *dst, const struct gkm_keystore *src)
+{
+	u32 cap = dst->keys_cap, room = gkm_keystore_cap(dst);
+
+	memcpy(dst, src, offsetof(struct gkm_keystore, keys));
+	dst->keys_cap = cap;
+	memcpy(dst->keys, src->keys, src->nkeys * sizeof(src->keys[0]));
+	memzero_explicit(&dst->keys[src->nkeys],
+			 (room - src->nkeys) * sizeof(dst->keys[0]));
+}
+
+bool gkm_keystore_copy(struct gkm_keystore *dst, const struct gkm_keystore *src)
+{
+	struct gkm_sa **sas = NULL;
+
+	BUILD_BUG_ON(GKM_WIRE_MAX_SAS * sizeof(struct gkm_sa *) > 4096);
+	if (src->nkeys > gkm_keystore_cap(dst))
+		return false;
+	if (dst == src)
+		return true;
+	if (src->nsas) {
+		sas = dup_sas(src);
+		if (!sas)
+			return false;
+	}
+	free_sas(dst->sas, dst->nsas, dst->sas_cap);
+	copy_plain(dst, src);
+	dst->sas = sas;
+	if (!sas)
+		dst->sas_cap = 0;
+	return true;
+}
+
+bool gkm_keystore_commit(struct gkm_keystore *live,
 			 struct gkm_keystore *staged)
 {
-	memcpy(live, staged, sizeof(*live));
-	gkm_keystore_wipe(staged);
+	u32 cap = staged->keys_cap;
+
+	if (staged->nkeys > gkm_keystore_cap(live)) {
+		gkm_keystore_wipe(staged);
+		return false;
+	}
+	/* @live's SAs go, @staged's change owner: nothing to allocate. */
+	free_sas(live->sas, live->nsas, live->sas_cap);
+	copy_plain(live, staged);
+	memzero_explicit(staged, gkm_keystore_size(gkm_keystore_cap(staged)));
+	staged->keys_cap = cap;
+	return true;
+}
+
+/* Room for one more SA: the pointer array doubles, up to the cap. */
+static int grow_sas(struct gkm_keystore *ks)
+{
+	struct gkm_sa **p;
+	u32 cap;
+
+	if (ks->nsas < ks->sas_cap)
+		return 0;
+	if (ks->nsas >= GKM_WIRE_MAX_SAS)
+		return -ENOSPC;
+	cap = ks->sas_cap ? 2 * ks->sas_cap : 4;
+	if (cap > GKM_WIRE_MAX_SAS)
+		cap = GKM_WIRE_MAX_SAS;
+	p = gkm_core_zalloc(cap * sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	if (ks->nsas)
+		memcpy(p, ks->sas, ks->nsas * sizeof(*p));
+	gkm_core_free(ks->sas, ks->sas_cap * sizeof(*p));
+	ks->sas = p;
+	ks->sas_cap = cap;
+	return 0;
 }
 
 bool gkm_keystore_remove_sa(struct gkm_keystore *ks, u32 spi)
 {
-	struct gkm_sa *sa = find_sa(ks, spi);
 	u32 i;
 
-	if (!sa)
+	for (i = 0; i < ks->nsas; i++)
+		if (ks->sas[i]->pol.spi == spi)
+			break;
+	if (i == ks->nsas)
 		return false;
-	i = sa - ks->sas;
+	gkm_core_free(ks->sas[i], sizeof(*ks->sas[i]));
 	memmove(&ks->sas[i], &ks->sas[i + 1],
 		(ks->nsas - i - 1) * sizeof(ks->sas[0]));
 	ks->nsas--;
-	memzero_explicit(&ks->sas[ks->nsas], sizeof(ks->sas[0]));
+	ks->sas[ks->nsas] = NULL;
 	return true;
 }
 
@@ -106,13 +215,17 @@ static enum gkm_wire_err add_sa(struct gkm_keystore *ks,
 				const struct gkm_key *tek, u64 msg_id)
 {
 	struct gkm_sa *sa;
+	int rc;
 
 	if (tek->usage != GKM_KEY_TEK || tek->len != tek_len(pol->transform))
 		return GKM_E_KEY_CONFLICT;
-	if (ks->nsas >= GKM_WIRE_MAX_SAS)
-		return GKM_E_TOO_MANY_SAS;
-	sa = &ks->sas[ks->nsas++];
-	memset(sa, 0, sizeof(*sa));
+	rc = grow_sas(ks);
+	if (rc)
+		return rc == -ENOSPC ? GKM_E_TOO_MANY_SAS : GKM_E_INTERNAL;
+	sa = gkm_core_zalloc(sizeof(*sa));
+	if (!sa)
+		return GKM_E_INTERNAL;
+	ks->sas[ks->nsas++] = sa;
 	sa->pol = *pol;
 	sa->state = GKM_SA_ACTIVE;
 	sa->added_msg = msg_id;
@@ -199,7 +312,7 @@ static enum gkm_wire_err open_one(struct gkm_keystore *ks,
 	if (newest && newest->ver > w->ver)
 		goto out;
 
-	if (ks->nkeys >= GKM_WIRE_MAX_KEYS) {
+	if (ks->nkeys >= gkm_keystore_cap(ks)) {
 		err = GKM_E_TOO_MANY_KEYS;
 		goto out;
 	}
@@ -220,7 +333,7 @@ static enum gkm_wire_err unwrap_all(struct gkm_keystore *ks,
 				    const struct gkm_wire_body *b,
 				    const struct gkm_crypto *c)
 {
-	bool done[GKM_WIRE_MAX_KEYS] = { false };
+	bool done[GKM_WIRE_MAX_BODY_KEYS] = { false };
 	enum gkm_wire_err err;
 	const struct gkm_key *kwk;
 	bool progress;
@@ -412,14 +525,17 @@ enum gkm_wire_err gkm_keystore_stage(const struct gkm_keystore *live,
 	if (err)
 		return err;
 
-	memcpy(staged, live, sizeof(*staged));
+	if (!gkm_keystore_copy(staged, live))
+		return GKM_E_INTERNAL;
 	err = apply(staged, m, c, &resolved);
 	if (err) {
 		gkm_keystore_wipe(staged);
 		return err;
 	}
-	if (!resolved)
-		memcpy(staged, live, sizeof(*staged));
+	if (!resolved && !gkm_keystore_copy(staged, live)) {
+		gkm_keystore_wipe(staged);
+		return GKM_E_INTERNAL;
+	}
 
 	/* Consume the message id even if unresolved: it was authentic. */
 	if (h->msg_id != staged->last_msg_id) {
@@ -458,9 +574,12 @@ enum gkm_wire_err gkm_keystore_load_registration(struct gkm_keystore *ks,
 	ks->sender_id = b->member.sender_id;
 	ks->role = b->member.role;
 
-	/* The parser guarantees unique ids and at most MAX_KEYS keys. */
+	/* The parser guarantees unique ids. */
+	err = GKM_E_TOO_MANY_KEYS;
+	if (b->nkeys > gkm_keystore_cap(ks))
+		goto fail;
 	for (i = 0; i < b->nkeys; i++) {
-		struct gkm_key *d = &ks->keys[i];
+		struct gkm_key *d = &ks->keys[ks->nkeys++];
 
 		d->id = b->keys[i].id;
 		d->ver = b->keys[i].ver;
@@ -468,7 +587,6 @@ enum gkm_wire_err gkm_keystore_load_registration(struct gkm_keystore *ks,
 		d->len = b->keys[i].len;
 		memcpy(d->key, b->keys[i].data, d->len);
 	}
-	ks->nkeys = b->nkeys;
 
 	err = GKM_E_REG_INCOMPLETE;
 	k = find_exact(ks, b->rekey_sa.kek_id, b->rekey_sa.kek_ver);
@@ -503,50 +621,5 @@ enum gkm_wire_err gkm_keystore_load_registration(struct gkm_keystore *ks,
 	return GKM_OK;
 fail:
 	gkm_keystore_wipe(ks);
-	return err;
-}
-
-enum gkm_wire_err gkm_keystore_receive(struct gkm_keystore *live,
-				       struct gkm_keystore *scratch,
-				       struct gkm_wire_msg *m,
-				       const struct gkm_crypto *c,
-				       void *pubkey, const u8 *pkt, u32 len)
-{
-	enum gkm_wire_err err;
-
-	err = gkm_wire_parse_header(m, pkt, len);
-	if (!err)
-		err = gkm_keystore_check_replay(live, m);
-	if (!err)
-		err = gkm_keystore_open(live, m, c);
-	if (!err)
-		err = gkm_wire_verify(m, c, pubkey, live->sig_alg);
-	if (!err)
-		err = gkm_wire_parse_body(m);
-	if (!err)
-		err = gkm_keystore_stage(live, scratch, m, c);
-	if (gkm_keystore_must_commit(err))
-		gkm_keystore_commit(live, scratch);
-	gkm_wire_msg_wipe(m);
-	return err;
-}
-
-enum gkm_wire_err gkm_keystore_receive_status(const struct gkm_keystore *ks,
-					      struct gkm_wire_msg *m,
-					      const struct gkm_crypto *c,
-					      void *pubkey, const u8 *pkt,
-					      u32 len)
-{
-	enum gkm_wire_err err, verr;
-
-	err = gkm_wire_parse_status(m, pkt, len);
-	if (!err)
-		err = gkm_keystore_check_status(ks, m);
-	if (err == GKM_E_MISSED) {
-		verr = gkm_wire_verify(m, c, pubkey, ks->sig_alg);
-		if (verr)
-			err = verr;
-	}
-	gkm_wire_msg_wipe(m);
 	return err;
 }

@@ -4,13 +4,21 @@
  * path, TEKs), the group KEK that seals rekey datagrams, the data SAs and
  * the message-id replay state.
  *
- * A store is plain data with fixed capacity: copying it (struct
- * assignment, memcpy) is how a staged update is made, and
- * gkm_keystore_wipe() is how it is destroyed.  Updates never modify the
- * live store in place: gkm_keystore_stage() builds the result in a second
- * store and gkm_keystore_commit() publishes it, so a reader holding the
- * live store never sees half a rekey.  The kernel may instead swap
- * pointers (RCU) and wipe the old store after a grace period.
+ * A store is plain data but for its data SAs, which it owns: one
+ * allocation each, through an array of pointers that grows with need (a
+ * group may have many senders, each with its own SA).  A declared store
+ * (struct gkm_keystore, zeroed) has room for GKM_WIRE_MAX_KEYS keys; a
+ * compact one, allocated with gkm_keystore_size(cap) bytes and set up by
+ * gkm_keystore_init_compact(), has room for @keys_cap keys only (the
+ * kernel's live stores: a member holds a handful of keys, not 64).  So
+ * stores are copied with gkm_keystore_copy() (which duplicates the SAs),
+ * never by assignment, and destroyed with gkm_keystore_wipe() (which frees
+ * them), never by memset.  Updates to the keys and SAs never happen in
+ * place: gkm_keystore_stage() builds the result in a second (full) store
+ * and gkm_keystore_commit() moves it into the live one, so a reader of the
+ * live store never sees half a rekey; only the retirement of a dying SA or
+ * of the previous KEK (gkm_keystore_remove_sa(), _retire_prev_kek()) edits
+ * a live store.
  */
 #ifndef _GKM_CORE_KEYSTORE_H
 #define _GKM_CORE_KEYSTORE_H
@@ -67,15 +75,48 @@ struct gkm_keystore {
 
 	u32 nkeys;
 	u32 nsas;
+	u32 sas_cap;		/* slots in @sas; grows with need */
 	u32 nnext;
-	struct gkm_key keys[GKM_WIRE_MAX_KEYS];
-	struct gkm_sa sas[GKM_WIRE_MAX_SAS];
+	/*
+	 * The data SAs (nsas of them, at most GKM_WIRE_MAX_SAS): pointers,
+	 * each SA its own allocation, the array at most a page however many
+	 * senders the group has (512 pointers are 4 KiB); NULL while none.
+	 */
+	struct gkm_sa **sas;
 	u32 next_spi[GKM_WIRE_MAX_NEXT_SPI];
 
 	/* Unwrap output; here rather than on the stack, see crypto.h. */
 	u8 scratch[GKM_KW_MAX_WRAPPED_LEN];
+
+	/* Room in keys[]: 0 means GKM_WIRE_MAX_KEYS (a declared store). */
+	u32 keys_cap;
+	/* Last: a compact store ends after keys_cap of them. */
+	struct gkm_key keys[GKM_WIRE_MAX_KEYS];
 };
 
+/* Bytes of a store with room for @cap keys. */
+#define gkm_keystore_size(cap) \
+	(offsetof(struct gkm_keystore, keys) + (size_t)(cap) * sizeof(struct gkm_key))
+
+static inline u32 gkm_keystore_cap(const struct gkm_keystore *ks)
+{
+	return ks->keys_cap ? ks->keys_cap : GKM_WIRE_MAX_KEYS;
+}
+
+/*
+ * Make @ks, gkm_keystore_size(@cap) bytes of memory, an empty store with
+ * room for @cap keys (1..GKM_WIRE_MAX_KEYS).
+ */
+void gkm_keystore_init_compact(struct gkm_keystore *ks, u32 cap);
+
+/*
+ * Make @dst (a store of any capacity, its own kept) an independent copy of
+ * @src, its SAs duplicated.  False, with @dst unchanged, when @dst has no
+ * room for @src's keys or there is no memory for the SAs.
+ */
+bool gkm_keystore_copy(struct gkm_keystore *dst, const struct gkm_keystore *src);
+
+/* Free the SAs @ks owns and zero everything in it but its capacity. */
 void gkm_keystore_wipe(struct gkm_keystore *ks);
 
 /*
@@ -122,13 +163,19 @@ static inline bool gkm_keystore_must_commit(enum gkm_wire_err err)
 	       err == GKM_E_OUT_OF_SYNC;
 }
 
-/* Copy @staged over @live and wipe @staged. */
-void gkm_keystore_commit(struct gkm_keystore *live,
+/*
+ * Move @staged into @live (the SAs change owner, @live's old contents are
+ * wiped) and leave @staged empty.  @live must have room for @staged's keys
+ * (the kernel grows it first: gkm_group_commit()); if it has not, nothing
+ * is committed, @staged is wiped and false is returned.  Never allocates.
+ */
+bool gkm_keystore_commit(struct gkm_keystore *live,
 			 struct gkm_keystore *staged);
 
+#ifndef __KERNEL__
 /*
  * All seven stages in order, for callers that do not rate-limit between
- * them (userspace, tests).  @scratch is a second store for staging.
+ * them (user space; core/stages.c).  @scratch is a second store for staging.
  */
 enum gkm_wire_err gkm_keystore_receive(struct gkm_keystore *live,
 				       struct gkm_keystore *scratch,
@@ -138,7 +185,8 @@ enum gkm_wire_err gkm_keystore_receive(struct gkm_keystore *live,
 
 /*
  * A status datagram through parse, check and (for GKM_E_MISSED) signature
- * verification, for callers that do not rate-limit (userspace, tests).
+ * verification, for callers that do not rate-limit (user space;
+ * core/stages.c).
  * Returns what gkm_keystore_check_status() does, GKM_E_MISSED only once
  * the signature verified, or the error of the failing stage.  @ks is
  * never modified: acting on GKM_E_MISSED (re-registering) is the caller's.
@@ -148,6 +196,7 @@ enum gkm_wire_err gkm_keystore_receive_status(const struct gkm_keystore *ks,
 					      const struct gkm_crypto *c,
 					      void *pubkey, const u8 *pkt,
 					      u32 len);
+#endif /* !__KERNEL__ */
 
 /* Newest version held of key @id, or NULL. */
 const struct gkm_key *gkm_keystore_find_key(const struct gkm_keystore *ks,

@@ -82,6 +82,7 @@ static const char * const gkm_wire_errstr[__GKM_E_MAX] = {
 	[GKM_E_PENDING] = "nothing usable yet",
 	[GKM_E_INTERNAL] = "internal error",
 	[GKM_E_MISSED] = "missed a rekey (status)",
+	[GKM_E_GCKS_KEY] = "GCKS key revoked or expired",
 };
 
 const char *gkm_wire_strerror(int err)
@@ -127,29 +128,61 @@ static enum gkm_wire_err parse_start(struct gkm_wire_msg *m, const u8 *pkt,
 	return check_common(&m->hdr, type);
 }
 
-enum gkm_wire_err gkm_wire_parse_header(struct gkm_wire_msg *m,
-					const u8 *pkt, u32 len)
+/* A message of @total bytes must arrive as exactly @len bytes. */
+static enum gkm_wire_err exact_len(u32 len, u32 total)
 {
-	struct gkm_wire_hdr *h = &m->hdr;
-	enum gkm_wire_err err;
+	if (len < total)
+		return GKM_E_TRUNCATED;
+	return len > total ? GKM_E_BAD_LENGTH : GKM_OK;
+}
+
+/* Keep a copy of the datagram: the caller's buffer is reused. */
+static void take_copy(struct gkm_wire_msg *m, const u8 *pkt, u32 len)
+{
+	memcpy(m->pkt, pkt, len);
+	m->len = len;
+}
+
+/* A rekey header's lengths against the @len bytes that arrived. */
+static enum gkm_wire_err check_rekey_lengths(const struct gkm_wire_hdr *h, u32 len)
+{
 	u32 total;
 
-	err = parse_start(m, pkt, len, GKM_WIRE_MAX_DATAGRAM, GKM_WIRE_T_REKEY);
-	if (err)
-		return err;
 	if (h->sig_len == 0 || h->sig_len > GKM_WIRE_MAX_SIG_LEN)
 		return GKM_E_BAD_LENGTH;
 	/* u16 + u16 + constants: cannot overflow a u32. */
 	total = GKM_WIRE_HDR_LEN + h->body_len + GKM_WIRE_TAG_LEN + h->sig_len;
 	if (total > GKM_WIRE_MAX_DATAGRAM)
 		return GKM_E_BAD_LENGTH;
-	if (len < total)
-		return GKM_E_TRUNCATED;
-	if (len > total)
-		return GKM_E_BAD_LENGTH;
+	return exact_len(len, total);
+}
 
-	memcpy(m->pkt, pkt, len);
-	m->len = len;
+enum gkm_wire_err gkm_wire_check_rekey_header(const struct gkm_wire_hdr *h, u32 len)
+{
+	enum gkm_wire_err err;
+
+	if (len < GKM_WIRE_HDR_LEN)
+		return GKM_E_TRUNCATED;
+	if (len > GKM_WIRE_MAX_DATAGRAM)
+		return GKM_E_BAD_LENGTH;
+	err = check_common(h, GKM_WIRE_T_REKEY);
+	return err ? err : check_rekey_lengths(h, len);
+}
+
+enum gkm_wire_err gkm_wire_parse_header(struct gkm_wire_msg *m,
+					const u8 *pkt, u32 len)
+{
+	struct gkm_wire_hdr *h = &m->hdr;
+	enum gkm_wire_err err;
+
+	err = parse_start(m, pkt, len, GKM_WIRE_MAX_DATAGRAM, GKM_WIRE_T_REKEY);
+	if (err)
+		return err;
+	err = check_rekey_lengths(h, len);
+	if (err)
+		return err;
+
+	take_copy(m, pkt, len);
 	m->stage = GKM_WIRE_ST_HEADER;
 	return GKM_OK;
 }
@@ -159,7 +192,6 @@ enum gkm_wire_err gkm_wire_parse_status(struct gkm_wire_msg *m,
 {
 	struct gkm_wire_hdr *h = &m->hdr;
 	enum gkm_wire_err err;
-	u32 total;
 
 	err = parse_start(m, pkt, len, GKM_WIRE_MAX_DATAGRAM, GKM_WIRE_T_STATUS);
 	if (err)
@@ -169,14 +201,11 @@ enum gkm_wire_err gkm_wire_parse_status(struct gkm_wire_msg *m,
 		return GKM_E_BAD_FRAG;
 	if (h->body_len || h->sig_len == 0 || h->sig_len > GKM_WIRE_MAX_SIG_LEN)
 		return GKM_E_BAD_LENGTH;
-	total = GKM_WIRE_HDR_LEN + h->sig_len;
-	if (len < total)
-		return GKM_E_TRUNCATED;
-	if (len > total)
-		return GKM_E_BAD_LENGTH;
+	err = exact_len(len, GKM_WIRE_HDR_LEN + h->sig_len);
+	if (err)
+		return err;
 
-	memcpy(m->pkt, pkt, len);
-	m->len = len;
+	take_copy(m, pkt, len);
 	/*
 	 * Nothing to open: the signed bytes (header || empty body) are in
 	 * clear, so plain[] is filled here and stage 5 can run next.
@@ -242,6 +271,8 @@ enum gkm_wire_err gkm_wire_verify(struct gkm_wire_msg *m,
 			return GKM_E_BAD_SIG;
 		if (rc == -EOPNOTSUPP || rc == -ENOPKG)
 			return GKM_E_UNKNOWN_ALG;
+		if (rc == -EKEYREVOKED || rc == -EKEYEXPIRED)
+			return GKM_E_GCKS_KEY;
 		return GKM_E_INTERNAL;
 	}
 	m->stage = GKM_WIRE_ST_VERIFIED;
@@ -267,6 +298,27 @@ static bool tlv_allowed(u8 msg_type, u16 type)
 	return false;
 }
 
+/*
+ * The value length of a fixed-size TLV (parse_tlvs() checks it before the
+ * TLV's parser runs), 0 for the variable-size ones.
+ */
+static u16 tlv_fixed_len(u16 type)
+{
+	switch (type) {
+	case GKM_TLV_REKEY_SA:
+		return GKM_TLV_REKEY_SA_LEN;
+	case GKM_TLV_DATA_SA:
+		return GKM_TLV_DATA_SA_LEN;
+	case GKM_TLV_DELETE:
+		return GKM_TLV_DELETE_LEN;
+	case GKM_TLV_NEXT_SPI:
+		return GKM_TLV_NEXT_SPI_LEN;
+	case GKM_TLV_MEMBER:
+		return GKM_TLV_MEMBER_LEN;
+	}
+	return 0;
+}
+
 static bool tlv_known(u16 type)
 {
 	return type >= GKM_TLV_REKEY_SA && type <= GKM_TLV_GCKS_CERT;
@@ -285,33 +337,27 @@ static bool key_len_ok(u8 usage, u8 len)
 	return false;
 }
 
-static enum gkm_wire_err parse_rekey_sa(struct gkm_wire_body *b,
-					const u8 *v, u16 len)
+static enum gkm_wire_err parse_rekey_sa(struct gkm_wire_body *b, const u8 *v)
 {
 	struct gkm_wire_rekey_sa *r = &b->rekey_sa;
 
-	if (len != GKM_TLV_REKEY_SA_LEN)
-		return GKM_E_MALFORMED_TLV;
 	if (b->has_rekey_sa)
 		return GKM_E_DUP_TLV;
 	r->kek_id = get_unaligned_be32(v);
 	r->kek_ver = get_unaligned_be32(v + 4);
 	r->lifetime = get_unaligned_be32(v + 8);
 	r->dtd = get_unaligned_be32(v + 12);
-	if (!r->kek_id)
+	if (!r->kek_id || r->dtd > GKM_WIRE_MAX_DELAY)
 		return GKM_E_MALFORMED_TLV;
 	b->has_rekey_sa = true;
 	return GKM_OK;
 }
 
-static enum gkm_wire_err parse_data_sa(struct gkm_wire_body *b,
-				       const u8 *v, u16 len)
+static enum gkm_wire_err parse_data_sa(struct gkm_wire_body *b, const u8 *v)
 {
 	struct gkm_wire_sa sa;
 	u32 i;
 
-	if (len != GKM_TLV_DATA_SA_LEN)
-		return GKM_E_MALFORMED_TLV;
 	sa.spi = get_unaligned_be32(v);
 	sa.transform = v[4];
 	if (v[5])
@@ -341,11 +387,13 @@ static enum gkm_wire_err parse_data_sa(struct gkm_wire_body *b,
 		return GKM_E_MALFORMED_TLV;
 	if (sa.soft && sa.hard && sa.soft > sa.hard)
 		return GKM_E_MALFORMED_TLV;
+	if (sa.atd > GKM_WIRE_MAX_DELAY || sa.dtd > GKM_WIRE_MAX_DELAY)
+		return GKM_E_MALFORMED_TLV;
 
 	for (i = 0; i < b->nsas; i++)
 		if (b->sas[i].spi == sa.spi)
 			return GKM_E_DUP_TLV;
-	if (b->nsas >= GKM_WIRE_MAX_SAS)
+	if (b->nsas >= GKM_WIRE_MAX_BODY_SAS)
 		return GKM_E_TOO_MANY_SAS;
 	b->sas[b->nsas++] = sa;
 	return GKM_OK;
@@ -397,20 +445,17 @@ static enum gkm_wire_err parse_key(struct gkm_wire_body *b, u16 type,
 		      o->wrap_ver == k.wrap_ver)))
 			return GKM_E_DUP_TLV;
 	}
-	if (b->nkeys >= GKM_WIRE_MAX_KEYS)
+	if (b->nkeys >= GKM_WIRE_MAX_BODY_KEYS)
 		return GKM_E_TOO_MANY_KEYS;
 	b->keys[b->nkeys++] = k;
 	return GKM_OK;
 }
 
-static enum gkm_wire_err parse_delete(struct gkm_wire_body *b,
-				      const u8 *v, u16 len)
+static enum gkm_wire_err parse_delete(struct gkm_wire_body *b, const u8 *v)
 {
 	struct gkm_wire_delete d;
 	u32 i;
 
-	if (len != GKM_TLV_DELETE_LEN)
-		return GKM_E_MALFORMED_TLV;
 	d.kind = v[0];
 	if (v[1] || v[2] || v[3])
 		return GKM_E_MALFORMED_TLV;
@@ -430,14 +475,10 @@ static enum gkm_wire_err parse_delete(struct gkm_wire_body *b,
 	return GKM_OK;
 }
 
-static enum gkm_wire_err parse_next_spi(struct gkm_wire_body *b,
-					const u8 *v, u16 len)
+static enum gkm_wire_err parse_next_spi(struct gkm_wire_body *b, const u8 *v)
 {
-	u32 spi, i;
+	u32 spi = get_unaligned_be32(v), i;
 
-	if (len != GKM_TLV_NEXT_SPI_LEN)
-		return GKM_E_MALFORMED_TLV;
-	spi = get_unaligned_be32(v);
 	if (spi < GKM_SPI_MIN)
 		return GKM_E_MALFORMED_TLV;
 	for (i = 0; i < b->nnext; i++)
@@ -449,20 +490,18 @@ static enum gkm_wire_err parse_next_spi(struct gkm_wire_body *b,
 	return GKM_OK;
 }
 
-static enum gkm_wire_err parse_member(struct gkm_wire_body *b,
-				      const u8 *v, u16 len)
+static enum gkm_wire_err parse_member(struct gkm_wire_body *b, const u8 *v)
 {
 	struct gkm_wire_member *mb = &b->member;
 
-	if (len != GKM_TLV_MEMBER_LEN)
-		return GKM_E_MALFORMED_TLV;
 	if (b->has_member)
 		return GKM_E_DUP_TLV;
+	if (get_unaligned_be16(v + 10))		/* reserved */
+		return GKM_E_MALFORMED_TLV;
 	mb->leaf_id = get_unaligned_be32(v);
 	mb->sender_id = get_unaligned_be32(v + 4);
 	mb->role = get_unaligned_be16(v + 8);
-	if (get_unaligned_be16(v + 10) || !mb->leaf_id || !mb->role ||
-	    (mb->role & ~GKM_ROLE_ALL))
+	if (!mb->leaf_id || !mb->role || (mb->role & ~GKM_ROLE_ALL))
 		return GKM_E_MALFORMED_TLV;
 	b->has_member = true;
 	return GKM_OK;
@@ -507,26 +546,28 @@ static enum gkm_wire_err parse_tlvs(struct gkm_wire_body *b, u8 msg_type,
 		}
 		if (!tlv_allowed(msg_type, type))
 			return GKM_E_TLV_NOT_ALLOWED;
+		if (tlv_fixed_len(type) && vlen != tlv_fixed_len(type))
+			return GKM_E_MALFORMED_TLV;
 
 		switch (type) {
 		case GKM_TLV_REKEY_SA:
-			err = parse_rekey_sa(b, p, vlen);
+			err = parse_rekey_sa(b, p);
 			break;
 		case GKM_TLV_DATA_SA:
-			err = parse_data_sa(b, p, vlen);
+			err = parse_data_sa(b, p);
 			break;
 		case GKM_TLV_WRAPPED_KEY:
 		case GKM_TLV_PLAIN_KEY:
 			err = parse_key(b, type, p, vlen);
 			break;
 		case GKM_TLV_DELETE:
-			err = parse_delete(b, p, vlen);
+			err = parse_delete(b, p);
 			break;
 		case GKM_TLV_NEXT_SPI:
-			err = parse_next_spi(b, p, vlen);
+			err = parse_next_spi(b, p);
 			break;
 		case GKM_TLV_MEMBER:
-			err = parse_member(b, p, vlen);
+			err = parse_member(b, p);
 			break;
 		default: /* GKM_TLV_GCKS_CERT, the last known type */
 			err = parse_cert(b, p, vlen);
@@ -541,6 +582,17 @@ next:
 	return GKM_OK;
 }
 
+/* The TLVs of m->body; on failure nothing of them stays in m->b. */
+static enum gkm_wire_err parse_body_tlvs(struct gkm_wire_msg *m)
+{
+	enum gkm_wire_err err;
+
+	err = parse_tlvs(&m->b, m->hdr.type, m->body, m->hdr.body_len);
+	if (err)
+		memset(&m->b, 0, sizeof(m->b));
+	return err;
+}
+
 enum gkm_wire_err gkm_wire_parse_body(struct gkm_wire_msg *m)
 {
 	enum gkm_wire_err err;
@@ -548,11 +600,9 @@ enum gkm_wire_err gkm_wire_parse_body(struct gkm_wire_msg *m)
 	/* Never parse what the GCKS has not signed. */
 	if (m->stage != GKM_WIRE_ST_VERIFIED)
 		return GKM_E_INTERNAL;
-	err = parse_tlvs(&m->b, m->hdr.type, m->body, m->hdr.body_len);
-	if (err) {
-		memset(&m->b, 0, sizeof(m->b));
+	err = parse_body_tlvs(m);
+	if (err)
 		return err;
-	}
 	m->stage = GKM_WIRE_ST_PARSED;
 	return GKM_OK;
 }
@@ -571,15 +621,13 @@ enum gkm_wire_err gkm_wire_parse_registration(struct gkm_wire_msg *m,
 		return GKM_E_RESERVED;
 	if (h->sig_len)
 		return GKM_E_BAD_LENGTH;
-	if (len < GKM_WIRE_HDR_LEN + (u32)h->body_len)
-		return GKM_E_TRUNCATED;
-	if (len > GKM_WIRE_HDR_LEN + (u32)h->body_len)
-		return GKM_E_BAD_LENGTH;
+	err = exact_len(len, GKM_WIRE_HDR_LEN + (u32)h->body_len);
+	if (err)
+		return err;
 
 	m->body = blob + GKM_WIRE_HDR_LEN;
-	err = parse_tlvs(&m->b, h->type, m->body, h->body_len);
+	err = parse_body_tlvs(m);
 	if (err) {
-		memset(&m->b, 0, sizeof(m->b));
 		m->body = NULL;
 		return err;
 	}

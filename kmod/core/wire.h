@@ -109,8 +109,8 @@ struct gkm_wire_body {
 	u32 nsas;
 	u32 ndel;
 	u32 nnext;
-	struct gkm_wire_key keys[GKM_WIRE_MAX_KEYS];
-	struct gkm_wire_sa sas[GKM_WIRE_MAX_SAS];
+	struct gkm_wire_key keys[GKM_WIRE_MAX_BODY_KEYS];
+	struct gkm_wire_sa sas[GKM_WIRE_MAX_BODY_SAS];
 	struct gkm_wire_delete del[GKM_WIRE_MAX_DELETES];
 	u32 next_spi[GKM_WIRE_MAX_NEXT_SPI];
 };
@@ -142,6 +142,13 @@ const char *gkm_wire_strerror(int err);
 /* Stage 1: checks and copies a rekey datagram into @m. */
 enum gkm_wire_err gkm_wire_parse_header(struct gkm_wire_msg *m,
 					const u8 *pkt, u32 len);
+/*
+ * Stage 1's checks alone, of a rekey header already read (@h) for a
+ * datagram of @len bytes: the reason gkm_wire_parse_header() would give,
+ * for a receiver that rejects before it authenticates (kmod/auth.c), so
+ * that every datagram is still counted under the documented reason.
+ */
+enum gkm_wire_err gkm_wire_check_rekey_header(const struct gkm_wire_hdr *h, u32 len);
 /*
  * Stage 1 for a status datagram: header checks (body_len 0, one
  * fragment, no tag) and copy; on success the stage is OPENED, so

@@ -86,7 +86,12 @@ static inline int fz_world(struct tw *w)
 	return w->pkey ? 0 : -EIO;
 }
 
-/* The member every rekey input is applied to: A (leaf 101), id 10. */
+/*
+ * The member every rekey input is applied to: A (leaf 101), id 10,
+ * registered with a GCKS that signs with RSA, or with ECDSA P-256 for an
+ * input whose header announces it (fz_member_for()), so that ECDSA inputs
+ * get past the algorithm check too.
+ */
 #define FZ_MSG_ID 10
 
 static inline int fz_member(struct tw *w, struct gkm_keystore *ks,
@@ -100,12 +105,22 @@ static inline int fz_member(struct tw *w, struct gkm_keystore *ks,
 	return load_reg(ks, m, reg, len) ? -EINVAL : 0;
 }
 
+static inline const struct gkm_keystore *
+fz_member_for(const u8 *data, size_t size, const struct gkm_keystore *rsa,
+	      const struct gkm_keystore *ecdsa)
+{
+	return size > GKM_WIRE_OFF_SIG_ALG &&
+	       data[GKM_WIRE_OFF_SIG_ALG] == GKM_WIRE_SIG_ECDSA_P256_SHA256 ?
+	       ecdsa : rsa;
+}
+
 /* Invariants of any store the core produced; abort() if broken. */
 static inline void fz_check_store(const struct gkm_keystore *ks)
 {
 	u32 i, j;
 
 	if (ks->nkeys > GKM_WIRE_MAX_KEYS || ks->nsas > GKM_WIRE_MAX_SAS ||
+	    ks->nsas > ks->sas_cap ||
 	    ks->nnext > GKM_WIRE_MAX_NEXT_SPI)
 		abort();
 	for (i = 0; i < ks->nkeys; i++) {
@@ -118,17 +133,44 @@ static inline void fz_check_store(const struct gkm_keystore *ks)
 				abort();	/* compaction keeps one version */
 	}
 	for (i = 0; i < ks->nsas; i++) {
-		const struct gkm_sa *sa = &ks->sas[i];
+		const struct gkm_sa *sa = ks->sas[i];
 
 		if (sa->key_len != GKM_KEY_TEK128_LEN &&
 		    sa->key_len != GKM_KEY_TEK256_LEN)
 			abort();
 		for (j = i + 1; j < ks->nsas; j++)
-			if (ks->sas[j].pol.spi == sa->pol.spi)
+			if (ks->sas[j]->pol.spi == sa->pol.spi)
 				abort();
 	}
 	if (ks->kek.usage != GKM_KEY_GROUP || ks->kek.len != 32)
 		abort();
+}
+
+/* Same SAs (by content) in both stores. */
+static inline bool fz_same_sas(const struct gkm_keystore *a,
+			       const struct gkm_keystore *b)
+{
+	u32 i;
+
+	if (a->nsas != b->nsas)
+		return false;
+	for (i = 0; i < a->nsas; i++)
+		if (memcmp(a->sas[i], b->sas[i], sizeof(*a->sas[i])))
+			return false;
+	return true;
+}
+
+/* Equal stores: every field, SAs by content (they are separate objects). */
+static inline bool fz_same_store(const struct gkm_keystore *a,
+				 const struct gkm_keystore *b)
+{
+	static struct gkm_keystore x, y;
+
+	memcpy(&x, a, sizeof(x));
+	memcpy(&y, b, sizeof(y));
+	x.sas = y.sas = NULL;
+	x.sas_cap = y.sas_cap = 0;
+	return !memcmp(&x, &y, sizeof(x)) && fz_same_sas(a, b);
 }
 
 static inline bool fz_all_zero(const void *p, size_t n)

@@ -5,9 +5,10 @@
  * state the targets use.  Every rekey seed is a valid datagram for that
  * member; a few are deliberately rejected ones to cover error paths.
  *
- *   make build/libgkm.a
- *   cc -std=c11 -D_GNU_SOURCE -O2 -Iuapi -Ikmod/core -Igkmctl/lib \
- *      -o build/gen_corpus selftests/fuzz/gen_corpus.c build/libgkm.a \
+ *   make build/libgkm.a build/libgkmd.a
+ *   cc -std=c11 -D_GNU_SOURCE -O2 -Iuapi -Ikmod/core -Ilib \
+ *      -Igkmd -Igkmctl -o build/gen_corpus selftests/fuzz/gen_corpus.c \
+ *      build/libgkmd.a build/libgkm.a \
  *      -lssl -lcrypto
  *   build/gen_corpus [selftests/fuzz/corpus]
  *
@@ -18,7 +19,7 @@
 
 static struct tw W;
 static const char *out_dir = "selftests/fuzz/corpus";
-static struct gkm_keystore fixed, live, scratch;
+static struct gkm_keystore fixed, fixed_ec, live, scratch;
 static struct gkm_wire_msg msg;
 static int failures;
 
@@ -51,7 +52,8 @@ static void seed(const char *name, const struct gkm_enc_buf *b, u64 id,
 		fprintf(stderr, "%s: encoding failed\n", name);
 		exit(1);
 	}
-	memcpy(&live, &fixed, sizeof(live));
+	if (!gkm_keystore_copy(&live, fz_member_for(pkt, len, &fixed, &fixed_ec)))
+		abort();
 	err = gkm_keystore_receive(&live, &scratch, &msg, &cr, NULL, pkt, len);
 	if (err != expect) {
 		fprintf(stderr, "%s: got %s, expected %s\n", name,
@@ -77,6 +79,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "setup failed\n");
 		return 1;
 	}
+	W.sig_alg = GKM_WIRE_SIG_ECDSA_P256_SHA256;
+	if (fz_member(&W, &fixed_ec, &msg)) {
+		fprintf(stderr, "setup failed\n");
+		return 1;
+	}
+	W.sig_alg = 0;
 	tw_kwk(&r1, TW_ROOT, 1);
 	tw_kwk(&l1, TW_L(1), 1);
 
@@ -161,6 +169,20 @@ int main(int argc, char **argv)
 	gkm_enc_init(&b, body, sizeof(body));
 	gkm_enc_next_spi(&b, 0x3001);
 	seed("old.bin", &b, FZ_MSG_ID, 0, 1, GKM_E_REPLAY);
+
+	/* ECDSA P-256 (64-byte r || s) for the member of an ECDSA GCKS. */
+	W.sig_alg = GKM_WIRE_SIG_ECDSA_P256_SHA256;
+	gkm_enc_init(&b, body, sizeof(body));
+	tw_leave_b(&W, &b, true);
+	seed("ecdsa-leave-chain.bin", &b, 11, 0, 1, GKM_OK);
+	gkm_enc_init(&b, body, sizeof(body));
+	gkm_enc_rekey_sa(&b, &rs);
+	gkm_enc_next_spi(&b, 0x3001);
+	seed("ecdsa-lifetime.bin", &b, 11, 0, 1, GKM_OK);
+	if (tw_reg(&W, TW_L(1), 10, reg, sizeof(reg), &len))
+		return 1;
+	put("reg", "member-1-ecdsa.bin", reg, len);
+	W.sig_alg = 0;
 
 	/* Registration seeds: every member of the test tree. */
 	for (i = 1; i <= 4; i++) {

@@ -21,7 +21,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > 65536)
 		return 0;
+	/* The store owns its SAs: free the previous input's. */
+	gkm_keystore_wipe(&ks);
+	/*
+	 * Poison everything but the capacity and the (empty) SA table:
+	 * keys_cap 0 is a full-size store (the kernel's staging store); any
+	 * other value would tell the store it is a smaller allocation than
+	 * this one.
+	 */
 	memset(&ks, 0xaa, sizeof(ks));
+	ks.keys_cap = 0;
+	ks.sas = NULL;
+	ks.nsas = 0;
+	ks.sas_cap = 0;
 	err = gkm_wire_parse_registration(&msg, data, (u32)size);
 	if ((int)err < 0 || err >= __GKM_E_MAX)
 		abort();
@@ -32,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	err = gkm_keystore_load_registration(&ks, &msg);
 	if (err) {
-		if (!fz_all_zero(&ks, sizeof(ks)))
+		if (!fz_all_zero(&ks, gkm_keystore_size(gkm_keystore_cap(&ks))))
 			abort();
 		return 0;
 	}

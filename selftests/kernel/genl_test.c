@@ -2,8 +2,8 @@
 /*
  * In-VM tests of the "gkm" generic netlink family against the real module:
  * family lookup, GET, group add/delete/get/dump, strict attribute
- * validation with extended ack messages, permissions and per-namespace
- * independence. Each test runs in a fresh network namespace of its own
+ * validation with extended ack messages, key hygiene of refused
+ * registrations, permissions and per-namespace independence. Each test runs in a fresh network namespace of its own
  * (FIXTURE_SETUP unshares), so tests never see each other's groups and every
  * test ends with a namespace teardown that must free its groups.
  */
@@ -12,8 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/gkm.h>
+#include <linux/keyctl.h>
 
 #include "genl.h"
 #include "ktest.h"
@@ -196,6 +198,99 @@ TEST_F_TIMEOUT(gkm, invalid_requests_are_rejected_with_a_message, KT_TIMEOUT)
 
 	/* Nothing of the above left a group behind. */
 	EXPECT_EQ(0, group_count(&self->g));
+}
+
+/*
+ * Send @nlh with NLM_F_ACK on @g's socket with NETLINK_CAP_ACK off, so an
+ * error ACK echoes the whole request, and read that ACK into @ack. Returns
+ * the ACK's length; @err gets its error code, @echoed the length of the
+ * request it echoes (0 when capped).
+ */
+static int raw_ack(struct gkm_genl *g, struct nlmsghdr *nlh, uint8_t *ack,
+		   size_t cap, int *err, uint32_t *echoed)
+{
+	const struct nlmsghdr *r = (const void *)ack;
+	const struct nlmsgerr *e = mnl_nlmsg_get_payload(r);
+	int off = 0, on = 1;
+	ssize_t n;
+
+	nlh->nlmsg_flags |= NLM_F_ACK;
+	if (mnl_socket_setsockopt(g->nl.sock, NETLINK_CAP_ACK, &off, sizeof(off)) ||
+	    mnl_socket_sendto(g->nl.sock, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	n = mnl_socket_recvfrom(g->nl.sock, ack, cap);
+	mnl_socket_setsockopt(g->nl.sock, NETLINK_CAP_ACK, &on, sizeof(on));
+	if (n < (ssize_t)(NLMSG_HDRLEN + sizeof(*e)) || r->nlmsg_type != NLMSG_ERROR)
+		return -EPROTO;
+	*err = e->error;
+	*echoed = r->nlmsg_flags & NLM_F_CAPPED ? 0 : e->msg.nlmsg_len;
+	return (int)n;
+}
+
+/*
+ * Key hygiene: a refused GROUP_SET, sent with NLM_F_ACK on a socket without
+ * NETLINK_CAP_ACK, gets its whole request back in the error ACK; the
+ * registration's plaintext keys must not be in it. Each refusal comes from
+ * another exit of the handler: no such key, a key of the wrong type, no
+ * such group, a registration for another group (parsed, then refused).
+ */
+TEST_F_TIMEOUT(gkm, refused_group_set_ack_carries_no_key_bytes, KT_TIMEOUT)
+{
+	static uint8_t reg[GKM_WIRE_MAX_REG_LEN], ack[65536];
+	struct kt_gcks k;
+	int32_t key, user_key;
+	int len, i, j;
+
+	ASSERT_EQ(0, kt_gcks_init(&k, 6, 0x6000));	/* group 6's registration */
+	key = kt_keyring_add(&k);
+	ASSERT_LT(0, key);
+	user_key = syscall(SYS_add_key, "user", "gkm-test-not-asymmetric", "x", 1,
+			   KEY_SPEC_PROCESS_KEYRING);
+	ASSERT_LT(0, user_key);
+	len = kt_gcks_registration(&k, GKM_ROLE_RECEIVER, reg, sizeof(reg));
+	ASSERT_LT(0, len);
+	ASSERT_EQ(0, group_req(&self->g, GKM_CMD_GROUP_NEW, 5));
+
+	struct {
+		uint32_t group;
+		int32_t key;
+		int err;
+	} cases[] = {
+		{ 5, 0x3ffffff0, -ENOKEY },	/* no such key */
+		{ 5, user_key, -EKEYREJECTED },	/* not "asymmetric" */
+		{ 7, key, -ENOENT },		/* no such group */
+		{ 5, key, -EINVAL },		/* registration of group 6 */
+	};
+	const struct gkm_key *keys[] = { &k.kek, &k.root, &k.leaf, &k.tek };
+
+	for (i = 0; i < (int)(sizeof(cases) / sizeof(cases[0])); i++) {
+		struct nlmsghdr *nlh = gkm_genl_request(&self->g, GKM_CMD_GROUP_SET, 0);
+		uint32_t req_len, echoed = 0;
+		int n, err = 0;
+
+		mnl_attr_put_u32(nlh, GKM_A_GROUP_ID, cases[i].group);
+		mnl_attr_put(nlh, GKM_A_REGISTRATION, len, reg);
+		mnl_attr_put_u32(nlh, GKM_A_GCKS_KEY, (uint32_t)cases[i].key);
+		req_len = nlh->nlmsg_len;
+		/* The keys are in the request as sent. */
+		for (j = 0; j < 4; j++)
+			ASSERT_NE(NULL, memmem(nlh, req_len, keys[j]->key, keys[j]->len));
+
+		n = raw_ack(&self->g, nlh, ack, sizeof(ack), &err, &echoed);
+		ASSERT_LT(0, n) TH_LOG("case %d: %s", i, strerror(-n));
+		EXPECT_EQ(cases[i].err, err) TH_LOG("case %d", i);
+		/* The ACK did echo the request, so the scan below can fail. */
+		EXPECT_EQ(req_len, echoed) TH_LOG("case %d", i);
+		EXPECT_LE(NLMSG_HDRLEN + sizeof(struct nlmsgerr) - NLMSG_HDRLEN + req_len,
+			  (size_t)n);
+		for (j = 0; j < 4; j++) {
+			const void *hit = memmem(ack, n, keys[j]->key, keys[j]->len);
+
+			EXPECT_EQ(NULL, hit) TH_LOG("case %d: key %d in the ACK", i, j);
+		}
+	}
+	EXPECT_EQ(0, group_req(&self->g, GKM_CMD_GROUP_DEL, 5));
+	kt_gcks_free(&k);
 }
 
 /* A child that drops every capability must get EPERM for every command. */

@@ -25,7 +25,7 @@
 
 #define DIR	"/tmp/gk-pki"
 #define JOIN	"join 7 --server 198.18.0.1:4078 --ca " DIR "/ca.crt " \
-		"--ctrl 239.77.0.1:4079 --data 239.77.1.1 --dev eth0 --detach "
+		"--ctrl 239.77.0.1:4079 --data 239.77.1.1 --dev eth0 --detach --timeout 60 "
 
 FIXTURE(gkmd) {
 	int keys0;
@@ -109,7 +109,7 @@ FIXTURE_TEARDOWN(gkmd)
 	kt_topo_down();
 }
 
-TEST_F_TIMEOUT(gkmd, join_via_gkmd_then_leave, 120)
+TEST_F_TIMEOUT(gkmd, join_via_gkmd_then_leave, KT_TIMEOUT)
 {
 	ASSERT_EQ(0, kt_gkmctl("gk-m1", NULL, 0, JOIN "--cert " DIR "/m1.crt --key "
 			       DIR "/m1.key"));
@@ -129,7 +129,7 @@ TEST_F_TIMEOUT(gkmd, join_via_gkmd_then_leave, 120)
 	EXPECT_EQ(5, kt_gkmctl("gk-m1", NULL, 0, "show 7 2>/dev/null"));
 }
 
-TEST_F_TIMEOUT(gkmd, refused_identity_leaves_nothing, 120)
+TEST_F_TIMEOUT(gkmd, refused_identity_leaves_nothing, KT_TIMEOUT)
 {
 	const char *build = getenv("GKM_BUILD") ? getenv("GKM_BUILD") : "build";
 
@@ -142,6 +142,41 @@ TEST_F_TIMEOUT(gkmd, refused_identity_leaves_nothing, 120)
 	EXPECT_EQ(0, kt_count("ip -n gk-m2 xfrm policy"));
 	EXPECT_EQ(self->keys0, gkm_keys());
 	EXPECT_EQ(5, kt_gkmctl("gk-m2", NULL, 0, "show 7 2>/dev/null"));
+}
+
+/*
+ * `gkmctl gcks evict --ban` keeps an identity out: its `gkmctl join` is
+ * refused with gkmd's reason and exit code 4 and leaves nothing behind;
+ * after `gkmctl gcks unban` the same join succeeds.
+ */
+TEST_F_TIMEOUT(gkmd, banned_join_is_refused_until_unban, KT_TIMEOUT)
+{
+	const char *build = getenv("GKM_BUILD") ? getenv("GKM_BUILD") : "build";
+
+	ASSERT_EQ(0, kt_gkmctl("gk-m1", NULL, 0, JOIN "--cert " DIR "/m1.crt --key "
+			       DIR "/m1.key"));
+	ASSERT_EQ(0, kt_gkmctl("gk-srv", self->out, sizeof(self->out),
+			       "gcks --socket " DIR "/gkmd.sock evict 7 m1 --ban"));
+	TH_LOG("%s", self->out);
+	EXPECT_NE(NULL, strstr(self->out, "banned"));
+	ASSERT_EQ(0, kt_gkmctl("gk-m1", NULL, 0, "leave 7"));
+
+	EXPECT_EQ(4, kt_sh_out(self->out, sizeof(self->out),
+			       "ip netns exec gk-m1 %s/gkmctl " JOIN "--cert " DIR "/m1.crt "
+			       "--key " DIR "/m1.key 2>&1", build));
+	TH_LOG("%s", self->out);
+	EXPECT_NE(NULL, strstr(self->out, "identity banned from this group by the administrator"));
+	EXPECT_EQ(0, kt_count("ip -n gk-m1 xfrm state"));
+	EXPECT_EQ(0, kt_count("ip -n gk-m1 xfrm policy"));
+	EXPECT_EQ(self->keys0, gkm_keys());
+	EXPECT_EQ(5, kt_gkmctl("gk-m1", NULL, 0, "show 7 2>/dev/null"));
+
+	ASSERT_EQ(0, kt_gkmctl("gk-srv", NULL, 0,
+			       "gcks --socket " DIR "/gkmd.sock unban 7 m1"));
+	ASSERT_EQ(0, kt_gkmctl("gk-m1", NULL, 0, JOIN "--cert " DIR "/m1.crt --key "
+			       DIR "/m1.key"));
+	ASSERT_EQ(0, kt_gkmctl("gk-m1", self->out, sizeof(self->out), "show 7"));
+	EXPECT_NE(NULL, strstr(self->out, "state: active"));
 }
 
 static long long mono_ms(void)
@@ -201,7 +236,7 @@ static long sa_packets(const char *ns, unsigned long spi)
  * with different SPIs, and the receiver, whose policy requires ESP,
  * decrypts real traffic from both.
  */
-TEST_F_TIMEOUT(gkmd, two_senders_each_on_their_own_sa, 180)
+TEST_F_TIMEOUT(gkmd, two_senders_each_on_their_own_sa, KT_TIMEOUT)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(DATA_PORT) };
 	struct ip_mreqn mreq = { 0 };

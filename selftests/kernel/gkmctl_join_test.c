@@ -292,7 +292,7 @@ static int out_of_sync_rekey(FIXTURE_DATA(join) *self, uint8_t *dgram, int cap)
 	return write_reg(self, GKM_ROLE_RECEIVER, REG_M1) ? -EIO : len;
 }
 
-TEST_F_TIMEOUT(join, foreground_reregisters_when_out_of_sync, 90)
+TEST_F_TIMEOUT(join, foreground_reregisters_when_out_of_sync, KT_TIMEOUT)
 {
 	const char *build = getenv("GKM_BUILD") ? getenv("GKM_BUILD") : "build";
 	uint8_t dgram[GKM_WIRE_MAX_DATAGRAM];

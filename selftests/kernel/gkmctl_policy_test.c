@@ -7,6 +7,7 @@
  *
  *   gk-p: policies by gkmctl        gk-q: the same by ip xfrm
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,7 +112,7 @@ TEST_F_TIMEOUT(policy, defaults_come_from_the_kernel_group, KT_TIMEOUT)
 
 TEST_F_TIMEOUT(policy, errors, KT_TIMEOUT)
 {
-	char err[512];
+	char err[512], bin[PATH_MAX];
 
 	/* An existing policy: kernel refusal, the first one stays. */
 	ASSERT_EQ(0, kt_gkmctl("gk-p", NULL, 0, "policy add 9 --data " DATA " --role receiver"));
@@ -136,10 +137,10 @@ TEST_F_TIMEOUT(policy, errors, KT_TIMEOUT)
 	EXPECT_NE(NULL, strstr(err, "policy { add | del } GROUP"));
 
 	/* Not root: permission, with the hint. */
+	ASSERT_EQ(0, kt_public_gkmctl(bin, sizeof(bin)));
 	EXPECT_EQ(3, kt_sh_out(err, sizeof(err), "ip netns exec gk-p setpriv --reuid=65534 "
-			       "--regid=65534 --clear-groups %s/gkmctl policy add 10 --data "
-			       DATA " --role receiver 2>&1",
-			       getenv("GKM_BUILD") ? getenv("GKM_BUILD") : "build"));
+			       "--regid=65534 --clear-groups %s policy add 10 --data "
+			       DATA " --role receiver 2>&1", bin));
 	EXPECT_NE(NULL, strstr(err, "run as root"));
 }
 

@@ -311,7 +311,7 @@ FIXTURE_TEARDOWN(recover)
 	kt_sh("rm -rf " DIR);
 }
 
-TEST_F_TIMEOUT(recover, missed_kek_change_then_keys_expiring_reregisters, 150)
+TEST_F_TIMEOUT(recover, missed_kek_change_then_keys_expiring_reregisters, KT_TIMEOUT)
 {
 	struct member_view va, vb, vb0;
 	int64_t t_start = mono_ms(), t_block, t_unblock, t_conv;

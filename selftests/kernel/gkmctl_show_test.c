@@ -41,6 +41,7 @@ static const char *const stat_names[GKM_STAT_MAX + 1] = {
 	[GKM_STAT_SA_REMOVED] = "sa_removed", [GKM_STAT_SA_ERRORS] = "sa_errors",
 	[GKM_STAT_STATUS_IN_SYNC] = "status_in_sync",
 	[GKM_STAT_STATUS_MISSED] = "status_missed",
+	[GKM_STAT_GCKS_KEY_INVALID] = "gcks_key_invalid",
 };
 
 FIXTURE(show) {
@@ -202,6 +203,75 @@ TEST_F_TIMEOUT(show, human_output, KT_TIMEOUT)
 	EXPECT_NE(NULL, strstr(self->out, line));
 	EXPECT_NE(NULL, strstr(self->out, "  counters: rx 1, accepted 1, duplicate 0,"));
 	EXPECT_NE(NULL, strstr(self->out, "  apply latency: 1 samples, p50 "));
+}
+
+/*
+ * `gkmctl show dump`: tab-separated records (gkmctl(8)) that say what
+ * GROUP_GET says; `gkmctl` alone prints what `gkmctl show` prints.
+ */
+TEST_F_TIMEOUT(show, dump_records_match_the_kernel, KT_TIMEOUT)
+{
+	char show[16384], want[256], *line, *save = NULL;
+	struct kt_status st;
+	int groups = 0, sas = 0, stats = 0, i;
+
+	ASSERT_EQ(0, rekey(self));
+	ASSERT_EQ(0, kt_gkmctl("gk-m1", self->out, sizeof(self->out), "show %d dump", GROUP));
+	ASSERT_EQ(0, kt_group_status(&self->m1, GROUP, &st));
+	TH_LOG("%s", self->out);
+
+	snprintf(want, sizeof(want),
+		 "group\t%d\tactive\treceiver\t%d\t" CTRL "\t%d\teth0\t" DATA
+		 "\t%llu\t%u\t%u\t%llu\t%llu\t%llu\t%llu\n", GROUP, REQID, CTRL_PORT,
+		 (unsigned long long)st.msg_id, st.kek_id, st.kek_ver,
+		 (unsigned long long)st.lat[GKM_LAT_COUNT],
+		 (unsigned long long)st.lat[GKM_LAT_P50],
+		 (unsigned long long)st.lat[GKM_LAT_P99],
+		 (unsigned long long)st.lat[GKM_LAT_MAX]);
+	EXPECT_NE(NULL, strstr(self->out, want)) TH_LOG("want %s", want);
+	for (i = 0; i < st.nsas; i++) {
+		snprintf(want, sizeof(want), "sa\t%d\t0x%08x\t%s\t%d\t", GROUP, st.sas[i].spi,
+			 st.sas[i].state == 1 ? "active" : "dying", st.sas[i].installed);
+		EXPECT_NE(NULL, strstr(self->out, want)) TH_LOG("want %s", want);
+	}
+	for (i = 1; i <= GKM_STAT_MAX; i++) {
+		snprintf(want, sizeof(want), "stat\t%d\t%s\t%llu\n", GROUP, stat_names[i],
+			 (unsigned long long)st.stats[i]);
+		EXPECT_NE(NULL, strstr(self->out, want)) TH_LOG("want %s", want);
+	}
+	/* Nothing but those records, each with its field count. */
+	for (line = strtok_r(self->out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		int tabs = 0;
+
+		for (char *c = line; *c; c++)
+			tabs += *c == '\t';
+		if (!strncmp(line, "group\t", 6)) {
+			groups++;
+			EXPECT_EQ(15, tabs);
+		} else if (!strncmp(line, "sa\t", 3)) {
+			sas++;
+			EXPECT_EQ(6, tabs);
+		} else if (!strncmp(line, "stat\t", 5)) {
+			stats++;
+			EXPECT_EQ(3, tabs);
+		} else {
+			EXPECT_STREQ("a dump record", line);
+		}
+	}
+	EXPECT_EQ(1, groups);
+	EXPECT_EQ(st.nsas, sas);
+	EXPECT_EQ(GKM_STAT_MAX, stats);
+
+	/* -j and dump together are a usage error. */
+	EXPECT_EQ(2, kt_gkmctl("gk-m1", NULL, 0, "-j show dump 2>/dev/null"));
+
+	/* gkmctl alone is gkmctl show (SA ages may tick between the two). */
+	ASSERT_EQ(0, kt_gkmctl("gk-m1", show, sizeof(show), "show"));
+	ASSERT_EQ(0, kt_gkmctl("gk-m1", self->out, sizeof(self->out), "%s", ""));
+	EXPECT_EQ(0, strncmp(self->out, "module: gkm ", 12));
+	EXPECT_NE(NULL, strstr(self->out, "groups: 1\n\ngroup: 7\n  state: active\n"));
+	EXPECT_EQ(strchr(show, '\n') - show, strchr(self->out, '\n') - self->out);
+	EXPECT_EQ(0, strncmp(show, self->out, strchr(show, '\n') - show));
 }
 
 /* Start "gkmctl ARGS" in @ns with stdout on a pipe; returns the pid. */

@@ -4,6 +4,7 @@
  * exit codes and error messages. GKM_BUILD names the build directory
  * (default "build"); tests run from the repository root.
  */
+#include <limits.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@ struct result {
 static int run_gkmctl(struct result *r, uid_t uid, const char *args)
 {
 	const char *build = getenv("GKM_BUILD") ? getenv("GKM_BUILD") : "build";
-	char cmd[1024], errfile[] = "/tmp/gkmctl-err-XXXXXX";
+	char cmd[PATH_MAX + 1024], errfile[] = "/tmp/gkmctl-err-XXXXXX";
 	int fd = mkstemp(errfile);
 	size_t n;
 	FILE *f;
@@ -33,10 +34,14 @@ static int run_gkmctl(struct result *r, uid_t uid, const char *args)
 	if (fd < 0)
 		return -1;
 	close(fd);
-	if (uid)
-		snprintf(cmd, sizeof(cmd), "setpriv --reuid=%u --regid=%u --clear-groups %s/gkmctl %s 2>%s",
-			 uid, uid, build, args, errfile);
-	else
+	if (uid) {
+		char bin[PATH_MAX];
+
+		if (kt_public_gkmctl(bin, sizeof(bin)))
+			return -1;
+		snprintf(cmd, sizeof(cmd), "setpriv --reuid=%u --regid=%u --clear-groups %s %s 2>%s",
+			 uid, uid, bin, args, errfile);
+	} else
 		snprintf(cmd, sizeof(cmd), "%s/gkmctl %s 2>%s", build, args, errfile);
 	f = popen(cmd, "r");
 	if (!f)

@@ -21,7 +21,10 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+
+#include <linux/keyctl.h>
 
 #include "ktest.h"
 #include "kselftest_harness.h"
@@ -57,6 +60,7 @@ FIXTURE_SETUP(rekey)
 {
 	int len;
 
+	KT_SELECT();
 	ASSERT_EQ(0, kt_topo_up());
 	ASSERT_EQ(0, kt_gcks_init(&self->gcks, GROUP, SPI0));
 	self->key = kt_keyring_add(&self->gcks);
@@ -449,8 +453,12 @@ TEST_F_TIMEOUT(rekey, no_packet_lost_across_rekeys_under_traffic, 600)
 
 	TH_LOG("sent %u datagrams across %d rekeys, received %u (UDP receive buffer errors %ld)",
 	       sent, rekeys, received, udp_rcvbuf_errors("gk-m1"));
-	/* Enough traffic to mean something (a starved debug guest sends less). */
-	EXPECT_LT(rekeys * pps * kt_scale(8, 2) / 10, sent);
+	/*
+	 * Traffic across every switch: each rekey takes over a second (the
+	 * activation delay), so even a starved sender sends dozens per rekey.
+	 * The rate itself depends on the host's load and is not asserted.
+	 */
+	EXPECT_LT(rekeys * 20, sent);
 	EXPECT_EQ(sent, received);
 	EXPECT_EQ(0, read_xfrm_errors("gk-m1"));
 	ASSERT_EQ(0, kt_group_status(&self->m1, GROUP, &st));
@@ -550,6 +558,79 @@ TEST_F_TIMEOUT(rekey, rekey_before_registration_is_held_then_applied, KT_TIMEOUT
 	EXPECT_TRUE(kt_xfrm_has_spi("gk-m1", self->gcks.spi));
 }
 
+/*
+ * ECDSA P-256 (gkmd's signature = ecdsa-p256). Where the kernel has it
+ * (kt_kernel_has_ecdsa_p256(): 6.12 and the debug kernel), a group signed
+ * with it registers, applies an ECDSA-signed rekey and counts a forged one
+ * as a bad signature; where it has not (Debian's 6.1), GROUP_SET refuses
+ * the group with a message naming ecdsa-p256 and changes nothing. A key of
+ * the other algorithm is refused everywhere.
+ */
+TEST_F_TIMEOUT(rekey, ecdsa_p256_where_the_kernel_has_it, KT_TIMEOUT)
+{
+	bool has = kt_kernel_has_ecdsa_p256();
+	uint8_t reg[GKM_WIRE_MAX_REG_LEN];
+	struct kt_status st;
+	struct kt_gcks ec;
+	int reg_len, len, ret;
+	int32_t key;
+
+	TH_LOG("this kernel %s ECDSA", has ? "has" : "lacks");
+	ASSERT_EQ(0, kt_gcks_init(&ec, 9, 0x9000));
+	ASSERT_EQ(0, kt_gcks_use_ecdsa(&ec));
+	/* A description of its own: the same one would displace the RSA key. */
+	key = (int32_t)syscall(SYS_add_key, "asymmetric", "gkm-test-gcks-ecdsa", ec.der,
+			       ec.der_len, KEY_SPEC_PROCESS_KEYRING);
+	ASSERT_LT(0, key) TH_LOG("add_key: %s", strerror(errno));
+	ASSERT_EQ(0, kt_group_new(&self->m1, 9, CTRL, CTRL_PORT,
+				  kt_ifindex_in("gk-m1", "eth0"), "239.77.1.9", REQID,
+				  GKM_ROLE_RECEIVER));
+	reg_len = kt_gcks_registration(&ec, GKM_ROLE_RECEIVER, reg, sizeof(reg));
+	ASSERT_LT(0, reg_len);
+
+	/* The group's RSA key for an ECDSA registration. */
+	ret = kt_group_set(&self->m1, 9, reg, reg_len, self->key);
+	EXPECT_NE(0, ret);
+	EXPECT_NE(NULL, strstr(self->m1.nl.errmsg, has ?
+			       "not of the announced signature algorithm" : "ecdsa-p256"))
+		TH_LOG("extack: %s", self->m1.nl.errmsg);
+
+	ret = kt_group_set(&self->m1, 9, reg, reg_len, key);
+	if (!has) {
+		EXPECT_EQ(-EOPNOTSUPP, ret);
+		EXPECT_NE(NULL, strstr(self->m1.nl.errmsg, "ecdsa-p256"))
+			TH_LOG("extack: %s", self->m1.nl.errmsg);
+		ASSERT_EQ(0, kt_group_status(&self->m1, 9, &st));
+		EXPECT_EQ(GKM_STATE_UNREGISTERED, st.state);
+		EXPECT_FALSE(kt_xfrm_has_spi("gk-m1", 0x9000));
+	} else {
+		ASSERT_EQ(0, ret) TH_LOG("extack: %s", self->m1.nl.errmsg);
+		EXPECT_TRUE(kt_xfrm_has_spi("gk-m1", 0x9000));
+		len = kt_gcks_rekey(&ec, 0, 1, self->buf, sizeof(self->buf));
+		ASSERT_LT(0, len);
+		ASSERT_EQ(0, send_rekey(self, self->buf, len));
+		ASSERT_EQ(0, kt_wait_msg_id(&self->m1, 9, 2, 5000));
+		EXPECT_TRUE(kt_xfrm_has_spi("gk-m1", ec.spi));
+		/* Forged: the signature's last byte. */
+		len = kt_gcks_rekey(&ec, 0, 1, self->buf, sizeof(self->buf));
+		ASSERT_LT(0, len);
+		self->buf[len - 1] ^= 0x01;
+		ASSERT_EQ(0, send_rekey(self, self->buf, len));
+		for (int i = 0; i < 50; i++) {
+			ASSERT_EQ(0, kt_group_status(&self->m1, 9, &st));
+			if (st.stats[GKM_STAT_BAD_SIG])
+				break;
+			usleep(100000);
+		}
+		EXPECT_EQ(1, st.stats[GKM_STAT_BAD_SIG]);
+		EXPECT_EQ(2, st.msg_id);
+		EXPECT_EQ(GKM_STATE_ACTIVE, st.state);
+	}
+	EXPECT_EQ(0, kt_group_del(&self->m1, 9));
+	syscall(SYS_keyctl, KEYCTL_UNLINK, key, KEY_SPEC_PROCESS_KEYRING);
+	kt_gcks_free(&ec);
+}
+
 static int expiring_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct nlattr *tb[GKM_A_MAX + 1];
@@ -629,7 +710,7 @@ TEST_F_TIMEOUT(rekey, per_sender_sas_only_ours_is_an_output_candidate, KT_TIMEOU
 }
 
 /* The same member path over IPv6: control channel, rekey and ESP data. */
-TEST_F_TIMEOUT(rekey, ipv6_control_and_data, 120)
+TEST_F_TIMEOUT(rekey, ipv6_control_and_data, KT_TIMEOUT)
 {
 	const char *ctrl6 = "ff15::77", *data6 = "ff15::77:1";
 	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6, .sin6_port = htons(DATA_PORT) };
@@ -709,7 +790,7 @@ static void control_flooder(int stop_fd, const uint8_t *dgram, size_t len)
  * arriving (the member in gk-srv receives its own multicast): no warning,
  * no leak (the guest's kernel log is checked after the run).
  */
-TEST_F_TIMEOUT(rekey, teardown_under_flood, 120)
+TEST_F_TIMEOUT(rekey, teardown_under_flood, KT_TIMEOUT)
 {
 	const char *ko = getenv("GKM_MODULE");
 	struct kt_status st;
@@ -818,6 +899,48 @@ static void drain_events(FIXTURE_DATA(rekey) *self, struct sync_events *ev,
 {
 	while (!gkm_genl_wait_event(&self->ev, quiet_ms, sync_cb, ev))
 		;
+}
+
+/*
+ * A GCKS key revoked after the registration stops verifying: the next
+ * rekey, genuine and signed by that key, is rejected rather than applied,
+ * counted in GCKS_KEY_INVALID (not BAD_SIG) and evented with reason
+ * GKM_E_GCKS_KEY; registering again with the revoked key is refused by
+ * name.
+ */
+TEST_F_TIMEOUT(rekey, revoked_gcks_key_rejects_the_next_rekey, KT_TIMEOUT)
+{
+	struct event_seen ev = { 0 };
+	struct kt_status st;
+	int len, i;
+
+	ASSERT_EQ(0, syscall(SYS_keyctl, KEYCTL_REVOKE, self->key));
+	len = kt_gcks_rekey(&self->gcks, 0, 5, self->buf, sizeof(self->buf));
+	ASSERT_LT(0, len);
+	ASSERT_EQ(0, send_rekey(self, self->buf, len));
+	for (i = 0; i < 600; i++) {
+		ASSERT_EQ(0, kt_group_status(&self->m1, GROUP, &st));
+		if (st.stats[GKM_STAT_GCKS_KEY_INVALID])
+			break;
+		usleep(50000);
+	}
+	EXPECT_EQ(1, st.stats[GKM_STAT_GCKS_KEY_INVALID]);
+	EXPECT_EQ(0, st.stats[GKM_STAT_ACCEPTED]);
+	EXPECT_EQ(0, st.stats[GKM_STAT_BAD_SIG]);
+	EXPECT_EQ(1, st.msg_id);
+	EXPECT_EQ(GKM_STATE_ACTIVE, st.state);
+	EXPECT_FALSE(kt_xfrm_has_spi("gk-m1", SPI0 + 1));
+	ASSERT_EQ(0, gkm_genl_wait_event(&self->ev, 5000, event_cb, &ev));
+	EXPECT_EQ(0, ev.applied);
+	EXPECT_EQ(2, ev.msg_id);
+	EXPECT_EQ(GKM_E_GCKS_KEY, ev.reason);
+
+	len = kt_gcks_registration(&self->gcks, GKM_ROLE_RECEIVER, self->buf,
+				   sizeof(self->buf));
+	ASSERT_LT(0, len);
+	EXPECT_EQ(-EKEYREVOKED, kt_group_set(&self->m1, GROUP, self->buf, len, self->key));
+	EXPECT_NE(NULL, strstr(self->m1.nl.errmsg, "revoked"))
+		TH_LOG("extack: %s", self->m1.nl.errmsg);
 }
 
 TEST_F_TIMEOUT(rekey, status_reveals_a_lost_rekey_once, KT_TIMEOUT)
@@ -981,6 +1104,320 @@ TEST_F_TIMEOUT(rekey, status_flood_does_not_starve_rekeys, KT_TIMEOUT)
 	EXPECT_LT(0, st.stats[GKM_STAT_RATE_LIMITED]);
 	EXPECT_LT(0, st.stats[GKM_STAT_BAD_SIG]);
 	EVP_PKEY_free(other);
+}
+
+/* ---- floods while rekeys arrive (issue 17) -------------------------------- */
+
+/*
+ * The attacker: gk-m2 holds no keys but sits on the control link. It sends
+ * as fast as it can until @stop_fd, cycling through @n datagrams of @len
+ * bytes; with @fresh each gets a new message id (and body) above @base, so
+ * every one passes the header, group, KEK-id and replay checks. Writes how
+ * many it sent to @result_fd.
+ */
+static void attacker(int stop_fd, int result_fd, const uint8_t *pkts,
+		     const int *lens, int n, bool fresh, uint64_t base)
+{
+	struct pollfd pfd = { .fd = stop_fd, .events = POLLIN };
+	int fd = kt_socket_in("gk-m2", AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(CTRL_PORT) };
+	uint8_t pkt[GKM_WIRE_MAX_DATAGRAM];
+	uint64_t sent = 0, i;
+
+	if (fd < 0)
+		_exit(1);
+	inet_pton(AF_INET, CTRL, &to.sin_addr);
+	for (i = 0;; i++) {
+		const uint8_t *p = pkts + (i % n) * GKM_WIRE_MAX_DATAGRAM;
+		int len = lens[i % n];
+
+		if ((i & 63) == 0 && poll(&pfd, 1, 0) != 0)
+			break;
+		if (fresh) {
+			memcpy(pkt, p, len);
+			for (int k = 0; k < 8; k++)
+				pkt[GKM_WIRE_OFF_MSG_ID + k] = (base + i) >> (56 - 8 * k);
+			memcpy(pkt + GKM_WIRE_HDR_LEN, &i, sizeof(i));
+			p = pkt;
+		}
+		if (sendto(fd, p, len, 0, (struct sockaddr *)&to, sizeof(to)) == len)
+			sent++;
+	}
+	if (write(result_fd, &sent, sizeof(sent)) != sizeof(sent))
+		_exit(1);
+	_exit(0);
+}
+
+struct applied_seen {
+	uint64_t msg_id;	/* highest message id applied */
+};
+
+static int applied_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[GKM_A_MAX + 1];
+	struct applied_seen *a = data;
+
+	if (gkm_genl_parse(nlh, tb) || !tb[GKM_A_EVENT] || !tb[GKM_A_MSG_ID])
+		return MNL_CB_OK;
+	if (mnl_attr_get_u8(tb[GKM_A_EVENT]) == GKM_EVENT_REKEY_APPLIED &&
+	    mnl_attr_get_u64(tb[GKM_A_MSG_ID]) > a->msg_id)
+		a->msg_id = mnl_attr_get_u64(tb[GKM_A_MSG_ID]);
+	return MNL_CB_OK;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The 99th percentile (nearest rank) of @n values, which get sorted. */
+static uint64_t p99(uint64_t *v, int n)
+{
+	if (!n)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_u64);
+	return v[(n * 99 + 99) / 100 - 1];
+}
+
+#define FLOOD_COPIES	3	/* gkmd's default */
+#define FLOOD_MAX	50
+
+/*
+ * @n genuine rekeys, FLOOD_COPIES copies each sent back to back, the next
+ * once the member has applied one (REKEY_APPLIED event) or after a bound
+ * (30 s; the rekey is then lost). The time from the first copy to the
+ * event goes into @lat_us; each datagram into @capture (if not NULL).
+ * Returns how many were applied.
+ */
+static int rekey_round(FIXTURE_DATA(rekey) *self, int n, uint64_t *lat_us,
+		       uint8_t *capture, int *cap_len)
+{
+	struct applied_seen seen = { 0 };
+	int i, c, len, applied = 0;
+	uint64_t t0;
+
+	for (i = 0; i < n; i++) {
+		len = kt_gcks_rekey(&self->gcks, 0, 1, self->buf, sizeof(self->buf));
+		if (len < 0)
+			return len;
+		if (capture) {
+			memcpy(capture + i * GKM_WIRE_MAX_DATAGRAM, self->buf, len);
+			cap_len[i] = len;
+		}
+		t0 = now_ns();
+		for (c = 0; c < FLOOD_COPIES; c++)
+			if (send_rekey(self, self->buf, len))
+				return -EIO;
+		while (seen.msg_id < self->gcks.msg_id &&
+		       now_ns() - t0 < 30000000000ull)
+			gkm_genl_wait_event(&self->ev, 1000, applied_cb, &seen);
+		if (seen.msg_id >= self->gcks.msg_id)
+			lat_us[applied++] = (now_ns() - t0) / 1000;
+		/*
+		 * Each rekey leaves its old SA for 1 s (deactivation delay):
+		 * at most 16 SAs per group, so no more than ~5 rekeys a second.
+		 */
+		usleep(200000);
+	}
+	return applied;
+}
+
+static void stats_delta(const struct kt_status *a, const struct kt_status *b,
+			uint64_t *d)
+{
+	int i;
+
+	for (i = 0; i <= GKM_STAT_MAX; i++)
+		d[i] = b->stats[i] - a->stats[i];
+}
+
+/*
+ * An on-path attacker floods forged (@replay false: valid header, current
+ * KEK id, fresh message ids, junk body) or replayed (@replay true:
+ * captured genuine datagrams) rekey datagrams as fast as it can while the
+ * key server sends @n genuine rekeys, three copies each: every rekey must
+ * be applied, on the first copy that reaches the member (none dropped
+ * unprocessed: no queue drop, no rate limit). Apply latency is reported
+ * next to an idle round's, not asserted (Documentation/testing.rst).
+ */
+static void flood_during_rekeys(struct __test_metadata *_metadata,
+				FIXTURE_DATA(rekey) *self, bool replay)
+{
+	const int n = kt_scale(FLOOD_MAX, 10);
+	static uint8_t captured[FLOOD_MAX * GKM_WIRE_MAX_DATAGRAM];
+	uint64_t idle_us[FLOOD_MAX], flood_us[FLOOD_MAX], d[GKM_STAT_MAX + 1];
+	int cap_len[FLOOD_MAX], stop[2], res[2], applied, i;
+	struct kt_status st0, st1, st2;
+	uint64_t sent = 0, t0, t1;
+	pid_t pid;
+
+	ASSERT_EQ(0, kt_group_status(&self->m1, GROUP, &st0));
+	applied = rekey_round(self, n, idle_us, captured, cap_len);
+	ASSERT_EQ(n, applied);
+	ASSERT_EQ(0, kt_group_status(&self->m1, GROUP, &st1));
+
+	if (!replay) {
+		/* Junk bodies behind the genuine header of the last rekey. */
+		for (i = 0; i < n; i++)
+			memset(captured + i * GKM_WIRE_MAX_DATAGRAM + GKM_WIRE_HDR_LEN,
+			       0xa5, cap_len[i] - GKM_WIRE_HDR_LEN);
+	}
+	ASSERT_EQ(0, pipe(stop));
+	ASSERT_EQ(0, pipe(res));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0)
+		attacker(stop[0], res[1], captured, cap_len, n, !replay,
+			 self->gcks.msg_id + 1);
+	usleep(500000);		/* the flood is on before the first rekey */
+	t0 = now_ns();
+	applied = rekey_round(self, n, flood_us, NULL, NULL);
+	t1 = now_ns();
+	ASSERT_EQ(1, write(stop[1], "x", 1));
+	ASSERT_EQ(sizeof(sent), read(res[0], &sent, sizeof(sent)));
+	waitpid(pid, NULL, 0);
+	close(stop[0]);
+	close(stop[1]);
+	close(res[0]);
+	close(res[1]);
+	usleep(500000);
+	ASSERT_EQ(0, kt_group_status(&self->m1, GROUP, &st2));
+	stats_delta(&st1, &st2, d);
+
+	TH_LOG("%s flood: attacker sent %llu datagrams (%llu/s); member received %llu "
+	       "(%llu/s): bad tag %llu, replayed %llu, duplicate %llu, queue drops %llu, "
+	       "rate limited %llu, accepted %llu",
+	       replay ? "replay" : "forged", (unsigned long long)sent,
+	       (unsigned long long)(sent * 1000000000ull / (t1 - t0 + 500000000ull)),
+	       (unsigned long long)d[GKM_STAT_RX],
+	       (unsigned long long)(d[GKM_STAT_RX] * 1000000000ull / (t1 - t0 + 500000000ull)),
+	       (unsigned long long)d[GKM_STAT_BAD_TAG], (unsigned long long)d[GKM_STAT_REPLAYED],
+	       (unsigned long long)d[GKM_STAT_DUPLICATE], (unsigned long long)d[GKM_STAT_QUEUE_DROPS],
+	       (unsigned long long)d[GKM_STAT_RATE_LIMITED], (unsigned long long)d[GKM_STAT_ACCEPTED]);
+	TH_LOG("%s flood: %d of %d rekeys applied; first copy to REKEY_APPLIED p99 %llu us "
+	       "(idle %llu us); state %u", replay ? "replay" : "forged", applied, n,
+	       (unsigned long long)p99(flood_us, applied),
+	       (unsigned long long)p99(idle_us, n), st2.state);
+	EXPECT_EQ(n, applied);
+	EXPECT_EQ(n, d[GKM_STAT_ACCEPTED]);
+	EXPECT_EQ(0, d[GKM_STAT_QUEUE_DROPS]);
+	EXPECT_EQ(0, d[GKM_STAT_RATE_LIMITED]);
+	EXPECT_EQ(0, d[GKM_STAT_OUT_OF_SYNC]);
+	EXPECT_EQ(GKM_STATE_ACTIVE, st2.state);
+	/* The flood did reach the member, and was refused for what it is. */
+	EXPECT_LT(n * FLOOD_COPIES * 10, d[GKM_STAT_RX]);
+	EXPECT_LT(d[GKM_STAT_RX] / 2, d[replay ? GKM_STAT_REPLAYED : GKM_STAT_BAD_TAG]);
+	(void)st0;
+}
+
+TEST_F_TIMEOUT(rekey, forged_flood_during_rekeys_costs_no_rekey, 1200)
+{
+	flood_during_rekeys(_metadata, self, false);
+}
+
+TEST_F_TIMEOUT(rekey, replay_flood_during_rekeys_costs_no_rekey, 1200)
+{
+	flood_during_rekeys(_metadata, self, true);
+}
+
+/* Pause or resume the trace (GROUP_GET itself allocates: not traced). */
+static void trace_on(const char *tr, bool on)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/tracing_on", tr);
+	kt_write_file(path, on ? "1" : "0", 1);
+}
+
+/*
+ * Zero allocations per forged datagram: with the kernel's kmem trace events
+ * filtered to allocation call sites inside gkm.ko, 2,000 forgeries (valid
+ * header, current KEK, fresh message ids, junk body) record none, while
+ * the genuine rekey after them records some (apply.c allocates the SA's
+ * key copy), which shows the filter sees what the module allocates.
+ */
+TEST_F_TIMEOUT(rekey, forged_datagrams_allocate_nothing, KT_TIMEOUT)
+{
+	static const char *const events[] = {
+		"kmalloc", "kmalloc_node", "kmem_cache_alloc", "kmem_cache_alloc_node",
+	};
+	const char *tr = "/sys/kernel/tracing";
+	const int forgeries = kt_scale(2000, 500);
+	unsigned long long base = 0, size = 0;
+	uint8_t junk[GKM_WIRE_MAX_DATAGRAM];
+	char out[64], filter[128];
+	struct kt_status st, fst;
+	int len, i, forged_allocs, genuine_allocs;
+
+	if (kt_sh("mountpoint -q %s || mount -t tracefs nodev %s", tr, tr) ||
+	    kt_sh("test -e %s/events/kmem/kmalloc/filter", tr))
+		SKIP(return, "no kmem trace events in this kernel");
+	ASSERT_EQ(0, kt_sh_out(out, sizeof(out), "awk '$1 == \"gkm\" { print $2, $6 }' /proc/modules"));
+	ASSERT_EQ(2, sscanf(out, "%llu %llx", &size, &base));
+	ASSERT_NE(0, base);
+	snprintf(filter, sizeof(filter), "call_site >= 0x%llx && call_site < 0x%llx",
+		 base, base + size);
+	for (i = 0; i < 4; i++) {
+		if (kt_sh("test -e %s/events/kmem/%s", tr, events[i]))
+			continue;
+		ASSERT_EQ(0, kt_sh("echo '%s' > %s/events/kmem/%s/filter", filter, tr, events[i]));
+		ASSERT_EQ(0, kt_sh("echo 1 > %s/events/kmem/%s/enable", tr, events[i]));
+	}
+	ASSERT_EQ(0, kt_sh("echo 1 > %s/tracing_on && echo > %s/trace", tr, tr));
+
+	len = kt_gcks_rekey(&self->gcks, 0, 1, self->buf, sizeof(self->buf));
+	ASSERT_LT(0, len);
+	memcpy(junk, self->buf, len);
+	memset(junk + GKM_WIRE_HDR_LEN, 0x5a, len - GKM_WIRE_HDR_LEN);
+	for (i = 0; i < forgeries; i++) {
+		for (int k = 0; k < 8; k++)
+			junk[GKM_WIRE_OFF_MSG_ID + k] = (uint64_t)(100 + i) >> (56 - 8 * k);
+		ASSERT_EQ(0, send_rekey(self, junk, len));
+	}
+	/* Until the member has classified them all (or a bound). */
+	for (i = 0; i < 600; i++) {
+		trace_on(tr, false);
+		ASSERT_EQ(0, kt_group_status(&self->m1, GROUP, &st));
+		trace_on(tr, true);
+		if (st.stats[GKM_STAT_BAD_TAG] + st.stats[GKM_STAT_QUEUE_DROPS] ==
+		    st.stats[GKM_STAT_RX] && st.stats[GKM_STAT_RX] > (uint64_t)forgeries * 9 / 10)
+			break;
+		usleep(100000);
+	}
+	usleep(300000);
+	fst = st;
+	trace_on(tr, false);
+	ASSERT_EQ(0, kt_sh_out(out, sizeof(out), "grep -v '^#' %s/trace | wc -l", tr));
+	forged_allocs = atoi(out);
+	if (forged_allocs)
+		kt_sh("grep -v '^#' %s/trace | head -5 >&2", tr);
+	trace_on(tr, true);
+	ASSERT_EQ(0, send_rekey(self, self->buf, len));
+	for (i = 0; i < 300; i++) {
+		usleep(100000);
+		trace_on(tr, false);
+		ASSERT_EQ(0, kt_group_status(&self->m1, GROUP, &st));
+		if (st.msg_id >= self->gcks.msg_id)
+			break;
+		trace_on(tr, true);
+	}
+	ASSERT_EQ(self->gcks.msg_id, st.msg_id);
+	ASSERT_EQ(0, kt_sh_out(out, sizeof(out), "grep -v '^#' %s/trace | wc -l", tr));
+	genuine_allocs = atoi(out) - forged_allocs;
+	for (i = 0; i < 4; i++)
+		kt_sh("test -e %s/events/kmem/%s && echo 0 > %s/events/kmem/%s/enable && "
+		      "echo 0 > %s/events/kmem/%s/filter", tr, events[i], tr, events[i],
+		      tr, events[i]);
+	TH_LOG("gkm.ko allocations: %d for %d forged datagrams (bad tag %llu, queue drops %llu), "
+	       "%d for one genuine rekey", forged_allocs, forgeries,
+	       (unsigned long long)fst.stats[GKM_STAT_BAD_TAG],
+	       (unsigned long long)fst.stats[GKM_STAT_QUEUE_DROPS], genuine_allocs);
+	EXPECT_EQ(fst.stats[GKM_STAT_RX],
+		  fst.stats[GKM_STAT_BAD_TAG] + fst.stats[GKM_STAT_QUEUE_DROPS]);
+	EXPECT_EQ(0, forged_allocs);
+	EXPECT_LT(0, genuine_allocs);
 }
 
 TEST_HARNESS_MAIN

@@ -64,10 +64,12 @@
 #define POOL_MAX	40
 #define STINTS_MAX	160
 #define UNSET		UINT32_MAX
+/* Members reach the sender's SA: activation delay, a re-registration, margin. */
+#define CONVERGE_MS	30000
 
 #define JOIN_ARGS	"join 1 --server 198.18.0.1:4078 --ca " DIR "/ca.crt " \
 			"--key " DIR "/member.key --ctrl " CTRL ":4079 --data " DATA " " \
-			"--dev eth0 --detach"
+			"--dev eth0 --detach --timeout 60"	/* a bound for a loaded host */
 
 enum stint_end { STILL_MEMBER, LEFT, EVICTED };
 
@@ -91,16 +93,7 @@ static struct {
 } w = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static const char conf[] =
-	"[gkmd]\n"
-	"listen_address = 198.18.0.1\n"
-	"listen_port = 4078\n"
-	"tls_cert = srv.crt\n"
-	"tls_key = srv.key\n"
-	"tls_ca = ca.crt\n"
-	"signing_key = sign.key\n"
-	"signing_cert = sign.crt\n"
-	"state_db = state.db\n"
-	"admin_socket = gkmd.sock\n"
+	KT_GKMD_CONF("198.18.0.1")
 	"[group 1]\n"
 	"control_address = " CTRL "\n"
 	"control_port = 4079\n"
@@ -330,7 +323,7 @@ static int op_start(FIXTURE_DATA(churn) *self, struct op *op)
 			 op->m);
 		op->pid = kt_gkmctl_spawn(member_ns[op->m], "%s >/dev/null", args);
 	} else if (op->kind == OP_EVICT_CTL) {
-		snprintf(args, sizeof(args), "gcks --socket " DIR "/gkmd.sock evict 1 m%d",
+		snprintf(args, sizeof(args), "gcks --timeout 60 --socket " DIR "/gkmd.sock evict 1 m%d",
 			 op->m);
 		op->pid = kt_gkmctl_spawn("gk-srv", "%s >/dev/null", args);
 	}
@@ -390,6 +383,43 @@ static int pick_member(FIXTURE_DATA(churn) *self, int want_member, const int *bu
 	return n ? cand[rand() % n] : 0;
 }
 
+/*
+ * A current member converges on the sender's SA (state ACTIVE, the sender's
+ * active SPI), polled until CONVERGE_MS: it may still be applying the last
+ * rekey, or be out of sync by design (a status heartbeat revealed a rekey
+ * it lost; admin-guide.rst). A foreground `gkmctl join` re-registers such
+ * a member by itself; these members are detached, so the test does it for
+ * them, once, counting it in @rejoined. The view is left in @vm.
+ */
+static int converge(FIXTURE_DATA(churn) *self, int m, int *rejoined, struct kt_sa_view *vm)
+{
+	int64_t t0 = kt_mono_ms();
+	struct kt_sa_view vs;
+	int again = 0;
+
+	memset(vm, 0, sizeof(*vm));
+	for (;;) {
+		if (kt_sa_view_in("gk-snd", GROUP, &vs) || kt_sa_view_in(member_ns[m], GROUP, vm))
+			return -1;
+		if (vm->state == GKM_STATE_ACTIVE && vm->active_spi == vs.active_spi)
+			return 0;
+		if (vm->state == GKM_STATE_OUT_OF_SYNC && !again) {
+			again = 1;
+			(*rejoined)++;
+			fprintf(stderr, "# m%d out of sync at msg id %llu: registers again\n", m,
+				(unsigned long long)vm->msg_id);
+			kt_gkmctl(member_ns[m], NULL, 0, "leave 1 2>/dev/null");
+			if (kt_gkmctl(member_ns[m], NULL, 0, JOIN_ARGS " --cert " DIR "/m%d.crt",
+				      m))
+				return -1;
+			continue;
+		}
+		if (kt_mono_ms() - t0 > CONVERGE_MS)
+			return -1;
+		usleep(100000);
+	}
+}
+
 TEST_F_TIMEOUT(churn, every_member_gets_all_and_removed_get_none, 600)
 {
 	uint32_t cap, total, expected = 0, delivered = 0, after_cut = 0;
@@ -398,6 +428,7 @@ TEST_F_TIMEOUT(churn, every_member_gets_all_and_removed_get_none, 600)
 	unsigned int seed = (unsigned int)time(NULL);
 	struct op ops[8];
 	struct kt_sa_view vs;
+	int rejoined = 0;
 
 	srand(seed);
 	/*
@@ -552,22 +583,25 @@ TEST_F_TIMEOUT(churn, every_member_gets_all_and_removed_get_none, 600)
 			}
 		} else {
 			struct kt_sa_view vm;
+			int rc = converge(self, s->m, &rejoined, &vm);
 
-			/* Current members converged on the sender's SA. */
-			EXPECT_EQ(0, kt_sa_view_in(member_ns[s->m], GROUP, &vm));
-			EXPECT_EQ(GKM_STATE_ACTIVE, vm.state);
-			EXPECT_EQ(vs.active_spi, vm.active_spi);
+			EXPECT_EQ(0, rc) {
+				TH_LOG("m%d did not converge within %d ms: state %u, msg id %llu, "
+				       "SPI %#x (sender's %#x)", s->m, CONVERGE_MS, vm.state,
+				       (unsigned long long)vm.msg_id, vm.active_spi, vs.active_spi);
+			}
 		}
 	}
 	EXPECT_EQ(0, w.tx.nfailed);
 	TH_LOG("%u datagrams sent in %lld ms (%u sendto failures); %d changes in %lld ms: "
 	       "%d joins, %d leaves, %d evictions by gkmctl, %d by the admin socket; "
 	       "%d rounds, %d of them batches; %d stints; %u of %u datagrams due were "
-	       "received; %u received after a removal took effect; %u sender polls",
+	       "received; %u received after a removal took effect; %u sender polls; "
+	       "%d members re-registered after the traffic",
 	       total, (long long)(kt_mono_ms() - t_traffic), w.tx.nfailed, done,
 	       (long long)(t_changes - t_traffic), counts[OP_JOIN], counts[OP_LEAVE],
 	       counts[OP_EVICT_CTL], counts[OP_EVICT_SOCK], rounds, batches, w.n,
-	       delivered, expected, after_cut, w.polls);
+	       delivered, expected, after_cut, w.polls, rejoined);
 	EXPECT_EQ(self->changes, done);
 }
 

@@ -52,16 +52,7 @@ static const struct {
 };
 
 static const char conf[] =
-	"[gkmd]\n"
-	"listen_address = ::\n"
-	"listen_port = 4078\n"
-	"tls_cert = srv.crt\n"
-	"tls_key = srv.key\n"
-	"tls_ca = ca.crt\n"
-	"signing_key = sign.key\n"
-	"signing_cert = sign.crt\n"
-	"state_db = state.db\n"
-	"admin_socket = gkmd.sock\n"
+	KT_GKMD_CONF("::")
 	"[group 1]\n"
 	"control_address = 239.77.0.1\n"
 	"control_port = 4079\n"
@@ -135,7 +126,7 @@ static int join(const char *m, int g, const char *role)
 {
 	return kt_gkmctl(m, NULL, 0, "join %d --server %s --ca " DIR "/ca.crt --cert " DIR
 			 "/%s.crt --key " DIR "/member.key --ctrl %s --data %s --dev eth0 "
-			 "--role %s --detach", g, grp[g].server, m + 3, grp[g].ctrl,
+			 "--role %s --detach --timeout 60", g, grp[g].server, m + 3, grp[g].ctrl,
 			 grp[g].data, role);
 }
 

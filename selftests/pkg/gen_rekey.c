@@ -5,11 +5,12 @@
  * header holds, one line per datagram:
  *
  *   dgram LEN magic=0x474b4d52 version=1 type=1 flags=0 group=G kek_id=K
- *   kek_ver=V msg_id=M frag_idx=I frag_cnt=C body_len=B sig_alg=1
+ *   kek_ver=V msg_id=M frag_idx=I frag_cnt=C body_len=B sig_alg=A
  *   reserved=0 sig_len=S tag=HEX
  *
- * (on one line).  Usage: gen_rekey ADDR PORT.  Built by the test script:
- *   cc -Iuapi -Ikmod/core -Igkmctl/lib selftests/pkg/gen_rekey.c \
+ * (on one line).  The third datagram is signed with ECDSA P-256 (sig_alg 2,
+ * 64-byte r || s), the others with RSA-2048 (sig_alg 1).  Usage: gen_rekey ADDR PORT.  Built by the test script:
+ *   cc -Iuapi -Ikmod/core -Ilib -Igkmd selftests/pkg/gen_rekey.c \
  *      build/libgkm.a -lssl -lcrypto
  */
 #include <arpa/inet.h>
@@ -20,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <openssl/ec.h>
 
 #include <linux/gkm_wire.h>
 
@@ -42,21 +44,27 @@ static void mkkey(struct gkm_key *k, uint32_t id, uint32_t ver, uint8_t usage,
 
 int main(int argc, char **argv)
 {
-	/* group, kek id, kek version, message id, fragment index/count, body */
+	/*
+	 * group, kek id, kek version, message id, fragment index/count, body,
+	 * signature algorithm
+	 */
 	static const struct {
 		uint32_t group, kek_id, kek_ver;
 		uint64_t msg_id;
 		uint8_t frag_idx, frag_cnt;
 		int nkeys;
+		uint8_t sig_alg;
 	} plan[] = {
-		{ 7, 1000, 1, 1, 0, 1, 1 },
-		{ 7, 1000, 2, 2, 0, 1, 3 },
-		{ 7, 1000, 2, 0x100000002ULL, 1, 2, 0 },
-		{ 0xfedcba98, 0x80000001, 0xffffffff, 0xfffffffffffffff0ULL, 15, 16, 5 },
+		{ 7, 1000, 1, 1, 0, 1, 1, GKM_WIRE_SIG_RSA_PKCS1_SHA256 },
+		{ 7, 1000, 2, 2, 0, 1, 3, GKM_WIRE_SIG_RSA_PKCS1_SHA256 },
+		{ 7, 1000, 2, 0x100000002ULL, 1, 2, 0,
+		  GKM_WIRE_SIG_ECDSA_P256_SHA256 },
+		{ 0xfedcba98, 0x80000001, 0xffffffff, 0xfffffffffffffff0ULL, 15, 16,
+		  5, GKM_WIRE_SIG_RSA_PKCS1_SHA256 },
 	};
 	struct gkm_crypto c;
 	struct sockaddr_in dst = { .sin_family = AF_INET };
-	EVP_PKEY *signer;
+	EVP_PKEY *signer, *ec_signer;
 	int fd;
 
 	if (argc != 3 || inet_pton(AF_INET, argv[1], &dst.sin_addr) != 1) {
@@ -66,8 +74,9 @@ int main(int argc, char **argv)
 	dst.sin_port = htons((uint16_t)atoi(argv[2]));
 	gkm_ossl_crypto(&c);
 	signer = gkm_ossl_rsa_generate(2048);
+	ec_signer = EVP_EC_gen("P-256");
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
-	if (!signer || fd < 0) {
+	if (!signer || !ec_signer || fd < 0) {
 		perror("gen_rekey: setup");
 		return 1;
 	}
@@ -83,8 +92,9 @@ int main(int argc, char **argv)
 			.msg_id = plan[i].msg_id,
 			.frag_idx = plan[i].frag_idx,
 			.frag_cnt = plan[i].frag_cnt,
-			.sig_alg = GKM_WIRE_SIG_RSA_PKCS1_SHA256,
-			.signer = signer,
+			.sig_alg = plan[i].sig_alg,
+			.signer = plan[i].sig_alg == GKM_WIRE_SIG_RSA_PKCS1_SHA256 ?
+				  signer : ec_signer,
 		};
 		uint32_t len;
 		int ret;
@@ -122,7 +132,7 @@ int main(int argc, char **argv)
 		       len, GKM_WIRE_MAGIC, GKM_WIRE_VERSION, GKM_WIRE_T_REKEY,
 		       plan[i].group, kek.id, kek.ver, plan[i].msg_id,
 		       plan[i].frag_idx, plan[i].frag_cnt, b.len,
-		       GKM_WIRE_SIG_RSA_PKCS1_SHA256, gkm_enc_sig_len(&p));
+		       plan[i].sig_alg, gkm_enc_sig_len(&p));
 		for (uint32_t j = 0; j < GKM_WIRE_TAG_LEN; j++)
 			printf("%02x", out[GKM_WIRE_HDR_LEN + b.len + j]);
 		printf("\n");
@@ -130,5 +140,6 @@ int main(int argc, char **argv)
 	}
 	close(fd);
 	EVP_PKEY_free(signer);
+	EVP_PKEY_free(ec_signer);
 	return 0;
 }

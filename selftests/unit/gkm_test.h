@@ -9,7 +9,8 @@
  *
  * Key bytes are SHA-256("gkm-test" || id || version) so that every run and
  * the vector generator see the same keys.  Only the RSA key differs
- * between runs unless the caller loads a fixed one.
+ * between runs unless the caller loads a fixed one; a P-256 key makes the
+ * world sign with ECDSA (tw_sig_alg()).
  */
 #ifndef _GKM_TEST_H
 #define _GKM_TEST_H
@@ -48,7 +49,14 @@ struct tw {
 	u8 *cert;
 	size_t cert_len;
 	u32 group;
+	u8 sig_alg;	/* enum gkm_wire_sig_alg; 0: RSA PKCS#1 v1.5 */
 };
+
+/* The signature algorithm @w announces and signs with. */
+static inline u8 tw_sig_alg(const struct tw *w)
+{
+	return w->sig_alg ? w->sig_alg : GKM_WIRE_SIG_RSA_PKCS1_SHA256;
+}
 
 static inline void tw_key(struct gkm_key *k, u32 id, u32 ver, u8 usage,
 			  u8 len)
@@ -113,6 +121,8 @@ static inline int tw_init(struct tw *w, const char *pem_path)
 			     gkm_ossl_rsa_generate(2048);
 	if (!w->pkey)
 		return -EIO;
+	if (gkm_ossl_is_p256(w->pkey))
+		w->sig_alg = GKM_WIRE_SIG_ECDSA_P256_SHA256;
 	return gkm_ossl_selfsigned_der(w->pkey, "gkm test GCKS", &w->cert,
 				       &w->cert_len);
 }
@@ -153,8 +163,7 @@ static inline int tw_reg(struct tw *w, u32 leaf, u64 last, u8 *out,
 	gkm_enc_cert(&b, w->cert, (u32)w->cert_len);
 	if (b.err)
 		return b.err;
-	return gkm_enc_registration(w->group, last,
-				    GKM_WIRE_SIG_RSA_PKCS1_SHA256, body, b.len,
+	return gkm_enc_registration(w->group, last, tw_sig_alg(w), body, b.len,
 				    out, cap, out_len);
 }
 
@@ -165,8 +174,7 @@ static inline int tw_rekey(struct tw *w, const struct gkm_key *kek, u64 id,
 {
 	struct gkm_enc_rekey p = {
 		.group = w->group, .kek = kek, .msg_id = id, .frag_idx = idx,
-		.frag_cnt = cnt, .sig_alg = GKM_WIRE_SIG_RSA_PKCS1_SHA256,
-		.signer = w->pkey,
+		.frag_cnt = cnt, .sig_alg = tw_sig_alg(w), .signer = w->pkey,
 	};
 
 	return gkm_enc_rekey(&w->c, &p, body, blen, out, GKM_WIRE_MAX_DATAGRAM,

@@ -57,6 +57,11 @@ FIXTURE_SETUP(grp)
 
 FIXTURE_TEARDOWN(grp)
 {
+	gkm_keystore_wipe(&self->a);
+	gkm_keystore_wipe(&self->b);
+	gkm_keystore_wipe(&self->c);
+	gkm_keystore_wipe(&self->scratch);
+	gkm_keystore_wipe(&self->snap);
 }
 
 static int rx(FIXTURE_DATA(grp) *self, struct gkm_keystore *ks,
@@ -76,14 +81,35 @@ static int deliver(FIXTURE_DATA(grp) *self, struct gkm_keystore *ks,
 	return rx(self, ks, self->pkt, self->len);
 }
 
+/* A deep copy: the store may be replaced (and its SAs freed) meanwhile. */
 static void snap(FIXTURE_DATA(grp) *self, const struct gkm_keystore *ks)
 {
-	memcpy(&self->snap, ks, sizeof(self->snap));
+	if (!gkm_keystore_copy(&self->snap, ks))
+		abort();
 }
 
+static bool same_sas(const struct gkm_keystore *a, const struct gkm_keystore *b)
+{
+	u32 i;
+
+	if (a->nsas != b->nsas)
+		return false;
+	for (i = 0; i < a->nsas; i++)
+		if (memcmp(a->sas[i], b->sas[i], sizeof(*a->sas[i])))
+			return false;
+	return true;
+}
+
+/* Everything equal to the snapshot, SAs by content. */
 static bool same(FIXTURE_DATA(grp) *self, const struct gkm_keystore *ks)
 {
-	return !memcmp(&self->snap, ks, sizeof(*ks));
+	static struct gkm_keystore x, y;
+
+	memcpy(&x, &self->snap, sizeof(x));
+	memcpy(&y, ks, sizeof(y));
+	x.sas = y.sas = NULL;
+	x.sas_cap = y.sas_cap = 0;
+	return !memcmp(&x, &y, sizeof(x)) && same_sas(&self->snap, ks);
 }
 
 /* Keys and SAs equal to the snapshot (replay state may differ). */
@@ -91,9 +117,8 @@ static bool same_keys(FIXTURE_DATA(grp) *self, const struct gkm_keystore *ks)
 {
 	const struct gkm_keystore *s = &self->snap;
 
-	return s->nkeys == ks->nkeys && s->nsas == ks->nsas &&
+	return s->nkeys == ks->nkeys && same_sas(s, ks) &&
 	       !memcmp(s->keys, ks->keys, sizeof(ks->keys)) &&
-	       !memcmp(s->sas, ks->sas, sizeof(ks->sas)) &&
 	       !memcmp(&s->kek, &ks->kek, sizeof(ks->kek)) &&
 	       !memcmp(&s->prev_kek, &ks->prev_kek, sizeof(ks->kek));
 }
@@ -547,6 +572,78 @@ TEST_F(grp, wipe_zeroes_everything)
 	for (i = 0; i < sizeof(self->a); i++)
 		ASSERT_EQ(0, p[i]);
 	ASSERT_FALSE(gkm_keystore_pending(&self->a));
+}
+
+/*
+ * Compact stores (the kernel's live ones, sized for the keys they hold):
+ * a copy that does not fit is refused and changes nothing; one that fits
+ * carries every key and field; a stage from and a commit into a compact
+ * store work as with full ones; wiping keeps the capacity and zeroes the
+ * rest; a registration never loads more keys than the store has room for.
+ */
+TEST_F(grp, compact_stores_hold_what_fits)
+{
+	u32 n = self->a.nkeys, i;
+	size_t size = gkm_keystore_size(n);
+	struct gkm_keystore *small = malloc(gkm_keystore_size(n - 1));
+	struct gkm_keystore *fit = malloc(size);
+	const u8 *p;
+
+	ASSERT_GT(n, 1);
+	ASSERT_NE(NULL, small);
+	ASSERT_NE(NULL, fit);
+	ASSERT_LT(size, sizeof(struct gkm_keystore));
+	gkm_keystore_init_compact(small, n - 1);
+	gkm_keystore_init_compact(fit, n);
+	ASSERT_EQ(n - 1, gkm_keystore_cap(small));
+	ASSERT_EQ(GKM_WIRE_MAX_KEYS, gkm_keystore_cap(&self->a));
+
+	ASSERT_FALSE(gkm_keystore_copy(small, &self->a));
+	ASSERT_EQ(0, small->nkeys);
+	ASSERT_FALSE(small->valid);
+
+	ASSERT_TRUE(gkm_keystore_copy(fit, &self->a));
+	ASSERT_EQ(n, fit->keys_cap);
+	ASSERT_EQ(n, fit->nkeys);
+	ASSERT_EQ(0, memcmp(fit->keys, self->a.keys, n * sizeof(fit->keys[0])));
+	ASSERT_EQ(0, memcmp(&fit->kek, &self->a.kek, sizeof(fit->kek)));
+	ASSERT_EQ(self->a.last_msg_id, fit->last_msg_id);
+	ASSERT_EQ(self->a.nsas, fit->nsas);
+
+	/* Back into a full store: equal to the original, byte for byte. */
+	snap(self, &self->a);
+	gkm_keystore_wipe(&self->a);
+	ASSERT_TRUE(gkm_keystore_copy(&self->a, fit));
+	ASSERT_TRUE(same(self, &self->a));
+
+	/* A commit from a full store into one without room is refused. */
+	ASSERT_TRUE(gkm_keystore_copy(&self->scratch, &self->a));
+	ASSERT_FALSE(gkm_keystore_commit(small, &self->scratch));
+	ASSERT_FALSE(self->scratch.valid);	/* wiped either way */
+	ASSERT_EQ(0, small->nkeys);
+	ASSERT_TRUE(gkm_keystore_copy(&self->scratch, &self->a));
+	ASSERT_TRUE(gkm_keystore_commit(fit, &self->scratch));
+	ASSERT_EQ(n, fit->nkeys);
+
+	/* Loading a registration needs room for its keys. */
+	{
+		u8 reg[GKM_WIRE_MAX_REG_LEN];
+		u32 len;
+
+		ASSERT_EQ(0, tw_reg(&W, TW_L(1), REG_MSG_ID, reg, sizeof(reg), &len));
+		ASSERT_EQ(GKM_E_TOO_MANY_KEYS, load_reg(small, &self->m, reg, len));
+		ASSERT_EQ(n - 1, small->keys_cap);
+	}
+
+	gkm_keystore_wipe(fit);
+	ASSERT_EQ(n, fit->keys_cap);
+	p = (const u8 *)fit;
+	for (i = 0; i < offsetof(struct gkm_keystore, keys_cap); i++)
+		ASSERT_EQ(0, p[i]);
+	for (i = offsetof(struct gkm_keystore, keys); i < size; i++)
+		ASSERT_EQ(0, p[i]);
+	free(small);
+	free(fit);
 }
 
 TEST_HARNESS_MAIN

@@ -6,17 +6,27 @@
  *
  * The generator is deterministic: fixed GCKS key (gcks-test.key.pem, a
  * TEST-ONLY key), keys derived from their ids, nonces from message ids,
- * deterministic RSA PKCS#1 v1.5 signatures.  So this test
+ * deterministic RSA PKCS#1 v1.5 signatures.  The ECDSA P-256 vectors
+ * (e*.bin, reg-a-p256.bin; TEST-ONLY key gcks-test-p256.key.pem) are the
+ * exception: OpenSSL 3.0 signs ECDSA with a random nonce, so their last 64
+ * bytes (r || s) differ between generations.  Their certificate,
+ * gcks-test-p256.cert.der, is issued by the RSA test key (reproducible, and
+ * a kernel without ECDSA can still load it: it verifies a self-signed
+ * certificate's own signature when it is added to a keyring).
+ * So this test
  *
  *   1. regenerates every vector into a temporary directory and requires
- *      the checked-in files to be identical (the format did not drift);
- *   2. replays the checked-in MANIFEST against the core.
+ *      the checked-in files to be identical (the format did not drift),
+ *      an ECDSA-signed datagram up to its signature;
+ *   2. replays the checked-in MANIFEST against the core (which verifies
+ *      every checked-in signature).
  *
  * To (re)write the vectors after an intended format change:
  *   GKM_VECTORS_WRITE=1 build/unit/vectors_test
  *
  * MANIFEST lines ('#' starts a comment):
- *   cert <file>                     GCKS certificate, DER
+ *   cert <file>                     GCKS certificate, DER, for the lines
+ *                                   that follow (until the next cert line)
  *   load <store> <file> <CODE>      fresh <store> from a registration payload
  *   rx <store> <file> <CODE>        deliver a rekey datagram, or a group
  *                                   status datagram (type 3: result of
@@ -34,6 +44,8 @@
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/ec.h>
+#include <openssl/x509.h>
 
 #include "gkm_test.h"
 #include "../vectors/codes.h"
@@ -41,6 +53,9 @@
 
 #define VEC_DIR		"selftests/vectors"
 #define VEC_KEY		VEC_DIR "/gcks-test.key.pem"
+#define VEC_EC_KEY	VEC_DIR "/gcks-test-p256.key.pem"
+#define VEC_EC_CERT	"gcks-test-p256.cert.der"
+#define ECDSA_SIG_LEN	64
 #define MAX_STORES	8
 
 static int code_of(const char *name)
@@ -54,6 +69,7 @@ struct gen {
 	const char *dir;
 	FILE *man;
 	struct tw w;
+	struct tw ec;	/* the ECDSA P-256 GCKS */
 	int err;
 	unsigned int nvec;
 };
@@ -120,19 +136,26 @@ static void rx_vec(struct gen *g, const char *st, const char *name,
 	g->nvec++;
 }
 
-/* Seal @body under @kek as message @id, then write it. */
-static void rekey_vec(struct gen *g, const char *st, const char *name,
-		      const struct gkm_key *kek, u64 id, const u8 *body,
-		      u32 blen, int code)
+/* Seal @body under @kek as message @id, sign it as @w, then write it. */
+static void rekey_vec_as(struct gen *g, struct tw *w, const char *st,
+			 const char *name, const struct gkm_key *kek, u64 id,
+			 const u8 *body, u32 blen, int code)
 {
 	u8 pkt[GKM_WIRE_MAX_DATAGRAM];
 	u32 len;
 
-	if (tw_rekey(&g->w, kek, id, 0, 1, body, blen, pkt, &len)) {
+	if (tw_rekey(w, kek, id, 0, 1, body, blen, pkt, &len)) {
 		g->err = -EINVAL;
 		return;
 	}
 	rx_vec(g, st, name, pkt, len, code);
+}
+
+static void rekey_vec(struct gen *g, const char *st, const char *name,
+		      const struct gkm_key *kek, u64 id, const u8 *body,
+		      u32 blen, int code)
+{
+	rekey_vec_as(g, &g->w, st, name, kek, id, body, blen, code);
 }
 
 /* A copy of @base with byte @off XORed with @x (or set, if @set). */
@@ -146,16 +169,84 @@ static void mut_vec(struct gen *g, const char *st, const char *name,
 	rx_vec(g, st, name, p, len, code);
 }
 
-/* A group status datagram naming message @id, signed by the test GCKS. */
+/* A group status datagram naming message @id, signed by test GCKS @w. */
+static int status_pkt_as(struct tw *w, const struct gkm_key *kek, u64 id,
+			 u8 *pkt, u32 *len)
+{
+	struct gkm_enc_rekey p = {
+		.group = w->group, .kek = kek, .msg_id = id, .frag_cnt = 1,
+		.sig_alg = tw_sig_alg(w), .signer = w->pkey,
+	};
+
+	return gkm_enc_status(&w->c, &p, pkt, GKM_WIRE_MAX_DATAGRAM, len);
+}
+
 static int status_pkt(struct gen *g, const struct gkm_key *kek, u64 id, u8 *pkt,
 		      u32 *len)
 {
-	struct gkm_enc_rekey p = {
-		.group = g->w.group, .kek = kek, .msg_id = id, .frag_cnt = 1,
-		.sig_alg = GKM_WIRE_SIG_RSA_PKCS1_SHA256, .signer = g->w.pkey,
-	};
+	return status_pkt_as(&g->w, kek, id, pkt, len);
+}
 
-	return gkm_enc_status(&g->w.c, &p, pkt, GKM_WIRE_MAX_DATAGRAM, len);
+/*
+ * ECDSA P-256 (protocol.rst section 2.1): member A registers with a GCKS
+ * that signs with ECDSA, so it accepts nothing else.  Kernels without
+ * CONFIG_CRYPTO_ECDSA refuse the registration (the kernel-side replay
+ * expects that there and skips the store's lines).
+ */
+static int generate_ecdsa(struct gen *g)
+{
+	static u8 blob[GKM_WIRE_MAX_REG_LEN], body[GKM_WIRE_MAX_DATAGRAM];
+	u8 base[GKM_WIRE_MAX_DATAGRAM];
+	struct gkm_key g1, g2;
+	struct gkm_enc_buf b;
+	u32 len, blen;
+
+	put_file(g, VEC_EC_CERT, g->ec.cert, (u32)g->ec.cert_len);
+	line(g, "cert %s", VEC_EC_CERT);
+	if (tw_reg(&g->ec, TW_L(1), 10, blob, sizeof(blob), &len))
+		return -EINVAL;
+	put_file(g, "reg-a-p256.bin", blob, len);
+	line(g, "load A3 reg-a-p256.bin OK");
+	line(g, "kek A3 %u 1", TW_G);
+
+	/* e01: the leave of 001, signed with ECDSA. */
+	tw_gkek(&g1, 1);
+	tw_gkek(&g2, 2);
+	gkm_enc_init(&b, body, sizeof(body));
+	tw_leave_b(&g->ec, &b, true);
+	if (b.err)
+		return b.err;
+	rekey_vec_as(g, &g->ec, "A3", "e01-leave-b-p256.bin", &g1, 11, body,
+		     b.len, GKM_OK);
+	line(g, "kek A3 %u 2", TW_G);
+	expect_sa(g, "A3", 0x2001, "active", 2, 20);
+	line(g, "msgid A3 11");
+
+	/* e02..e05: refused, and nothing changes. */
+	gkm_enc_init(&b, body, sizeof(body));
+	gkm_enc_next_spi(&b, 0x5001);
+	blen = b.len;
+	if (tw_rekey(&g->ec, &g2, 12, 0, 1, body, blen, base, &len))
+		return -EINVAL;
+	mut_vec(g, "A3", "e02-bitflip-sig-p256.bin", base, len, len - 1, 0x01,
+		false, GKM_E_BAD_SIG);
+	/* Sealed correctly, but signed with RSA: not the group's algorithm. */
+	rekey_vec_as(g, &g->w, "A3", "e03-rsa-signed.bin", &g2, 12, body, blen,
+		     GKM_E_UNKNOWN_ALG);
+	if (status_pkt_as(&g->ec, &g2, 10, base, &len))
+		return -EINVAL;
+	rx_vec(g, "A3", "e04-status-old-p256.bin", base, len, GKM_E_OLD);
+	if (status_pkt_as(&g->ec, &g2, 14, base, &len))
+		return -EINVAL;
+	mut_vec(g, "A3", "e05-status-bitflip-sig-p256.bin", base, len,
+		len - ECDSA_SIG_LEN, 0x01, false, GKM_E_BAD_SIG);
+	line(g, "msgid A3 11");
+
+	/* e06: accepted. */
+	rekey_vec_as(g, &g->ec, "A3", "e06-next-spi-p256.bin", &g2, 12, body,
+		     blen, GKM_OK);
+	line(g, "msgid A3 12");
+	return g->err;
 }
 
 static int generate(struct gen *g)
@@ -340,27 +431,9 @@ static int generate(struct gen *g)
 	line(g, "rx B2 004-frag0.bin PENDING");
 	line(g, "rx B2 004-frag1.bin OUT_OF_SYNC");
 	g->nvec += 2;
-	return g->err;
-}
-
-static int run_generator(const char *dir)
-{
-	struct gen g = { .dir = dir };
-	char path[512];
-	int ret;
-
-	ret = tw_init(&g.w, VEC_KEY);
-	if (ret)
-		return ret;
-	snprintf(path, sizeof(path), "%s/MANIFEST", dir);
-	g.man = fopen(path, "w");
-	if (!g.man)
-		return -errno;
-	ret = generate(&g);
-	if (fclose(g.man))
-		ret = -EIO;
-	tw_fini(&g.w);
-	return ret;
+	if (g->err)
+		return g->err;
+	return generate_ecdsa(g);
 }
 
 static int read_file(const char *path, u8 *buf, u32 cap, u32 *len)
@@ -374,6 +447,102 @@ static int read_file(const char *path, u8 *buf, u32 cap, u32 *len)
 	fclose(f);
 	*len = (u32)n;
 	return n == cap ? -EFBIG : 0;
+}
+
+/*
+ * The ECDSA GCKS's certificate: P-256 key @ec, issued by "gkm test GCKS"
+ * (the RSA test key @ca), serial 2, the fixed validity of
+ * gkm_ossl_selfsigned_der().  DER into a malloc()ed buffer.
+ */
+static int ec_cert(EVP_PKEY *ec, EVP_PKEY *ca, u8 **der, size_t *der_len)
+{
+	const time_t not_before = 1735689600, not_after = 2366841600;
+	unsigned char *out = NULL;
+	X509 *x = X509_new();
+	int n, ret = -EIO;
+
+	if (!x)
+		return -ENOMEM;
+	if (!X509_set_version(x, X509_VERSION_3) ||
+	    !ASN1_INTEGER_set(X509_get_serialNumber(x), 2) ||
+	    !ASN1_TIME_set(X509_getm_notBefore(x), not_before) ||
+	    !ASN1_TIME_set(X509_getm_notAfter(x), not_after) ||
+	    !X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
+					MBSTRING_ASC,
+					(const u8 *)"gkm test GCKS (P-256)", -1,
+					-1, 0) ||
+	    !X509_NAME_add_entry_by_txt(X509_get_issuer_name(x), "CN",
+					MBSTRING_ASC, (const u8 *)"gkm test GCKS",
+					-1, -1, 0) ||
+	    !X509_set_pubkey(x, ec) || !X509_sign(x, ca, EVP_sha256()))
+		goto out;
+	n = i2d_X509(x, &out);
+	if (n <= 0)
+		goto out;
+	*der = out;
+	*der_len = (size_t)n;
+	ret = 0;
+out:
+	X509_free(x);
+	return ret;
+}
+
+/* The ECDSA GCKS: the P-256 key, certified by the RSA one (@ca). */
+static int ec_world(struct tw *w, EVP_PKEY *ca)
+{
+	int ret;
+
+	ret = tw_init(w, VEC_EC_KEY);
+	if (ret)
+		return ret;
+	if (w->sig_alg != GKM_WIRE_SIG_ECDSA_P256_SHA256)
+		return -EINVAL;
+	OPENSSL_free(w->cert);
+	w->cert = NULL;
+	return ec_cert(w->pkey, ca, &w->cert, &w->cert_len);
+}
+
+static int run_generator(const char *dir)
+{
+	struct gen g = { .dir = dir };
+	char path[512];
+	int ret;
+
+	ret = tw_init(&g.w, VEC_KEY);
+	if (ret)
+		return ret;
+	ret = ec_world(&g.ec, g.w.pkey);
+	if (ret) {
+		tw_fini(&g.w);
+		tw_fini(&g.ec);
+		return ret;
+	}
+	snprintf(path, sizeof(path), "%s/MANIFEST", dir);
+	g.man = fopen(path, "w");
+	if (!g.man)
+		ret = -errno;
+	else
+		ret = generate(&g);
+	if (g.man && fclose(g.man))
+		ret = -EIO;
+	tw_fini(&g.w);
+	tw_fini(&g.ec);
+	return ret;
+}
+
+/*
+ * Bytes a fresh generation must reproduce: all of them, but for an
+ * ECDSA-signed rekey or status datagram the signature (its last 64 bytes)
+ * is random; the MANIFEST replay verifies the checked-in one.
+ */
+static u32 reproducible_len(const u8 *p, u32 len)
+{
+	if (len >= GKM_WIRE_HDR_LEN + ECDSA_SIG_LEN &&
+	    get_unaligned_be32(p) == GKM_WIRE_MAGIC &&
+	    p[GKM_WIRE_OFF_TYPE] != GKM_WIRE_T_REGISTRATION &&
+	    p[GKM_WIRE_OFF_SIG_ALG] == GKM_WIRE_SIG_ECDSA_P256_SHA256)
+		return len - ECDSA_SIG_LEN;
+	return len;
 }
 
 /* ---- tests -------------------------------------------------------------- */
@@ -397,6 +566,12 @@ TEST(vectors_are_current)
 			ASSERT_EQ(0, gkm_ossl_write_key_pem(VEC_KEY, k));
 			EVP_PKEY_free(k);
 		}
+		if (access(VEC_EC_KEY, R_OK)) {
+			k = EVP_EC_gen("P-256");
+			ASSERT_NE(NULL, k);
+			ASSERT_EQ(0, gkm_ossl_write_key_pem(VEC_EC_KEY, k));
+			EVP_PKEY_free(k);
+		}
 		ASSERT_EQ(0, run_generator(VEC_DIR));
 		TH_LOG("vectors written to %s", VEC_DIR);
 	}
@@ -416,7 +591,7 @@ TEST(vectors_are_current)
 		EXPECT_EQ(0, read_file(pb, b, sizeof(b), &lb))
 			TH_LOG("%s missing: GKM_VECTORS_WRITE=1 regenerates",
 			       pb);
-		EXPECT_TRUE(la == lb && !memcmp(a, b, la))
+		EXPECT_TRUE(la == lb && !memcmp(a, b, reproducible_len(a, la)))
 			TH_LOG("%s differs from a fresh generation", pb);
 		unlink(pa);
 		n++;
@@ -486,6 +661,7 @@ TEST(manifest_replays)
 		if (!strcmp(a, "cert")) {
 			snprintf(path, sizeof(path), VEC_DIR "/%s", b);
 			ASSERT_EQ(0, read_file(path, buf, sizeof(buf), &len));
+			EVP_PKEY_free(pub);
 			pub = gkm_ossl_cert_pubkey(buf, len);
 			ASSERT_NE(NULL, pub);
 			continue;

@@ -4,6 +4,8 @@
  * malformed input class rejected with its own error code while the member
  * store stays bitwise unchanged.  Real crypto throughout (OpenSSL).
  */
+#include <openssl/x509.h>
+
 #include "gkm_test.h"
 #include "kselftest_harness.h"
 
@@ -58,6 +60,9 @@ FIXTURE_SETUP(rx)
 
 FIXTURE_TEARDOWN(rx)
 {
+	/* snap aliases ks's SAs: not wiped on its own. */
+	gkm_keystore_wipe(&self->ks);
+	gkm_keystore_wipe(&self->scratch);
 }
 
 static int rx(FIXTURE_DATA(rx) *self, const u8 *pkt, u32 len)
@@ -467,6 +472,19 @@ TEST_F(rx, tlv_field_values)
 	tw_sa(&sa, 0x5001, TW_T, 1);
 	BODY_CASE(GKM_E_MALFORMED_TLV, gkm_enc_data_sa(&b, &sa);
 		  b.data[GKM_TLV_HDR_LEN + 5] = 1);
+	/* Delays past a day: the member's jiffies timers would wrap. */
+	tw_sa(&sa, 0x5001, TW_T, 1);
+	sa.atd = GKM_WIRE_MAX_DELAY + 1;
+	BODY_CASE(GKM_E_MALFORMED_TLV, gkm_enc_data_sa(&b, &sa));
+	tw_sa(&sa, 0x5001, TW_T, 1);
+	sa.dtd = GKM_WIRE_MAX_DELAY + 1;
+	BODY_CASE(GKM_E_MALFORMED_TLV, gkm_enc_data_sa(&b, &sa));
+	tw_sa(&sa, 0x5001, TW_T, 1);
+	sa.dtd = 0xffffffff;
+	BODY_CASE(GKM_E_MALFORMED_TLV, gkm_enc_data_sa(&b, &sa));
+	rs.kek_id = 1;
+	rs.dtd = GKM_WIRE_MAX_DELAY + 1;
+	BODY_CASE(GKM_E_MALFORMED_TLV, gkm_enc_rekey_sa(&b, &rs));
 
 	BODY_CASE(GKM_E_MALFORMED_TLV, gkm_enc_delete(&b, 3, 0x5000));
 	BODY_CASE(GKM_E_MALFORMED_TLV, gkm_enc_delete(&b, GKM_DELETE_SPI, 5));
@@ -492,17 +510,9 @@ TEST_F(rx, tlv_field_values)
 
 TEST_F(rx, tlv_counts_capped)
 {
-	struct gkm_wire_sa sa;
 	u32 i;
 
-	BODY_CASE(GKM_E_TOO_MANY_TLVS,
-		  for (i = 0; i <= GKM_WIRE_MAX_TLVS; i++)
-			gkm_enc_tlv(&b, 42, NULL, 0));
-	BODY_CASE(GKM_E_TOO_MANY_SAS,
-		  for (i = 0; i <= GKM_WIRE_MAX_SAS; i++) {
-			tw_sa(&sa, 0x6000 + i, TW_T, 1);
-			gkm_enc_data_sa(&b, &sa);
-		  });
+	/* TLV and DATA_SA counts: registration bodies, see reg. */
 	BODY_CASE(GKM_E_TOO_MANY_TLVS,
 		  for (i = 0; i <= GKM_WIRE_MAX_DELETES; i++)
 			gkm_enc_delete(&b, GKM_DELETE_SPI, 0x6000 + i));
@@ -515,12 +525,13 @@ TEST_F(rx, tlv_counts_capped)
 TEST(rekey_round_trip)
 {
 	struct gkm_wire_rekey_sa rs = { 0x01020304, 0x05060708, 0x0a0b0c0d,
-					0x11121314 };
+					GKM_WIRE_MAX_DELAY };
 	struct gkm_wire_sa sa = {
 		.spi = 0xdeadbeef, .transform = GKM_ESP_AES_GCM_256,
 		.flags = GKM_SA_F_SENDER | GKM_SA_F_REPLAY, .tek_id = 0x21222324,
 		.tek_ver = 0x31323334, .soft = 0x41424344, .hard = 0x51525354,
-		.atd = 0x61626364, .dtd = 0x71727374, .sender_id = 0x81828384,
+		.atd = GKM_WIRE_MAX_DELAY, .dtd = GKM_WIRE_MAX_DELAY - 1,
+		.sender_id = 0x81828384,
 	};
 	static struct gkm_wire_msg m;
 	static u8 body[GKM_WIRE_MAX_DATAGRAM], pkt[GKM_WIRE_MAX_DATAGRAM];
@@ -599,6 +610,72 @@ TEST(rekey_round_trip)
 	ASSERT_TRUE(m.body == NULL);
 }
 
+/*
+ * ECDSA P-256 (gkmd's signature = ecdsa-p256): 64 bytes r || s on the
+ * wire, verified with the public key only; the RSA key, a tampered
+ * signature or message, and a P-384 signer are refused.
+ */
+TEST(ecdsa_p256_rekey_round_trip)
+{
+	static struct gkm_wire_msg m;
+	static u8 body[64], pkt[GKM_WIRE_MAX_DATAGRAM];
+	EVP_PKEY *ec = EVP_EC_gen("P-256"), *p384 = EVP_EC_gen("P-384"), *pub = NULL;
+	u8 *der = NULL;
+	const u8 *q;
+	struct gkm_key kek;
+	struct gkm_enc_rekey p = {
+		.group = W.group, .kek = &kek, .msg_id = 77, .frag_idx = 0,
+		.frag_cnt = 1, .sig_alg = GKM_WIRE_SIG_ECDSA_P256_SHA256, .signer = ec,
+	};
+	struct gkm_enc_buf b;
+	u32 len;
+	int n;
+
+	ASSERT_NE(NULL, ec);
+	ASSERT_NE(NULL, p384);
+	/* The member holds only the public half (from the certificate). */
+	n = i2d_PUBKEY(ec, &der);
+	ASSERT_LT(0, n);
+	q = der;
+	pub = d2i_PUBKEY(NULL, &q, n);
+	ASSERT_NE(NULL, pub);
+	tw_gkek(&kek, 4);
+	gkm_enc_init(&b, body, sizeof(body));
+	gkm_enc_next_spi(&b, 0x1234);
+	ASSERT_EQ(0, b.err);
+	ASSERT_EQ(64, gkm_enc_sig_len(&p));
+
+	for (int round = 0; round < 50; round++) {
+		p.msg_id = 77 + round;
+		ASSERT_EQ(0, gkm_enc_rekey(&W.c, &p, body, b.len, pkt, sizeof(pkt), &len));
+		ASSERT_EQ(GKM_OK, gkm_wire_parse_header(&m, pkt, len));
+		ASSERT_EQ(GKM_WIRE_SIG_ECDSA_P256_SHA256, m.hdr.sig_alg);
+		ASSERT_EQ(64, m.hdr.sig_len);
+		ASSERT_EQ(GKM_OK, gkm_wire_open(&m, &W.c, kek.key, kek.len));
+		ASSERT_EQ(GKM_OK, gkm_wire_verify(&m, &W.c, pub, GKM_WIRE_SIG_ECDSA_P256_SHA256));
+		gkm_wire_msg_wipe(&m);
+	}
+	/* The last one with its signature (the datagram's last bytes) tampered. */
+	for (u32 i = 1; i <= 64; i += 21) {
+		pkt[len - i] ^= 0x01;
+		ASSERT_EQ(GKM_OK, gkm_wire_parse_header(&m, pkt, len));
+		ASSERT_EQ(GKM_OK, gkm_wire_open(&m, &W.c, kek.key, kek.len));
+		EXPECT_EQ(GKM_E_BAD_SIG, gkm_wire_verify(&m, &W.c, pub,
+							 GKM_WIRE_SIG_ECDSA_P256_SHA256));
+		gkm_wire_msg_wipe(&m);
+		pkt[len - i] ^= 0x01;
+	}
+	/* A signature is only checked with a key of its algorithm. */
+	EXPECT_EQ(-EOPNOTSUPP, W.c.ops->verify(W.c.priv, W_pub, GKM_WIRE_SIG_ECDSA_P256_SHA256,
+						body, 8, pkt, 64));
+	p.signer = p384;
+	EXPECT_NE(0, gkm_enc_rekey(&W.c, &p, body, b.len, pkt, sizeof(pkt), &len));
+	OPENSSL_free(der);
+	EVP_PKEY_free(pub);
+	EVP_PKEY_free(ec);
+	EVP_PKEY_free(p384);
+}
+
 TEST(registration_round_trip)
 {
 	static struct gkm_wire_msg m;
@@ -646,6 +723,7 @@ FIXTURE_SETUP(reg)
 
 FIXTURE_TEARDOWN(reg)
 {
+	gkm_keystore_wipe(&self->ks);
 }
 
 static int reg_body(FIXTURE_DATA(reg) *self, u32 blen)
@@ -735,6 +813,45 @@ TEST_F(reg, elements)
 			tw_kwk(&k, 5000 + i, 1);
 			gkm_enc_plain_key(&b, &k);
 		 });
+}
+
+/*
+ * Many senders: a registration carries every sender's SA and TEK; the
+ * body limits are the registration's, the key store grows with them.
+ */
+TEST_F(reg, many_sas_and_body_caps)
+{
+	struct gkm_wire_sa sa;
+	struct gkm_key k;
+	u32 i, n = GKM_WIRE_MAX_KEYS - 4;
+
+	/* n more per-sender SAs, each with its TEK: all held. */
+	REG_CASE(GKM_OK, reg_parts(&b, "");
+		 for (i = 0; i < n; i++) {
+			tw_tek(&k, 7000 + i, 1, GKM_KEY_TEK128_LEN);
+			gkm_enc_plain_key(&b, &k);
+			tw_sa(&sa, 0x7000 + i, 7000 + i, 1);
+			sa.flags = GKM_SA_F_SENDER;
+			sa.sender_id = i + 1;
+			gkm_enc_data_sa(&b, &sa);
+		 });
+	ASSERT_EQ(n + 1, self->ks.nsas);
+	ASSERT_GE(self->ks.sas_cap, self->ks.nsas);
+	for (i = 0; i < n; i++) {
+		const struct gkm_sa *s = gkm_keystore_find_sa(&self->ks, 0x7000 + i);
+
+		ASSERT_NE(NULL, s);
+		ASSERT_EQ(i + 1, s->pol.sender_id);
+	}
+	/* One DATA_SA more than a body may carry. */
+	REG_CASE(GKM_E_TOO_MANY_SAS, reg_parts(&b, "");
+		 for (i = 0; i < GKM_WIRE_MAX_BODY_SAS; i++) {
+			tw_sa(&sa, 0x6000 + i, TW_T, 1);
+			gkm_enc_data_sa(&b, &sa);
+		 });
+	REG_CASE(GKM_E_TOO_MANY_TLVS, reg_parts(&b, "");
+		 for (i = 0; i <= GKM_WIRE_MAX_TLVS; i++)
+			gkm_enc_tlv(&b, 42, NULL, 0));
 }
 
 TEST_F(reg, header_and_lengths)

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR MIT */
 /*
  * gkm: multicast group key management — the generic netlink contract between
- * gkm.ko and its user space (gkmctl). This header is the documented ABI;
+ * gkm.ko and its user space (gkmctl). The contract is the YNL spec
+ * Documentation/netlink/specs/gkm.yaml; this header gives its names and
+ * values to C (checked against the spec on every test build), and
  * Documentation/netlink.rst describes the same in prose.
  *
  * Family "gkm" (GKM_GENL_NAME), version GKM_GENL_VERSION. Every command
@@ -10,10 +12,11 @@
  * -EPERM. All state is per network namespace: a request only ever sees and
  * changes the groups of the namespace of the socket it arrives on.
  *
- * Attributes are validated strictly: unknown attributes, wrong lengths and
- * out-of-range values are rejected with -EINVAL (or -ERANGE) and an extended
- * ack message naming the attribute. Key material is never sent to user
- * space.
+ * Attributes are validated strictly, against one policy per command (the
+ * spec's request attributes): an attribute the command does not take, a
+ * wrong length or an out-of-range value is rejected with -EINVAL (or
+ * -ERANGE) and an extended ack message naming the attribute. Key material
+ * is never sent to user space.
  *
  * GKM_CMD_GET
  *   Request: no attributes.
@@ -42,7 +45,8 @@
  * GKM_CMD_GROUP_DEL
  *   Request: GKM_A_GROUP_ID (required). -ENOENT when there is no such group.
  *
- * GKM_CMD_GROUP_GET (doit with GKM_A_GROUP_ID, or dump of all groups)
+ * GKM_CMD_GROUP_GET (doit with GKM_A_GROUP_ID, or dump of all groups; a
+ * dump with GKM_A_GROUP_ID lists only that group)
  *   Reply, one message per group: GKM_A_GROUP_ID, the configuration given
  *   to GROUP_NEW, GKM_A_STATE, and once registered GKM_A_MSG_ID,
  *   GKM_A_KEK_ID/GKM_A_KEK_VER (the epoch), GKM_A_SAS, GKM_A_STATS,
@@ -149,6 +153,7 @@ enum gkm_stat {
 	GKM_STAT_SA_ERRORS,	/* xfrm refused an SA */
 	GKM_STAT_STATUS_IN_SYNC,	/* status heartbeat: no newer message */
 	GKM_STAT_STATUS_MISSED,	/* verified status naming a newer message */
+	GKM_STAT_GCKS_KEY_INVALID,	/* not verified: GCKS key revoked or expired */
 
 	__GKM_STAT_MAX
 };

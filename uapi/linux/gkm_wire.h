@@ -64,14 +64,28 @@
  * in proportion to a length field.
  */
 #define GKM_WIRE_MAX_DATAGRAM	1400	/* whole rekey datagram (UDP payload) */
-#define GKM_WIRE_MAX_REG_LEN	8192	/* whole registration payload */
+#define GKM_WIRE_MAX_REG_LEN	16384	/* whole registration payload */
 #define GKM_WIRE_MAX_SIG_LEN	512	/* RSA-4096 */
 #define GKM_WIRE_MAX_FRAGS	16
-#define GKM_WIRE_MAX_TLVS	128	/* TLVs in one body, skipped ones included */
-#define GKM_WIRE_MAX_KEYS	64	/* keys one member holds; key TLVs per body */
-#define GKM_WIRE_MAX_SAS	16	/* data SAs per group; DATA_SA TLVs per body */
-#define GKM_WIRE_MAX_DELETES	16
+#define GKM_WIRE_MAX_TLVS	400	/* TLVs in one body, skipped ones included */
+#define GKM_WIRE_MAX_KEYS	64	/* keys one member holds (TEKs included) */
+#define GKM_WIRE_MAX_BODY_KEYS	160	/* key TLVs per body (TEKs included) */
+/*
+ * Data SAs one member holds per group, active and dying: an upper bound,
+ * storage grows with need.  gkmd paces membership batches so that a group
+ * never needs more (Documentation/gkmd.rst, "Senders").
+ */
+#define GKM_WIRE_MAX_SAS	512
+#define GKM_WIRE_MAX_BODY_SAS	128	/* DATA_SA TLVs per body: every sender's */
+#define GKM_WIRE_MAX_DELETES	64
 #define GKM_WIRE_MAX_NEXT_SPI	4
+/*
+ * Activation and deactivation delays (DATA_SA atd/dtd, REKEY_SA dtd), in
+ * seconds, are at most one day: a member's timers count them in jiffies,
+ * which must not wrap (32-bit arithmetic with HZ up to 1024 would past
+ * 48 days; 32-bit jiffies comparisons past 24 days).
+ */
+#define GKM_WIRE_MAX_DELAY	86400
 #define GKM_WIRE_MAX_BODY	(GKM_WIRE_MAX_REG_LEN - GKM_WIRE_HDR_LEN)
 
 enum gkm_wire_type {
@@ -83,7 +97,7 @@ enum gkm_wire_type {
 enum gkm_wire_sig_alg {
 	GKM_WIRE_SIG_NONE = 0,		/* registration payloads only */
 	GKM_WIRE_SIG_RSA_PKCS1_SHA256 = 1,
-	GKM_WIRE_SIG_ECDSA_P256_SHA256 = 2,	/* reserved: raw r || s, 64 bytes */
+	GKM_WIRE_SIG_ECDSA_P256_SHA256 = 2,	/* r || s, 32 bytes each (64) */
 	GKM_WIRE_SIG_ED25519 = 3,		/* reserved: 64 bytes */
 };
 
@@ -198,6 +212,7 @@ enum gkm_wire_err {
 	GKM_E_PENDING,		/* authentic fragment, nothing usable in it yet */
 	GKM_E_INTERNAL,		/* crypto backend failure (e.g. no memory) */
 	GKM_E_MISSED,		/* status: the GCKS sent a newer message id */
+	GKM_E_GCKS_KEY,		/* the GCKS key is revoked, expired or invalidated */
 	__GKM_E_MAX,
 };
 

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _GKM_STATS_H
+#define _GKM_STATS_H
+
+#include <linux/atomic.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/gkm.h>
+
+/*
+ * Apply latencies kept for p50/p99: the last GKM_LAT_SAMPLES, in µs (u32:
+ * 71 minutes before a sample saturates). The ring is allocated on the
+ * first apply and grows by GKM_LAT_GROWTH up to GKM_LAT_SAMPLES (4 KiB, one
+ * page): a group that never applied a rekey holds none of it, a router's
+ * group with a rekey a day holds 64 bytes after a fortnight.
+ */
+#define GKM_LAT_SAMPLES		1024
+#define GKM_LAT_FIRST		16
+#define GKM_LAT_GROWTH		4
+
+/*
+ * A group's counters (enum gkm_stat) and the ring of its last apply
+ * latencies, as GKM_CMD_GROUP_GET reports them.
+ *
+ * Locking: @counters are atomic64, bumped from softirq and the worker and
+ * read without locks; @lat_lock (a spinlock, taken with BH off) guards the
+ * ring and its totals. Nothing here needs the group lock, but
+ * gkm_stats_record_latency() callers are serialised (the group's worker,
+ * under gkm_group.lock): the ring only grows there.
+ */
+struct gkm_stats {
+	atomic64_t counters[GKM_STAT_MAX + 1];
+	spinlock_t lat_lock;		/* guards lat, lat_cap, lat_count, lat_max */
+	u32 *lat;			/* lat_cap samples (µs), NULL before the first */
+	u32 lat_cap;
+	u64 lat_count;
+	u64 lat_max;			/* ns */
+};
+
+struct gkm_stats_latency {
+	u64 count;
+	u64 p50;
+	u64 p99;
+	u64 max;
+};
+
+void gkm_stats_init(struct gkm_stats *stats);
+/* Frees the ring; no caller may use @stats any more. */
+void gkm_stats_free(struct gkm_stats *stats);
+
+/* Any context. */
+static inline void gkm_stats_count(struct gkm_stats *stats, int stat)
+{
+	atomic64_inc(&stats->counters[stat]);
+}
+
+static inline u64 gkm_stats_read(struct gkm_stats *stats, int stat)
+{
+	return atomic64_read(&stats->counters[stat]);
+}
+
+/*
+ * Process context (may allocate, GFP_KERNEL_ACCOUNT: charged to the
+ * caller's active memory cgroup); callers serialised, see above. A sample
+ * that finds no room (allocation failed) replaces the oldest.
+ */
+void gkm_stats_record_latency(struct gkm_stats *stats, u64 ns);
+/* Process context (allocates): p50/p99 over the ring, max over all. */
+void gkm_stats_latency(struct gkm_stats *stats, struct gkm_stats_latency *out);
+
+#endif /* _GKM_STATS_H */
