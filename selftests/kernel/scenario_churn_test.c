@@ -65,7 +65,7 @@
 #define STINTS_MAX	160
 #define UNSET		UINT32_MAX
 /* Members reach the sender's SA: activation delay, a re-registration, margin. */
-#define CONVERGE_MS	30000
+#define CONVERGE_MS	90000
 /*
  * A hang guard, not a performance bound: a removal takes effect after its
  * batch, the activation and the deactivation delay (about 7 s here), but a

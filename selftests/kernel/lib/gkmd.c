@@ -237,7 +237,7 @@ void kt_gkmd_stop(struct kt_gkmd *d, int sig)
 int kt_gkmd_admin(const struct kt_gkmd *d, const char *cmd, char *out, size_t len)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = 20 };
+	struct timeval tv = { .tv_sec = 60 };	/* a hang guard: an evict waits for its batch */
 	size_t n = 0;
 	int fd, ret = 0;
 
