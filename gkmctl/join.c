@@ -289,7 +289,7 @@ int gkmctl_join_main(int argc, char **argv, const struct gkmctl_opts *opts)
 	if (ret) {
 		/* GROUP_DEL also removes any SA; the server counts us as a member. */
 		gkmctl_group_del(g, m->cfg.id);
-		gkmctl_member_deregister(m, 3000);
+		gkmctl_member_deregister_warn(m, 3000);
 		goto out_close;
 	}
 	if (!m->detach)

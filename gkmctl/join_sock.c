@@ -13,8 +13,12 @@
  *
  * One SOCK_SEQPACKET message each way:
  *   leave -> join   "leave"
- *   join -> leave   "left" (gkmd confirmed the de-registration) or
- *                   "stopped" (it did not: no --server, or it failed)
+ *   join -> leave   "left" (gkmd confirmed the de-registration),
+ *                   "stopped" (it had no server to tell: no --server), or
+ *                   "failed N" (it tried and failed; N is the exit code
+ *                   gkmctl leave reports for that, see member.h; the
+ *                   daemon logs the reason).  An older daemon answers
+ *                   "stopped" for a failure too.
  *
  * Any local process can connect to an abstract socket, so the daemon
  * only listens to its own effective uid and to root (SO_PEERCRED).
@@ -22,6 +26,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -88,10 +93,16 @@ int gkmctl_join_sock_accept(int lfd, pid_t *peer_pid)
 	return fd;
 }
 
-void gkmctl_join_sock_answer(int fd, bool deregistered)
+void gkmctl_join_sock_answer(int fd, int dereg)
 {
-	const char *a = deregistered ? "left" : "stopped";
+	char a[24];
 
+	if (!dereg)
+		snprintf(a, sizeof(a), "left");
+	else if (dereg < 0)
+		snprintf(a, sizeof(a), "stopped");
+	else
+		snprintf(a, sizeof(a), "failed %d", dereg);
 	if (send(fd, a, strlen(a), MSG_NOSIGNAL) < 0)
 		fprintf(stderr, "%s: answering gkmctl leave: %s\n", gkmctl_prog,
 			strerror(errno));
@@ -99,18 +110,18 @@ void gkmctl_join_sock_answer(int fd, bool deregistered)
 }
 
 int gkmctl_join_sock_request_leave(uint32_t group, int timeout_ms,
-				   bool *deregistered, pid_t *pid)
+				   int *dereg, pid_t *pid)
 {
 	struct sockaddr_un sun;
 	socklen_t len = sock_name(group, &sun);
 	struct ucred cred;
 	socklen_t cl = sizeof(cred);
 	struct pollfd p;
-	char buf[16];
+	char buf[32];
 	ssize_t n;
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0), ret;
 
-	*deregistered = false;
+	*dereg = -1;
 	*pid = 0;
 	if (fd < 0)
 		return -errno;
@@ -137,6 +148,9 @@ int gkmctl_join_sock_request_leave(uint32_t group, int timeout_ms,
 	if (n <= 0)
 		return -ECONNRESET;	/* the daemon refused us or died */
 	buf[n] = 0;
-	*deregistered = !strcmp(buf, "left");
+	if (!strcmp(buf, "left"))
+		*dereg = GKMCTL_EXIT_OK;
+	else if (!strncmp(buf, "failed ", 7) && atoi(buf + 7) > 0)
+		*dereg = atoi(buf + 7);
 	return 1;
 }

@@ -178,24 +178,37 @@ int gkmctl_member_option(struct gkmctl_member *m, int c, const char *arg)
 	}
 }
 
-bool gkmctl_member_deregister(const struct gkmctl_member *m, int timeout_ms)
+int gkmctl_member_deregister(const struct gkmctl_member *m, int timeout_ms,
+			     char *why, size_t why_len)
 {
 	struct gkm_reg_client_cfg cfg = m->reg;
-	char err[256] = "";
+	char err[512] = "";
 	int ret;
 
+	if (why_len)
+		why[0] = 0;
 	if (!cfg.server)
-		return false;
+		return -1;
 	cfg.timeout_ms = timeout_ms;
 	ret = gkm_reg_leave(&cfg, m->cfg.id, err, sizeof(err));
-	if (ret > 0 && ret != GKM_REG_NOT_MEMBER)
-		fprintf(stderr, "%s: warning: de-registration refused by %s: %s%s%s\n",
-			gkmctl_prog, cfg.server, gkm_reg_status_str(ret),
-			err[0] ? ": " : "", err);
-	else if (ret < 0)
-		fprintf(stderr, "%s: warning: de-registration with %s failed: %s\n",
-			gkmctl_prog, cfg.server, err[0] ? err : strerror(-ret));
-	return ret == 0 || ret == GKM_REG_NOT_MEMBER;
+	if (!ret || ret == GKM_REG_NOT_MEMBER)
+		return GKMCTL_EXIT_OK;
+	if (ret > 0)	/* reg_client's text already names the status */
+		snprintf(why, why_len, "de-registration refused by %s: %s", cfg.server,
+			 err[0] ? err : gkm_reg_status_str(ret));
+	else
+		snprintf(why, why_len, "de-registration with %s failed: %s", cfg.server,
+			 err[0] ? err : strerror(-ret));
+	/* As for a registration: BUSY gets better, so it counts as network (6). */
+	return ret == GKM_REG_BUSY ? GKMCTL_EXIT_TIMEOUT : gkmctl_reg_exit_code(ret);
+}
+
+void gkmctl_member_deregister_warn(const struct gkmctl_member *m, int timeout_ms)
+{
+	char why[768];
+
+	if (gkmctl_member_deregister(m, timeout_ms, why, sizeof(why)) > 0)
+		fprintf(stderr, "%s: warning: %s\n", gkmctl_prog, why);
 }
 
 int gkmctl_member_teardown(struct gkm_genl *g, struct gkmctl_member *m)

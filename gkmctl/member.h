@@ -45,10 +45,18 @@ int gkmctl_member_register(const struct gkmctl_member *m, bool rejoin,
 			   uint8_t **reg, size_t *reg_len, uint8_t **cert,
 			   size_t *cert_len, struct gkmctl_refusal *why);
 /*
- * Best-effort de-registration at the server, bounded by @timeout_ms:
- * true if the server confirmed it (or says we are no member).
+ * De-register at the server, bounded by @timeout_ms (per server asked):
+ * GKMCTL_EXIT_OK if the server confirmed it (or says we are no member);
+ * -1 if there is no server to tell (no --server); otherwise the exit code
+ * of the failure (4 refused; 6 unreachable, no answer in time, or BUSY;
+ * 3, 1 as gkmctl_reg_exit_code()) with a one-line reason naming the
+ * server in @why.  Prints nothing.  _warn: the same, the reason printed as
+ * a warning (for the paths where a failed de-registration is not the
+ * command's failure).
  */
-bool gkmctl_member_deregister(const struct gkmctl_member *m, int timeout_ms);
+int gkmctl_member_deregister(const struct gkmctl_member *m, int timeout_ms,
+			     char *why, size_t why_len);
+void gkmctl_member_deregister_warn(const struct gkmctl_member *m, int timeout_ms);
 /*
  * Remove what a member has in this kernel: the group (and with it its SAs),
  * the policies, the GCKS key. Missing pieces are not an error. Returns an
@@ -88,12 +96,15 @@ int gkmctl_reg_exit_code(int ret);
  * -errno; _accept a connection carrying a leave request from our uid or
  * root (then *@peer_pid), or 0; _answer says whether we de-registered and
  * closes it. _request_leave (the leave side): 1 if a join daemon of
- * @group answered (*@deregistered), 0 if there is none, or -errno.
+ * @group answered, 0 if there is none, or -errno.  Whether it de-registered
+ * is gkmctl_member_deregister()'s result, both ways: @dereg 0 it did, -1
+ * it had no server to tell (or did not answer), > 0 it failed with that
+ * exit code.
  */
 int gkmctl_join_sock_listen(uint32_t group);
 int gkmctl_join_sock_accept(int lfd, pid_t *peer_pid);
-void gkmctl_join_sock_answer(int fd, bool deregistered);
+void gkmctl_join_sock_answer(int fd, int dereg);
 int gkmctl_join_sock_request_leave(uint32_t group, int timeout_ms,
-				   bool *deregistered, pid_t *pid);
+				   int *dereg, pid_t *pid);
 
 #endif /* GKMCTL_MEMBER_H */

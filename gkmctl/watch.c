@@ -245,20 +245,24 @@ int gkmctl_member_watch(struct gkm_genl *g, struct gkm_genl *ev,
 		}
 	}
 	if (conn > 0) {
-		bool dereg;
+		char why[768];
+		int dereg;
 
 		fprintf(stderr, "%s: group %u: gkmctl leave (pid %d) is leaving the group; stopping\n",
 			gkmctl_prog, m->cfg.id, (int)peer);
-		dereg = gkmctl_member_deregister(m, GKMCTL_HANDOFF_DEREG_MS);
+		dereg = gkmctl_member_deregister(m, GKMCTL_HANDOFF_DEREG_MS, why, sizeof(why));
+		if (dereg > 0)
+			fprintf(stderr, "%s: group %u: %s\n", gkmctl_prog, m->cfg.id, why);
 		gkmctl_join_sock_answer(conn, dereg);
 		fprintf(stderr, "%s: group %u: left%s; exiting\n", gkmctl_prog,
-			m->cfg.id, dereg ? " (de-registered)" : "");
+			m->cfg.id, !dereg ? " (de-registered)" :
+			dereg > 0 ? " (NOT de-registered: see above)" : "");
 		goto out;
 	}
 	fprintf(stderr, "%s: group %u: leaving\n", gkmctl_prog, m->cfg.id);
 	if (lfd >= 0)
 		close(lfd);
-	gkmctl_member_deregister(m, 3000);
+	gkmctl_member_deregister_warn(m, 3000);
 	return gkmctl_member_teardown(g, m);
 out:
 	if (lfd >= 0)

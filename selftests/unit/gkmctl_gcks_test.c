@@ -698,4 +698,52 @@ TEST_F_TIMEOUT(gkmd, unknown_group_is_an_error, UT_TIMEOUT)
 	EXPECT_EQ(1, listed(e, "member-0"));
 }
 
+/*
+ * gkmctl leave tells the key server, and says so when it could not: the
+ * exit code of a registration that failed the same way (6 unreachable, 4
+ * refused), and a message naming the server, what was (not) removed here
+ * and what to do.  It exited 0 with a warning whatever the server said
+ * (issue 13's failover test: leaves during a failover silently lost).
+ * No gkm module on the host: nothing is joined here, the leave only
+ * de-registers (what a leave from another host does).
+ */
+TEST_F_TIMEOUT(gkmd, leave_says_when_the_server_was_not_told, UT_TIMEOUT)
+{
+	struct env *e = &self->e;
+	char creds[1024];
+	struct run r;
+
+	snprintf(creds, sizeof(creds), "--cert %s/m0.pem --key %s/m0.key --ca %s/ca.pem --timeout 2",
+		 e->g.dir, e->g.dir, e->g.dir);
+	ASSERT_EQ(1, listed(e, "member-0"));
+
+	/* Nobody listens there: network (6), the server and the state named. */
+	EXPECT_EQ(6, gkmctl(e, &r, "leave %u --server 127.0.0.1:1 %s", GROUP, creds));
+	TH_LOG("unreachable: %s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, "the key server was NOT told"));
+	EXPECT_NE(NULL, strstr(r.err, "de-registration with 127.0.0.1:1 failed"));
+	EXPECT_NE(NULL, strstr(r.err, "nothing of the group was joined"));
+	EXPECT_NE(NULL, strstr(r.err, "run this leave again"));
+	EXPECT_NE(NULL, strstr(r.err, "gkmctl gcks evict 7"));
+	EXPECT_EQ(1, listed(e, "member-0"));
+
+	/* gkmd refuses (a group it does not serve): 4, its reason verbatim. */
+	EXPECT_EQ(4, gkmctl(e, &r, "leave 99 --server 127.0.0.1:%d %s", REG_PORT, creds));
+	TH_LOG("refused: %s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, "the key server was NOT told"));
+	EXPECT_NE(NULL, strstr(r.err, "de-registration refused by 127.0.0.1:"));
+
+	/* The next server of the list takes it: 0, and the member is gone. */
+	EXPECT_EQ(0, gkmctl(e, &r, "leave %u --server 127.0.0.1:1,127.0.0.1:%d %s", GROUP,
+			    REG_PORT, creds));
+	EXPECT_EQ(NULL, strstr(r.err, "NOT told")) TH_LOG("%s", r.err);
+	EXPECT_EQ(0, listed(e, "member-0"));
+	/* Run again (as the message says): no member any more is success. */
+	EXPECT_EQ(0, gkmctl(e, &r, "leave %u --server 127.0.0.1:%d %s", GROUP, REG_PORT, creds));
+
+	/* Without --server nothing is to be told: nothing joined here is 5. */
+	EXPECT_EQ(5, gkmctl(e, &r, "leave %u", GROUP));
+	EXPECT_EQ(NULL, strstr(r.err, "NOT told"));
+}
+
 TEST_HARNESS_MAIN
