@@ -120,6 +120,10 @@ static void print_election(json_object *reply)
 		printf("  lease: none\n");
 	if (*jtext(el, "last_loss"))
 		printf("  last loss of leadership: %s\n", jtext(el, "last_loss"));
+	if (jfield(el, "leadership_changes"))
+		printf("  leadership: won %s times; groups reloaded %s times, resumed without reload %s times\n",
+		       jtext(el, "leadership_changes"), jtext(el, "reloads"),
+		       jtext(el, "resumes"));
 	if (json_object_get_boolean(jfield(etcd, "healthy")))
 		printf("  etcd: healthy, %s (etcd %s, raft term %s, revision %s)\n",
 		       jtext(etcd, "endpoint"), jtext(etcd, "version"),

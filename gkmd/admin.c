@@ -250,8 +250,16 @@ static json_object *command(struct gkmd *d, char *line)
 				       d->cfg.store == GKMD_STORE_ETCD ? "etcd" : "sqlite"));
 		json_object_object_add(o, "role", json_object_new_string(
 					       gkmd_leading(d) ? "leader" : "standby"));
-		if (d->election)
-			json_object_object_add(o, "election", gkmd_election_status(d));
+		if (d->election) {
+			json_object *el = gkmd_election_status(d);
+
+			/* groups (re)loaded on becoming the leader; resumed without */
+			json_object_object_add(el, "reloads",
+					       json_object_new_int64((int64_t)d->stat_reloads));
+			json_object_object_add(el, "resumes",
+					       json_object_new_int64((int64_t)d->stat_resumes));
+			json_object_object_add(o, "election", el);
+		}
 		for (unsigned int i = 0; i < d->ngroups; i++)
 			json_object_array_add(arr, group_status(&d->groups[i]));
 		json_object_object_add(o, "registration_connections",

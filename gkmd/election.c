@@ -22,6 +22,25 @@
  * key's create_revision) through the store.  gkmd_election_may_send()
  * is checked right before every datagram (mcast.c).
  *
+ * The generation changes only when leadership was really lost in etcd's
+ * terms, not at every acquisition.  A keep-alive that comes back late
+ * (a slow etcd, a paused process) makes this gkmd fall silent as it must:
+ * it cannot know that the lease still lives.  When the next campaign then
+ * finds the leader key still carrying our lease with the token we led
+ * with, the key was never deleted and created again: every commit of any
+ * gkmd compares the key's create_revision with its own token, and no
+ * other gkmd holds this one, so nobody committed since our last commit
+ * and memory is what etcd holds.  Leadership resumes in the same
+ * generation: the controller re-arms the fence with the token and resends
+ * its outbox (what the silence may have swallowed), without reloading
+ * every group (issue 13: each late keep-alive reloaded them all, on a
+ * slow etcd every few seconds).  A new token (the lease expired, the key
+ * was revoked or taken) starts a new generation: reload.  Whether memory
+ * can be trusted otherwise is the controller's business: a failed commit
+ * (gkmd_election_step_down()) forces the reload there, whatever the
+ * token.  Commits stay fenced throughout: the fence is -1 while standby
+ * and the token when leading, and etcd checks it in every transaction.
+ *
  * Locking: el->lock guards the fields marked below; it is a leaf lock,
  * never held while taking d->lock or doing I/O.  The thread takes
  * d->lock only to wake the controller.
@@ -57,9 +76,11 @@ struct gkmd_election {
 	bool stop;
 	bool leading;
 	bool step_down;			/* the controller asks to stop leading */
-	uint64_t generation;		/* +1 at every acquisition */
+	uint64_t generation;		/* +1 at every acquisition with a new token */
+	uint64_t acquisitions;		/* +1 at every acquisition */
 	int64_t lease;			/* 0: none */
 	int64_t token;			/* leader key's create_revision while leading */
+	int64_t last_token;		/* the token of the last acquisition */
 	uint64_t leading_since_ms;
 	char leader[64];		/* who leads, as last read; "" unknown */
 	char lost_why[160];
@@ -154,14 +175,24 @@ static void campaign(struct gkmd_election *el, uint64_t now, bool again)
 		rev = lr.create_rev;
 	}
 	if (won && !el->stop) {
+		/* The same token: the key was ours all along (top of file). */
+		bool same = rev == el->last_token;
+
 		el->leading = true;
 		el->token = rev;
-		el->generation++;
+		el->last_token = rev;
+		if (!same)
+			el->generation++;
+		el->acquisitions++;
 		el->leading_since_ms = now;
 		snprintf(el->leader, sizeof(el->leader), "%s", el->cfg->name);
 		atomic_store(&send_until, after(el->ka_sent_ms, el->ttl_ms * 2 / 3));
-		gkmd_log("leadership: acquired as %s (lease %" PRIx64 ", token %" PRId64 ")",
-			 el->cfg->name, (uint64_t)el->lease, rev);
+		if (same)
+			gkmd_log("leadership: resumed as %s (lease %" PRIx64 ", token %" PRId64 ": the leader key stayed ours)",
+				 el->cfg->name, (uint64_t)el->lease, rev);
+		else
+			gkmd_log("leadership: acquired as %s (lease %" PRIx64 ", token %" PRId64 ")",
+				 el->cfg->name, (uint64_t)el->lease, rev);
 	} else if (!won && !strcmp(lr.name, el->cfg->name) && again) {
 		pthread_mutex_unlock(&el->lock);
 		gkmd_log("leadership: the leader key is this server's earlier run (lease %" PRIx64 "); revoking that lease",
@@ -366,6 +397,9 @@ struct json_object *gkmd_election_status(struct gkmd *d)
 	json_object_object_add(o, "leading_ms", json_object_new_int64(
 				       el->leading ? (int64_t)(now - el->leading_since_ms) : -1));
 	json_object_object_add(o, "token", json_object_new_int64(el->token));
+	json_object_object_add(o, "generation", json_object_new_int64((int64_t)el->generation));
+	json_object_object_add(o, "leadership_changes",
+			       json_object_new_int64((int64_t)el->acquisitions));
 	json_object_object_add(o, "last_loss", json_object_new_string(el->lost_why));
 	e = json_object_new_object();
 	json_object_object_add(e, "healthy", json_object_new_boolean(el->etcd_ok));

@@ -208,6 +208,9 @@ struct gkmd {
 	void *store_priv;			/* the backend's state */
 	struct gkmd_election *election;		/* store = etcd only */
 	uint64_t led_generation;		/* groups loaded as leader; 0: not */
+	bool led_lapsed;		/* leading in led_generation was interrupted */
+	uint64_t stat_reloads;		/* groups reloaded on becoming the leader */
+	uint64_t stat_resumes;		/* leadership resumed without a reload */
 	struct gkm_crypto crypto;
 	EVP_PKEY *signer;		/* GCKS signing key */
 	uint8_t *cert_der;		/* GCKS certificate, DER */
@@ -413,6 +416,10 @@ uint64_t gkmd_status_run(struct gkmd *d, struct gkmd_group *g, uint64_t now);
  */
 int gkmd_election_start(struct gkmd *d);
 void gkmd_election_stop(struct gkmd *d);	/* hands the lead over */
+/*
+ * *@generation changes only when leadership changed hands in etcd (a new
+ * token); leading again with the same token keeps it (election.c).
+ */
 bool gkmd_election_leading(struct gkmd *d, uint64_t *generation,
 			   int64_t *token);
 /* May a datagram go out now?  Checked right before each one (mcast.c). */

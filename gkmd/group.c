@@ -1125,9 +1125,41 @@ static int groups_reload(struct gkmd *d, uint64_t gen, int64_t token)
 		return -1;
 	}
 	d->led_generation = gen;
+	d->led_lapsed = false;
+	d->stat_reloads++;
 	gkmd_log("leadership: %u groups loaded in %llu ms; leading", d->ngroups,
 		 (unsigned long long)(gkmd_now_ms() - t0));
 	return 0;
+}
+
+/*
+ * Leading again in the generation whose groups memory holds: the leader
+ * key stayed ours (same token, election.c), so nobody committed since our
+ * last commit and nothing is reloaded.  What the pause may have cost is
+ * made good: the fence (-1 while standby) is the token again, and the
+ * outbox is queued again (bitwise identical resends, as after a reload),
+ * since datagrams due during the silence were not sent.  Pending changes
+ * were answered BUSY while standby; their members retry.
+ */
+static void leadership_resume(struct gkmd *d, int64_t token)
+{
+	uint32_t ntx = 0;
+
+	gkmd_store_fence(d, token);
+	for (unsigned int i = 0; i < d->ngroups; i++) {
+		struct gkmd_group *g = &d->groups[i];
+
+		if (g->tx)
+			OPENSSL_cleanse(g->tx, g->tx_cap * sizeof(*g->tx));
+		g->ntx = 0;
+		gkmd_store_outbox(d, g->id, tx_restore, g);
+		g->status_due_ms = 0;	/* announce ourselves at once */
+		ntx += g->ntx;
+	}
+	d->led_lapsed = false;
+	d->stat_resumes++;
+	gkmd_log("leadership: resumed with the same token %" PRId64 "; groups not reloaded, %u datagrams to resend",
+		 token, ntx);
 }
 
 /* Not leading: nothing is sent, and whoever waits is told to go elsewhere. */
@@ -1137,6 +1169,8 @@ static void standby_round(struct gkmd *d)
 
 	gkmd_election_standby_reason(d, why, sizeof(why));
 	gkmd_store_fence(d, -1);	/* nothing commits, whoever asks */
+	if (d->led_generation)
+		d->led_lapsed = true;	/* leadership_resume() if it comes back */
 	for (unsigned int i = 0; i < d->ngroups; i++) {
 		struct gkmd_group *g = &d->groups[i];
 
@@ -1189,6 +1223,8 @@ void *gkmd_controller(void *arg)
 			standby_round(d);
 			goto wait;
 		}
+		if (d->led_lapsed)
+			leadership_resume(d, token);
 		for (unsigned int i = 0; i < d->ngroups; i++) {
 			struct gkmd_group *g = &d->groups[i];
 			int64_t wall_ms, tek_due;

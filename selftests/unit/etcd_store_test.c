@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/rand.h>
+#include <json-c/json.h>
 
 #include "gkm_test.h"
 #include "kselftest_harness.h"
@@ -719,6 +720,86 @@ TEST(journal_members_match_a_list)
 					      2, 1002, 0));
 	gkmd_jbuf_free(&b);
 	gkmd_journal_state_free(&st);
+}
+
+/* ---- leader election (election.c), in this process ------------------------------ */
+
+/* Wait (up to 20 s) until the election says we lead (@lead) or not. */
+static bool wait_leading(struct gkmd *d, bool lead, uint64_t *gen, int64_t *token)
+{
+	for (int i = 0; i < 400; i++) {
+		if (gkmd_election_leading(d, gen, token) == lead)
+			return true;
+		usleep(50000);
+	}
+	return false;
+}
+
+static int64_t election_value(struct gkmd *d, const char *key)
+{
+	json_object *o = gkmd_election_status(d), *v;
+	int64_t n = json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : -1;
+
+	json_object_put(o);
+	return n;
+}
+
+/*
+ * Leading again with the leader key intact (our lease, the same
+ * create_revision) is the same generation: memory is what etcd holds, the
+ * controller must not reload every group (issue 13: a keep-alive that came
+ * back late made gkmd step down and reload everything when it won again
+ * with the same token).  The step-down is the one a failed commit makes,
+ * the re-campaign the one after a late keep-alive.  Losing the key for
+ * real (its lease revoked: the key goes) is a new generation.
+ */
+TEST_F_TIMEOUT(etcd, same_token_is_the_same_generation, ETCD_TEST_TIMEOUT)
+{
+	struct gkmd *d = calloc(1, sizeof(*d));
+	struct gkmd_etcd *c = raw();
+	uint64_t gen, gen2, gen3;
+	int64_t token, token2, token3;
+	json_object *o, *v;
+	int64_t lease;
+
+	ASSERT_NE(NULL, d);
+	ASSERT_NE(NULL, c);
+	d->cfg.store = GKMD_STORE_ETCD;
+	etcd_env_cfg(&d->cfg.etcd, "/t9/");
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->wake, NULL);
+	ASSERT_EQ(0, gkmd_election_start(d));
+	ASSERT_TRUE(wait_leading(d, true, &gen, &token));
+	EXPECT_LT(0, token);
+	EXPECT_EQ(1, election_value(d, "leadership_changes"));
+
+	/* Stepped down, the key left as it is: back in the same generation. */
+	gkmd_election_step_down(d, "test: step down");
+	ASSERT_FALSE(gkmd_election_leading(d, &gen2, &token2));
+	ASSERT_TRUE(wait_leading(d, true, &gen2, &token2));
+	EXPECT_EQ(token, token2);
+	EXPECT_EQ(gen, gen2);
+	EXPECT_EQ(2, election_value(d, "leadership_changes"));
+	EXPECT_EQ((int64_t)gen, election_value(d, "generation"));
+
+	/* The lease revoked behind its back: the key is gone, a new token. */
+	o = gkmd_election_status(d);
+	ASSERT_TRUE(json_object_object_get_ex(o, "lease", &v));
+	lease = strtoll(json_object_get_string(v), NULL, 16);
+	json_object_put(o);
+	ASSERT_LT(0, lease);
+	ASSERT_EQ(0, gkmd_etcd_lease_revoke(c, lease));
+	ASSERT_TRUE(wait_leading(d, false, &gen3, &token3));
+	ASSERT_TRUE(wait_leading(d, true, &gen3, &token3));
+	EXPECT_NE(token, token3);
+	EXPECT_EQ(gen + 1, gen3);
+	EXPECT_EQ(3, election_value(d, "leadership_changes"));
+
+	gkmd_election_stop(d);
+	gkmd_etcd_close(c);
+	pthread_cond_destroy(&d->wake);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
 }
 
 TEST_HARNESS_MAIN
