@@ -5,7 +5,8 @@
  * join registers over TLS 1.3 and sets the member up; a refused identity
  * leaves nothing behind (exit 4); leave de-registers and cleans up.
  * gkmd gives every sender its own data SA: two senders send on different
- * SPIs, and a receiver decrypts both.
+ * SPIs, and a receiver decrypts both. With `signature = ecdsa-p256` a join works and rekeys are
+ * applied where the kernel verifies ECDSA, and fails cleanly where not.
  *
  *        gk-srv (198.18.0.1)     gk-m1 (.2)        gk-m2 (.3)       gk-m3 (.4)
  *        gkmd :4078              member m1         member m2 (not   member m4
@@ -37,29 +38,66 @@ static int gkm_keys(void)
 	return kt_count("grep ' gkm:net' /proc/keys");
 }
 
-static const char conf[] =
-	"[gkmd]\n"
-	"listen_address = 198.18.0.1\n"
-	"listen_port = 4078\n"
-	"tls_cert = " DIR "/srv.crt\n"
-	"tls_key = " DIR "/srv.key\n"
-	"tls_ca = " DIR "/ca.crt\n"
+#define CONF_GKMD \
+	"[gkmd]\n" \
+	"listen_address = 198.18.0.1\n" \
+	"listen_port = 4078\n" \
+	"tls_cert = " DIR "/srv.crt\n" \
+	"tls_key = " DIR "/srv.key\n" \
+	"tls_ca = " DIR "/ca.crt\n" \
+	"admin_socket = " DIR "/gkmd.sock\n"
+#define CONF_GROUP \
+	"[group 7]\n" \
+	"control_address = 239.77.0.1\n" \
+	"control_port = 4079\n" \
+	"control_interface = eth0\n" \
+	"data_address = 239.77.1.1\n" \
+	"activation_delay = 0\n" \
+	"deactivation_delay = 2\n" \
+	"batch_interval_ms = 100\n" \
+	"[authorize]\n" \
+	"allow = 7 both m1\n" \
+	"allow = 7 sender m3\n" \
+	"allow = 7 receiver m4\n"
+
+static const char conf[] = CONF_GKMD
 	"signing_key = " DIR "/sign.key\n"
 	"signing_cert = " DIR "/sign.crt\n"
 	"state_db = " DIR "/state.db\n"
-	"admin_socket = " DIR "/gkmd.sock\n"
-	"[group 7]\n"
-	"control_address = 239.77.0.1\n"
-	"control_port = 4079\n"
-	"control_interface = eth0\n"
-	"data_address = 239.77.1.1\n"
-	"activation_delay = 0\n"
-	"deactivation_delay = 2\n"
-	"batch_interval_ms = 100\n"
-	"[authorize]\n"
-	"allow = 7 both m1\n"
-	"allow = 7 sender m3\n"
-	"allow = 7 receiver m4\n";
+	CONF_GROUP;
+
+/*
+ * ECDSA P-256 signing (gkmd.conf(5) "signature"): an EC P-256 key whose
+ * certificate the CA issues (a kernel without ECDSA cannot load a
+ * self-signed one), and a state database of its own.
+ */
+static const char conf_ecdsa[] = CONF_GKMD
+	"signature = ecdsa-p256\n"
+	"signing_key = " DIR "/sign-ec.key\n"
+	"signing_cert = " DIR "/sign-ec.crt\n"
+	"state_db = " DIR "/state-ec.db\n"
+	CONF_GROUP;
+
+/* Start gkmd in gk-srv with DIR/@file; 0 once it listens. */
+static int gkmd_start(const char *build, const char *file)
+{
+	if (kt_sh("ip netns exec gk-srv %s/gkmd -c " DIR "/%s "
+		  ">>" DIR "/gkmd.log 2>&1 & echo $! > " DIR "/gkmd.pid", build, file))
+		return -1;
+	for (int i = 0; i < 100; i++) {
+		if (!kt_sh("ip netns exec gk-srv ss -ltn | grep -q ':4078'"))
+			return 0;
+		usleep(100000);
+	}
+	return -1;
+}
+
+/* Stop the gkmd of DIR/gkmd.pid and wait until it has exited. */
+static void gkmd_stop(void)
+{
+	kt_sh("p=$(cat " DIR "/gkmd.pid) && kill $p 2>/dev/null; "
+	      "for i in $(seq 100); do kill -0 $p 2>/dev/null || break; sleep 0.1; done");
+}
 
 FIXTURE_SETUP(gkmd)
 {
@@ -88,14 +126,7 @@ FIXTURE_SETUP(gkmd)
 		"  -subj /CN=gcks -days 2"
 		") >/dev/null 2>&1"));
 	ASSERT_EQ(0, kt_write_file(DIR "/gkmd.conf", conf, strlen(conf)));
-	ASSERT_EQ(0, kt_sh("ip netns exec gk-srv %s/gkmd -c " DIR "/gkmd.conf "
-			   ">" DIR "/gkmd.log 2>&1 & echo $! > " DIR "/gkmd.pid", build));
-	/* Ready when it listens. */
-	for (int i = 0; i < 100; i++) {
-		if (!kt_sh("ip netns exec gk-srv ss -ltn | grep -q ':4078'"))
-			break;
-		usleep(100000);
-	}
+	ASSERT_EQ(0, gkmd_start(build, "gkmd.conf"));
 	self->keys0 = gkm_keys();
 }
 
@@ -177,6 +208,103 @@ TEST_F_TIMEOUT(gkmd, banned_join_is_refused_until_unban, KT_TIMEOUT)
 			       DIR "/m1.key"));
 	ASSERT_EQ(0, kt_gkmctl("gk-m1", self->out, sizeof(self->out), "show 7"));
 	EXPECT_NE(NULL, strstr(self->out, "state: active"));
+}
+
+/* The message id group 7 in @ns has applied (gkmctl show), or -1. */
+static long long member_msg_id(const char *ns)
+{
+	char out[64];
+
+	if (kt_gkmctl(ns, out, sizeof(out), "show 7 | sed -n 's/^ *message id: //p'") ||
+	    !out[0])
+		return -1;
+	return strtoll(out, NULL, 10);
+}
+
+/*
+ * gkmd with `signature = ecdsa-p256`, members joining with `gkmctl join`.
+ * Where the kernel verifies ECDSA P-256 (6.12): the join succeeds, and
+ * m1 applies the ECDSA-signed rekeys of a second member's join and of its
+ * eviction (m1's message id reaches the eviction's, state active, no bad
+ * signature). Where it does not (Debian's 6.1): `gkmctl join` exits 5
+ * (the kernel refused) with the kernel's message naming ecdsa-p256 and
+ * leaves nothing behind, in the kernel or in gkmd's member list.
+ */
+TEST_F_TIMEOUT(gkmd, ecdsa_p256_join_where_the_kernel_has_it, KT_TIMEOUT)
+{
+	const char *build = getenv("GKM_BUILD") ? getenv("GKM_BUILD") : "build";
+	bool has = kt_kernel_has_ecdsa_p256();
+	long long before, evict_id = -1, id = -1;
+	char *p;
+
+	TH_LOG("this kernel %s ECDSA", has ? "has" : "lacks");
+	ASSERT_EQ(0, kt_sh(
+		"(cd " DIR " && "
+		"openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		"  -keyout sign-ec.key -out sign-ec.csr -subj /CN=gcks-ec && "
+		"openssl x509 -req -in sign-ec.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+		"  -extfile m1.ext -out sign-ec.crt -days 2"
+		") >/dev/null 2>&1"));
+	ASSERT_EQ(0, kt_write_file(DIR "/gkmd-ec.conf", conf_ecdsa, strlen(conf_ecdsa)));
+	gkmd_stop();
+	ASSERT_EQ(0, gkmd_start(build, "gkmd-ec.conf"));
+
+	if (!has) {
+		EXPECT_EQ(5, kt_sh_out(self->out, sizeof(self->out),
+				       "ip netns exec gk-m1 %s/gkmctl " JOIN "--cert " DIR
+				       "/m1.crt --key " DIR "/m1.key 2>&1", build));
+		TH_LOG("%s", self->out);
+		EXPECT_NE(NULL, strstr(self->out, "installing the registration in group 7: "));
+		EXPECT_NE(NULL, strstr(self->out, "ecdsa-p256"));
+		EXPECT_EQ(0, kt_count("ip -n gk-m1 xfrm state"));
+		EXPECT_EQ(0, kt_count("ip -n gk-m1 xfrm policy"));
+		EXPECT_EQ(self->keys0, gkm_keys());
+		EXPECT_EQ(5, kt_gkmctl("gk-m1", NULL, 0, "show 7 2>/dev/null"));
+		/* gkmctl de-registered: gkmd lists no m1. */
+		for (int i = 0; i < 50; i++) {
+			ASSERT_EQ(0, kt_gkmctl("gk-srv", self->out, sizeof(self->out),
+					       "gcks --socket " DIR "/gkmd.sock members 7"));
+			if (!strstr(self->out, " m1 "))
+				break;
+			usleep(100000);
+		}
+		TH_LOG("%s", self->out);
+		EXPECT_EQ(NULL, strstr(self->out, " m1 "));
+		return;
+	}
+
+	ASSERT_EQ(0, kt_gkmctl("gk-m1", self->out, sizeof(self->out), JOIN "--cert " DIR
+			       "/m1.crt --key " DIR "/m1.key 2>&1"))
+		TH_LOG("%s", self->out);
+	ASSERT_EQ(0, kt_gkmctl("gk-m1", self->out, sizeof(self->out), "show 7"));
+	TH_LOG("%s", self->out);
+	EXPECT_NE(NULL, strstr(self->out, "state: active"));
+	EXPECT_NE(NULL, strstr(self->out, "sa: spi 0x"));
+	EXPECT_EQ(4, kt_count("ip -n gk-m1 xfrm policy"));
+	before = member_msg_id("gk-m1");
+	ASSERT_LE(0, before);
+
+	/* A second member's join, then its eviction: two ECDSA-signed rekeys. */
+	ASSERT_EQ(0, kt_gkmctl("gk-m2", NULL, 0, JOIN "--role sender --cert " DIR
+			       "/m3.crt --key " DIR "/m3.key"));
+	ASSERT_EQ(0, kt_gkmctl("gk-srv", self->out, sizeof(self->out),
+			       "gcks --socket " DIR "/gkmd.sock evict 7 m3"));
+	TH_LOG("%s", self->out);
+	p = strstr(self->out, "message id ");
+	ASSERT_NE(NULL, p);
+	evict_id = strtoll(p + strlen("message id "), NULL, 10);
+	EXPECT_LT(before, evict_id);
+	for (int i = 0; i < 100; i++) {
+		id = member_msg_id("gk-m1");
+		if (id >= evict_id)
+			break;
+		usleep(100000);
+	}
+	ASSERT_EQ(0, kt_gkmctl("gk-m1", self->out, sizeof(self->out), "show 7"));
+	TH_LOG("before %lld, eviction %lld, m1 %lld\n%s", before, evict_id, id, self->out);
+	EXPECT_LE(evict_id, id);
+	EXPECT_NE(NULL, strstr(self->out, "state: active"));
+	EXPECT_NE(NULL, strstr(self->out, "bad_sig 0"));
 }
 
 static long long mono_ms(void)
