@@ -5,7 +5,8 @@
  * join registers over TLS 1.3 and sets the member up; a refused identity
  * leaves nothing behind (exit 4); leave de-registers and cleans up.
  * gkmd gives every sender its own data SA: two senders send on different
- * SPIs, and a receiver decrypts both. With `signature = ecdsa-p256` a join works and rekeys are
+ * SPIs, a receiver decrypts both, and `gkmctl gcks members` shows each
+ * sender's id. With `signature = ecdsa-p256` a join works and rekeys are
  * applied where the kernel verifies ECDSA, and fails cleanly where not.
  *
  *        gk-srv (198.18.0.1)     gk-m1 (.2)        gk-m2 (.3)       gk-m3 (.4)
@@ -342,6 +343,22 @@ static bool holds_rx_only(const char *ns, unsigned long spi)
 			spi) == 1;
 }
 
+/* The SENDER column of @identity's row in `gkmctl gcks members 7`. */
+static void member_sender(char *out, size_t len, const char *identity)
+{
+	if (kt_gkmctl("gk-srv", out, len, "gcks --socket " DIR "/gkmd.sock members 7 | "
+		      "awk '$2 == \"%s\" { printf \"%%s\", $4 }'", identity))
+		out[0] = '\0';
+}
+
+/* The sender id of SA @spi in @ns's group 7 (gkmctl show), or "". */
+static void sa_sender(char *out, size_t len, const char *ns, unsigned long spi)
+{
+	if (kt_gkmctl(ns, out, len, "show 7 | grep 'sa: spi 0x%08lx' | "
+		      "sed -n 's/.*, sender \\([0-9]*\\).*/\\1/p' | tr -d '\\n'", spi))
+		out[0] = '\0';
+}
+
 #define DATA_PORT	4080
 
 /* Packets state @spi in @ns has processed (ip -s xfrm state), or -1. */
@@ -371,6 +388,7 @@ TEST_F_TIMEOUT(gkmd, two_senders_each_on_their_own_sa, KT_TIMEOUT)
 	struct timeval tv = { .tv_sec = 0, .tv_usec = 300000 };
 	const int n = kt_scale(20, 5);
 	unsigned long spi1 = 0, spi3 = 0;
+	char id1[16], id3[16], id4[16], sid1[16], sid3[16];
 	int rx, tx1, tx3, from1 = 0, from3 = 0, other = 0;
 	long long t0 = mono_ms();
 	char buf[64];
@@ -417,6 +435,28 @@ TEST_F_TIMEOUT(gkmd, two_senders_each_on_their_own_sa, KT_TIMEOUT)
 	EXPECT_NE(NULL, strstr(self->out, "state: active"));
 	EXPECT_NE(NULL, strstr(self->out, ", sender 1"));
 	EXPECT_NE(NULL, strstr(self->out, ", sender 2"));
+	/*
+	 * gkmd's member list (SENDER column) gives each sender the id of the
+	 * SA it sends on, as the receiver's kernel has it, and the receiver
+	 * none ("-").
+	 */
+	ASSERT_EQ(0, kt_gkmctl("gk-srv", self->out, sizeof(self->out),
+			       "gcks --socket " DIR "/gkmd.sock members 7"));
+	TH_LOG("%s", self->out);
+	EXPECT_NE(NULL, strstr(self->out, " SENDER "));
+	member_sender(id1, sizeof(id1), "m1");
+	member_sender(id3, sizeof(id3), "m3");
+	member_sender(id4, sizeof(id4), "m4");
+	sa_sender(sid1, sizeof(sid1), "gk-m3", spi1);
+	sa_sender(sid3, sizeof(sid3), "gk-m3", spi3);
+	TH_LOG("sender ids: m1 %s (its SA's %s), m3 %s (its SA's %s), m4 %s",
+	       id1, sid1, id3, sid3, id4);
+	EXPECT_LT(0, atoi(id1));
+	EXPECT_LT(0, atoi(id3));
+	EXPECT_STRNE(id1, id3);
+	EXPECT_STREQ(sid1, id1);
+	EXPECT_STREQ(sid3, id3);
+	EXPECT_STREQ("-", id4);
 
 	/* Real ESP from both senders to the receiver. */
 	rx = kt_socket_in("gk-m3", AF_INET, SOCK_DGRAM, 0);
