@@ -333,7 +333,7 @@ FIXTURE_TEARDOWN(nodaemon)
 	env_teardown(&self->e);
 }
 
-TEST_F(nodaemon, help_and_usage)
+TEST_F_TIMEOUT(nodaemon, help_and_usage, UT_TIMEOUT)
 {
 	static const char *const subs[] = { "status", "members", "evict", "bans", "unban",
 					    "rekey", "reload" };
@@ -363,7 +363,7 @@ TEST_F(nodaemon, help_and_usage)
 	EXPECT_EQ(2, gkmctl(e, &r, "gcks bans 7 member-0"));
 }
 
-TEST_F(nodaemon, no_socket)
+TEST_F_TIMEOUT(nodaemon, no_socket, UT_TIMEOUT)
 {
 	struct env *e = &self->e;
 	struct run r;
