@@ -15,9 +15,19 @@
  *  2. An SA the store marks dying stays installed for its deactivation
  *     delay (packets sent under it are still in flight), then the timer
  *     removes it from the store, and the next sync deletes its state.
- *  3. Installed SAs the store no longer has are deleted.
+ *  3. Installed SAs the store no longer has are deleted. An SA the store
+ *     lists again after a rekey made it dying (a re-registration) is no
+ *     longer dying: only SAs the store marks dying are ever retired.
  *  4. When an active SA reaches its soft lifetime and no rekey has made it
  *     dying, user space is told (KEYS_EXPIRING) so it can re-register.
+ *
+ * An installed SPI that the store lists with another key or other
+ * parameters (a re-registration after the key server lost or reset its
+ * state) is replaced: its old state is deleted and the new one installed,
+ * counted as SA_REPLACED. xfrm cannot hold two states with one SPI for one
+ * destination, so the swap is not make-before-break; the old state was
+ * wrong anyway. Entries remember what their state was made from as a
+ * keyed digest (a per-boot random SipHash key), never as a key copy.
  *
  * SAs that this host may send on carry the group's reqid (the output policy
  * template's); SAs it only receives on carry reqid 0, so that the output
@@ -38,6 +48,8 @@
  */
 
 #include <linux/jiffies.h>
+#include <linux/random.h>
+#include <linux/siphash.h>
 #include <linux/slab.h>
 #include <linux/gkm.h>
 
@@ -97,6 +109,33 @@ static bool gkm_apply_sends_on(const struct gkm_group *group,
 		return false;
 	return !(sa->pol.flags & GKM_SA_F_SENDER) ||
 	       sa->pol.sender_id == group->ks->sender_id;
+}
+
+/* What an SA's xfrm state is made from: its key, parameters and reqid. */
+static u64 gkm_apply_digest(const struct gkm_group *group, const struct gkm_sa *sa)
+{
+	static siphash_key_t digest_key;
+	struct {
+		u8 key[GKM_KEY_MAX_LEN];
+		u32 soft, hard, sender_id;
+		u16 flags;
+		u8 transform, key_len, sends_on;
+	} d;
+	u64 h;
+
+	get_random_once(&digest_key, sizeof(digest_key));
+	memset(&d, 0, sizeof(d));
+	memcpy(d.key, sa->key, min_t(size_t, sa->key_len, sizeof(d.key)));
+	d.soft = sa->pol.soft;
+	d.hard = sa->pol.hard;
+	d.sender_id = sa->pol.sender_id;
+	d.flags = sa->pol.flags;
+	d.transform = sa->pol.transform;
+	d.key_len = sa->key_len;
+	d.sends_on = gkm_apply_sends_on(group, sa);
+	h = siphash(&d, sizeof(d), &digest_key);
+	memzero_explicit(&d, sizeof(d));
+	return h;
 }
 
 static struct xfrm_state *gkm_apply_install(struct gkm_group *group,
@@ -189,6 +228,16 @@ int gkm_apply_sync(struct gkm_group *group, bool registration,
 			gsa->activate_at = now;
 			if (!registration && sa->pol.atd && gkm_apply_sends_on(group, sa))
 				gsa->activate_at = arrival + sa->pol.atd * HZ;
+		} else if (gsa->x && gsa->digest != gkm_apply_digest(group, sa)) {
+			/* Same SPI, other key or parameters: replace (see top). */
+			gkm_sa_delete(gsa->x);
+			gsa->x = NULL;
+			gsa->this_sync = true;
+			gsa->activate_at = now;
+			gsa->dying_since = 0;
+			gsa->expiring_at = 0;
+			gsa->expiring_sent = false;
+			gkm_stats_count(&group->stats, GKM_STAT_SA_REPLACED);
 		}
 		if (gsa->x)
 			continue;
@@ -207,6 +256,7 @@ int gkm_apply_sync(struct gkm_group *group, bool registration,
 			goto undo;
 		}
 		gsa->x = x;
+		gsa->digest = gkm_apply_digest(group, sa);
 		gsa->this_sync = true;
 		gsa->added = now;
 		if (sa->pol.soft)
@@ -226,9 +276,12 @@ int gkm_apply_sync(struct gkm_group *group, bool registration,
 			if (!gsa->dying_since)
 				gsa->dying_since = now ? now : 1;
 			gkm_apply_arm(group, gsa->dying_since + sa->pol.dtd * HZ, &next);
-		} else if (gsa->expiring_at && !gsa->expiring_sent) {
-			gkm_apply_arm(group, gsa->expiring_at, &next);
+			continue;
 		}
+		/* Listed as active again (a re-registration): not dying. */
+		gsa->dying_since = 0;
+		if (gsa->expiring_at && !gsa->expiring_sent)
+			gkm_apply_arm(group, gsa->expiring_at, &next);
 	}
 
 	/* The previous KEK is accepted for its deactivation delay only. */
@@ -281,7 +334,8 @@ static void gkm_apply_timer_work(struct work_struct *work)
 		if (!gsa->dying_since)
 			continue;
 		sa = gkm_keystore_find_sa(ks, gsa->spi);
-		if (sa && time_after_eq(now, gsa->dying_since + sa->pol.dtd * HZ))
+		if (sa && sa->state == GKM_SA_DYING &&
+		    time_after_eq(now, gsa->dying_since + sa->pol.dtd * HZ))
 			gkm_keystore_remove_sa(ks, gsa->spi);
 	}
 	list_for_each_entry(gsa, &group->apply.sas, node) {

@@ -22,6 +22,7 @@ struct gkm_apply_sa {
 	struct list_head node;		/* on gkm_apply.sas */
 	u32 spi;
 	struct xfrm_state *x;
+	u64 digest;			/* of what @x was made from, see apply.c */
 	unsigned long added;		/* jiffies when installed */
 	unsigned long activate_at;	/* jiffies; install then (senders) */
 	unsigned long dying_since;	/* jiffies; 0 = not dying */

@@ -222,6 +222,88 @@ TEST_F_TIMEOUT(rekey, rekey_installs_new_sa_then_retires_the_old_one, KT_TIMEOUT
 	EXPECT_EQ(1, st.stats[GKM_STAT_SA_REMOVED]);
 }
 
+/* Does gk-m1's xfrm state for @spi carry @key (AES key || salt)? */
+static bool xfrm_key_is(uint32_t spi, const uint8_t *key, int len)
+{
+	char out[4096], hex[2 * GKM_KEY_MAX_LEN + 3] = "0x";
+
+	for (int i = 0; i < len; i++)
+		sprintf(hex + 2 + 2 * i, "%02x", key[i]);
+	if (kt_sh_out(out, sizeof(out), "ip -n gk-m1 xfrm state list spi 0x%x", spi))
+		return false;
+	return strstr(out, hex) != NULL;
+}
+
+/*
+ * A key server that lost or reset its state hands out an SPI the member
+ * already has, with another key: the member's state must carry the new
+ * key (counted SA_REPLACED), and the same registration again changes
+ * nothing.
+ */
+TEST_F_TIMEOUT(rekey, registration_reusing_an_spi_with_another_key_replaces_it, KT_TIMEOUT)
+{
+	struct kt_status st;
+	uint8_t old_key[GKM_KEY_MAX_LEN];
+	int len;
+
+	memcpy(old_key, self->gcks.tek.key, self->gcks.tek.len);
+	ASSERT_TRUE(xfrm_key_is(SPI0, old_key, self->gcks.tek.len));
+	gkm_ossl_random(self->gcks.tek.key, self->gcks.tek.len);
+	len = kt_gcks_registration(&self->gcks, GKM_ROLE_RECEIVER, self->buf,
+				   sizeof(self->buf));
+	ASSERT_LT(0, len);
+	ASSERT_EQ(0, kt_group_set(&self->m1, GROUP, self->buf, len, self->key));
+	EXPECT_TRUE(xfrm_key_is(SPI0, self->gcks.tek.key, self->gcks.tek.len));
+	EXPECT_FALSE(xfrm_key_is(SPI0, old_key, self->gcks.tek.len));
+	ASSERT_EQ(0, kt_group_status(&self->m1, GROUP, &st));
+	EXPECT_EQ(1, st.stats[GKM_STAT_SA_REPLACED]);
+	EXPECT_EQ(1, st.nsas);
+
+	ASSERT_EQ(0, kt_group_set(&self->m1, GROUP, self->buf, len, self->key));
+	ASSERT_EQ(0, kt_group_status(&self->m1, GROUP, &st));
+	EXPECT_EQ(1, st.stats[GKM_STAT_SA_REPLACED]);
+	EXPECT_TRUE(xfrm_key_is(SPI0, self->gcks.tek.key, self->gcks.tek.len));
+}
+
+/*
+ * A rekey makes the registration's SA dying; a re-registration then lists
+ * it as the active SA again. It must stay installed past the deactivation
+ * delay the rekey started: only SAs the store marks dying are retired.
+ */
+TEST_F_TIMEOUT(rekey, sa_listed_again_after_a_rekey_is_not_retired, KT_TIMEOUT)
+{
+	const int dtd = self->gcks.reg_dtd;
+	struct gkm_key reg_tek = self->gcks.tek;
+	struct kt_status st;
+	int len, i;
+
+	len = kt_gcks_rekey(&self->gcks, 0, 5, self->buf, sizeof(self->buf));
+	ASSERT_LT(0, len);
+	ASSERT_EQ(0, send_rekey(self, self->buf, len));
+	ASSERT_EQ(0, kt_wait_msg_id(&self->m1, GROUP, 2, 5000));
+	ASSERT_TRUE(kt_xfrm_has_spi("gk-m1", SPI0 + 1));
+
+	/* Registered again with the registration's SA only (message id 2). */
+	self->gcks.spi = SPI0;
+	self->gcks.tek = reg_tek;
+	len = kt_gcks_registration(&self->gcks, GKM_ROLE_RECEIVER, self->buf,
+				   sizeof(self->buf));
+	ASSERT_LT(0, len);
+	ASSERT_EQ(0, kt_group_set(&self->m1, GROUP, self->buf, len, self->key));
+	EXPECT_FALSE(kt_xfrm_has_spi("gk-m1", SPI0 + 1));
+
+	/* Past the rekey's deactivation delay for SPI0 (and a margin). */
+	for (i = 0; i < (dtd + 5) * 10 && kt_xfrm_has_spi("gk-m1", SPI0); i++)
+		usleep(100000);
+	EXPECT_TRUE(kt_xfrm_has_spi("gk-m1", SPI0));
+	ASSERT_EQ(0, kt_group_status(&self->m1, GROUP, &st));
+	EXPECT_EQ(GKM_STATE_ACTIVE, st.state);
+	ASSERT_EQ(1, st.nsas);
+	EXPECT_EQ(SPI0, st.sas[0].spi);
+	EXPECT_EQ(1, st.sas[0].installed);
+	EXPECT_EQ(0, st.stats[GKM_STAT_SA_REPLACED]);
+}
+
 TEST_F_TIMEOUT(rekey, forged_replayed_and_junk_datagrams_change_nothing, KT_TIMEOUT)
 {
 	EVP_PKEY *other = gkm_ossl_rsa_generate(2048);

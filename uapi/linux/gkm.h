@@ -154,6 +154,7 @@ enum gkm_stat {
 	GKM_STAT_STATUS_IN_SYNC,	/* status heartbeat: no newer message */
 	GKM_STAT_STATUS_MISSED,	/* verified status naming a newer message */
 	GKM_STAT_GCKS_KEY_INVALID,	/* not verified: GCKS key revoked or expired */
+	GKM_STAT_SA_REPLACED,	/* installed SPI listed again with another key */
 
 	__GKM_STAT_MAX
 };
