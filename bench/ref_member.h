@@ -9,7 +9,7 @@
  *      kernel's receive timestamp (SO_TIMESTAMPNS);
  *   2. the portable core (kmod/core) for the header checks, replay window,
  *      AES-GCM open, strict parse and key unwrap, with the OpenSSL crypto
- *      ops of lib/crypto_openssl.c, and the OpenSSL RSA signature verify;
+ *      ops of gkmd/crypto_openssl.c, and the OpenSSL RSA signature verify;
  *   3. XFRM_MSG_NEWSA for every new SA (ref_xfrm.h), acknowledged.
  *
  * The latency of one datagram is from its receive timestamp to the

@@ -125,8 +125,9 @@ FUZZ_BINS := $(patsubst selftests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_CFLAGS := $(filter-out -O2,$(USER_CFLAGS)) -O1 -fsanitize=fuzzer,address,undefined \
 	-fno-sanitize-recover=all
 
-# The fuzz targets play the key server too (its encoder builds the inputs).
-FUZZ_LIB_SRCS := $(LIB_SRCS) gkmd/wire_encode.c
+# The fuzz targets play the key server too (its encoder and OpenSSL crypto
+# ops build the inputs).
+FUZZ_LIB_SRCS := $(LIB_SRCS) gkmd/wire_encode.c gkmd/crypto_openssl.c
 
 $(BUILD)/fuzz/%: selftests/fuzz/%.c $(FUZZ_LIB_SRCS) $(HDRS) | ksft
 	@mkdir -p $(dir $@)

@@ -2,7 +2,7 @@
 /*
  * Crypto operations the portable core needs, as a table of function
  * pointers.  The kernel fills it with the kernel crypto API, userspace with
- * OpenSSL (lib/crypto_openssl.c).  The core never implements a
+ * OpenSSL (gkmd/crypto_openssl.c).  The core never implements a
  * primitive itself.
  *
  * Every buffer the core passes here lives inside a caller-allocated

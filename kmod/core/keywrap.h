@@ -8,7 +8,7 @@
  * provides: the kernel's AES library in gkm.ko, OpenSSL's AES in the
  * userspace tests, which check it against the RFC's section 4 vectors and
  * against OpenSSL's own wrap (selftests/unit/keywrap_test.c). Userspace
- * programs unwrap with OpenSSL (lib/crypto_openssl.c), never with this.
+ * code (the tests and benchmarks) unwraps with OpenSSL (gkmd/crypto_openssl.c).
  */
 #ifndef _GKM_CORE_KEYWRAP_H
 #define _GKM_CORE_KEYWRAP_H

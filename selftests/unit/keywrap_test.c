@@ -58,7 +58,7 @@ static int unwrap(const u8 *kek, u32 kek_len, const u8 *src, u32 len, u8 *dst)
 	return ret;
 }
 
-/* OpenSSL's RFC 3394 wrap (the key server's, lib/crypto_openssl.c). */
+/* OpenSSL's RFC 3394 wrap (the key server's, gkmd/crypto_openssl.c). */
 static int ossl_wrap(const u8 *kek, u32 kek_len, const u8 *src, u32 len, u8 *dst)
 {
 	struct gkm_crypto c;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * OpenSSL 3 implementation of struct gkm_crypto_ops (kmod/core/crypto.h),
- * plus the few key/certificate helpers gkmd, gkmctl and the tests need.
+ * plus the few key/certificate helpers gkmd and the tests need.  gkmd-only:
+ * gkmctl never encrypts, signs or unwraps (the kernel does, for members).
  * Public and private keys are EVP_PKEY pointers.
  */
 #ifndef _GKM_CRYPTO_OPENSSL_H
