@@ -81,11 +81,6 @@ void gkm_scratch_put(struct gkm_scratch *s)
 	wake_up(&gkm_scratch_wait);
 }
 
-int gkm_scratch_count(void)
-{
-	return READ_ONCE(gkm_scratch_allocated);
-}
-
 void gkm_scratch_exit(void)
 {
 	struct gkm_scratch *s, *tmp;

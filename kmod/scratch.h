@@ -38,7 +38,5 @@ struct gkm_scratch *gkm_scratch_get(void);
 void gkm_scratch_put(struct gkm_scratch *s);
 /* Module unload: every entry has been returned. */
 void gkm_scratch_exit(void);
-/* Entries allocated now (tests, GKM_CMD_GROUP_GET has no use for it). */
-int gkm_scratch_count(void);
 
 #endif /* _GKM_SCRATCH_H */
