@@ -20,8 +20,11 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: gkmd [-c FILE] [--check-config]\n"
+		   "       gkmd --version | --help\n"
 		   "  -c, --config FILE   configuration (default /etc/gkm/gkmd.conf)\n"
-		   "      --check-config  validate the configuration and exit\n");
+		   "      --check-config  validate the configuration and exit\n"
+		   "      --version       print the version and exit\n"
+		   "  -h, --help          print this help and exit\n");
 }
 
 static int load_signer(struct gkmd *d)

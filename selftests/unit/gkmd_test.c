@@ -995,6 +995,21 @@ TEST_F_TIMEOUT(gkmd, config_errors, UT_TIMEOUT)
 	EXPECT_EQ(0, ut_sh("grep -q 'signing_key must be an EC P-256 key' %s", out));
 }
 
+/* gkmd(8)'s synopsis: --help names every option, --version says VERSION. */
+TEST(usage_and_version)
+{
+	ASSERT_EQ(0, ut_find_program(gkmd_bin, "GKMD", "gkmd"));
+	EXPECT_EQ(0, ut_sh("%s --help | grep -qF -e '-c, --config FILE'", gkmd_bin));
+	EXPECT_EQ(0, ut_sh("%s --help | grep -qF -e '--check-config'", gkmd_bin));
+	EXPECT_EQ(0, ut_sh("%s --help | grep -qF -e '--version'", gkmd_bin));
+	EXPECT_EQ(0, ut_sh("%s --help | grep -qF -e '-h, --help'", gkmd_bin));
+	EXPECT_EQ(0, ut_sh("test \"$(%s --version)\" = 'gkmd %s'", gkmd_bin, GKM_VERSION));
+	/* A wrong option or operand: the usage on stderr, exit 2. */
+	EXPECT_EQ(2, ut_sh("%s --bogus 2>/dev/null", gkmd_bin));
+	EXPECT_EQ(0, ut_sh("%s extra 2>&1 >/dev/null | grep -qF -e '--version | --help'",
+			   gkmd_bin));
+}
+
 /* store = etcd and [etcd]: every mistake named at its line. */
 TEST_F_TIMEOUT(gkmd, config_errors_etcd, UT_TIMEOUT)
 {
