@@ -2,10 +2,12 @@
 /*
  * Member groups: creation, lookup and removal within one namespace. This
  * file owns a group's lifetime and nothing of what happens during it:
- * receive.c, apply.c and stats.c own their parts of struct gkm_group and
- * never call back in here. Every group is counted in gkm_groups_live and
- * logged as created/destroyed (pr_debug) so that tests can prove that
- * nothing leaks.
+ * receive.c, apply.c and stats.c own their parts of struct gkm_group. The
+ * only calls back in here are to the key-store helpers (gkm_group_commit(),
+ * gkm_group_scratch_alloc/_free()), which own the stores' memory and call
+ * nothing of receive.c's or apply.c's. Every group is counted in
+ * gkm_groups_live and logged as created/destroyed (pr_debug) so that
+ * tests can prove that nothing leaks.
  */
 
 #include <linux/slab.h>
