@@ -58,6 +58,7 @@
 #include "sa.h"
 #include "stats.h"
 #include "events.h"
+#include "keys.h"
 
 /* How long an incomplete (fragmented) rekey may stay incomplete. */
 #define GKM_PENDING_TIMEOUT	(10 * HZ)
@@ -384,7 +385,7 @@ int gkm_apply_registration(struct gkm_group *group,
 	} else {
 		group->state = GKM_STATE_ACTIVE;
 	}
-	gkm_group_scratch_free(group);
+	gkm_keys_scratch_free(group);
 	return ret;
 }
 

@@ -2,16 +2,13 @@
 /*
  * Member groups: creation, lookup and removal within one namespace. This
  * file owns a group's lifetime and nothing of what happens during it:
- * receive.c, apply.c and stats.c own their parts of struct gkm_group. The
- * only calls back in here are to the key-store helpers (gkm_group_commit(),
- * gkm_group_scratch_alloc/_free()), which own the stores' memory and call
- * nothing of receive.c's or apply.c's. Every group is counted in
+ * receive.c, apply.c, stats.c and keys.c own their parts of struct
+ * gkm_group and never call back in here. Every group is counted in
  * gkm_groups_live and logged as created/destroyed (pr_debug) so that
  * tests can prove that nothing leaks.
  */
 
 #include <linux/slab.h>
-#include <linux/vmalloc.h>
 #include <linux/lockdep.h>
 #include <linux/gkm.h>
 
@@ -21,6 +18,7 @@
 #include "receive.h"
 #include "apply.h"
 #include "stats.h"
+#include "keys.h"
 
 static atomic_t gkm_groups_live = ATOMIC_INIT(0);
 
@@ -60,105 +58,16 @@ struct gkm_group *gkm_group_find(struct gkm_net *gn, u32 id)
 	return NULL;
 }
 
-/*
- * The key store of every group that has not registered yet: empty, never
- * written (every writer of a live store needs a registration first), and
- * never freed. A group's own store is allocated when it registers, sized
- * for what it holds (gkm_group_store_alloc()).
- */
-static struct gkm_keystore gkm_group_no_keys;
-
-/*
- * A compact store with room for @nkeys keys, rounded up to what its
- * allocation holds anyway; from the slab up to a page, from vmalloc
- * (order-0 pages) beyond, so that no group ever needs a higher-order
- * allocation. Charged to the caller's (or the active) memory cgroup.
- */
-static struct gkm_keystore *gkm_group_store_alloc(u32 nkeys)
-{
-	size_t size = kmalloc_size_roundup(gkm_keystore_size(max_t(u32, nkeys, 1)));
-	struct gkm_keystore *ks;
-	u32 cap;
-
-	cap = min_t(size_t, (size - gkm_keystore_size(0)) / sizeof(struct gkm_key),
-		    GKM_WIRE_MAX_KEYS);
-	size = gkm_keystore_size(cap);
-	if (size <= PAGE_SIZE)
-		ks = kmalloc(size, GFP_KERNEL_ACCOUNT);
-	else
-		ks = __vmalloc(size, GFP_KERNEL_ACCOUNT);
-	if (ks)
-		gkm_keystore_init_compact(ks, cap);
-	return ks;
-}
-
-static void gkm_group_store_free(struct gkm_keystore *ks)
-{
-	if (!ks || ks == &gkm_group_no_keys)
-		return;
-	gkm_keystore_wipe(ks);
-	kvfree(ks);
-}
-
 /* Frees what gkm_group_create() allocated; no reader can see the group. */
 static void gkm_group_free(struct gkm_group *group)
 {
 	gkm_receive_free(group);
-	gkm_group_store_free(group->ks);
-	gkm_group_store_free(group->scratch);
+	gkm_keys_free(group);
 	gkm_stats_free(&group->stats);
 	gkm_account_uncharge(&group->acct);
 	gkm_account_release(&group->acct);
 	memzero_explicit(group, sizeof(*group));
 	kmem_cache_free(gkm_group_cache, group);
-}
-
-int gkm_group_scratch_alloc(struct gkm_group *group,
-			    const struct gkm_keystore *from)
-{
-	lockdep_assert_held(&group->lock);
-	gkm_group_scratch_free(group);
-	group->scratch = gkm_group_store_alloc(from->nkeys);
-	if (!group->scratch)
-		return -ENOMEM;
-	/* Fails only for the memory of the SAs (the store has room). */
-	if (!gkm_keystore_copy(group->scratch, from)) {
-		gkm_group_scratch_free(group);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-void gkm_group_scratch_free(struct gkm_group *group)
-{
-	gkm_group_store_free(group->scratch);
-	group->scratch = NULL;
-}
-
-/*
- * Publish @staged (a full store, borrowed) as the group's keys: in place
- * when the live store has room, else in a new store that replaces it.
- * Every reader of gkm_group.ks holds gkm_group.lock, as the caller does,
- * so the old store can be freed at once. On failure (no memory) nothing
- * changes: the datagram is lost as if it had not arrived.
- */
-bool gkm_group_commit(struct gkm_group *group, struct gkm_keystore *staged)
-{
-	struct gkm_keystore *ks;
-
-	lockdep_assert_held(&group->lock);
-	if (group->ks != &gkm_group_no_keys &&
-	    staged->nkeys <= gkm_keystore_cap(group->ks))
-		return gkm_keystore_commit(group->ks, staged);
-	ks = gkm_group_store_alloc(staged->nkeys);
-	if (!ks) {
-		gkm_keystore_wipe(staged);
-		return false;
-	}
-	gkm_keystore_commit(ks, staged);
-	gkm_group_store_free(group->ks);
-	group->ks = ks;
-	return true;
 }
 
 int gkm_group_create(struct gkm_net *gn, struct net *net, u32 id,
@@ -195,7 +104,7 @@ int gkm_group_create(struct gkm_net *gn, struct net *net, u32 id,
 	gkm_stats_init(&group->stats);
 	gkm_apply_init(group);
 
-	group->ks = &gkm_group_no_keys;
+	gkm_keys_init(group);
 	ret = gkm_receive_init(group, extack);
 	if (ret)
 		goto err_free;

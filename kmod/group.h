@@ -55,13 +55,13 @@ struct gkm_group_cfg {
  *   @rx and @apply that say so: the receive worker, the apply timer and
  *   netlink requests take it, one at a time;
  * - @state: written by apply.c only (ACTIVE on registration, OUT_OF_SYNC);
- * - @ks: the key store, allocated and freed here, sized for the keys it
- *   holds (a shared empty one until the group registers); replaced by
+ * - @ks: the key store, allocated and freed by keys.c, sized for the keys
+ *   it holds (a shared empty one until the group registers); replaced by
  *   receive.c (registrations, through apply.c's swap, and
- *   gkm_group_commit() for datagrams), edited by apply.c's timer
+ *   gkm_keys_commit() for datagrams), edited by apply.c's timer
  *   (retiring dying SAs and the previous KEK). Only read under @lock;
  * - @scratch: NULL but during a registration, when it holds the store
- *   apply.c swaps in (gkm_group_scratch_alloc/_free); datagrams are
+ *   apply.c swaps in (gkm_keys_scratch_alloc/_free); datagrams are
  *   staged in a store borrowed from the worker pool (scratch.h);
  * - @acct: who pays (account.h), fixed from creation on;
  * - @rx: receive.c; @apply: apply.c; @stats: stats.c (its own locking).
@@ -108,20 +108,6 @@ void gkm_group_unlink(struct gkm_net *gn, struct gkm_group *group,
 		      struct list_head *batch);
 void gkm_group_unlink_all(struct gkm_net *gn, struct list_head *batch);
 void gkm_group_destroy(struct list_head *batch, bool wait);
-/*
- * A store for @group->scratch holding a copy of @from (a registration
- * loaded into a borrowed store), charged to the group's owner; freed,
- * wiped, by gkm_group_scratch_free(). Caller holds gkm_group.lock.
- */
-int gkm_group_scratch_alloc(struct gkm_group *group,
-			    const struct gkm_keystore *from);
-void gkm_group_scratch_free(struct gkm_group *group);
-/*
- * Commit a staged update (gkm_keystore_stage() in a borrowed full store)
- * into @group->ks, growing it when needed; false if it could not (no
- * memory: nothing changed). Caller holds gkm_group.lock.
- */
-bool gkm_group_commit(struct gkm_group *group, struct gkm_keystore *staged);
 int gkm_group_live_count(void);
 
 #endif /* _GKM_GROUP_H */

@@ -43,6 +43,7 @@
 #include "stats.h"
 #include "events.h"
 #include "scratch.h"
+#include "keys.h"
 
 struct gkm_rx_cb {
 	u64 arrival_ns;
@@ -417,9 +418,9 @@ static void gkm_receive_one(struct gkm_group *group, struct sk_buff *skb,
 			gkm_keystore_wipe(&s->ks);
 			err = GKM_E_INTERNAL;
 		}
-		if (gkm_keystore_must_commit(err) && !gkm_group_commit(group, &s->ks))
+		if (gkm_keystore_must_commit(err) && !gkm_keys_commit(group, &s->ks))
 			err = GKM_E_INTERNAL;
-		/* gkm_group_commit() may have replaced the store. */
+		/* gkm_keys_commit() may have replaced the store. */
 		gkm_auth_publish(&group->rx.auth, group->ks);
 	}
 	gkm_receive_count(group, err);
@@ -528,18 +529,18 @@ int gkm_receive_registration(struct gkm_group *group, const u8 *blob,
 	if (ret)
 		goto out;
 	/* group->scratch: a store of its own for apply.c to swap in. */
-	ret = gkm_group_scratch_alloc(group, &s->ks);
+	ret = gkm_keys_scratch_alloc(group, &s->ks);
 	if (ret)
 		goto out;
 	ret = gkm_auth_prepare(&group->rx.auth, group->scratch);
 	if (ret) {
-		gkm_group_scratch_free(group);
+		gkm_keys_scratch_free(group);
 		gkm_auth_publish(&group->rx.auth, group->ks);
 		NL_SET_ERR_MSG(extack, "cannot key AES-GCM with the registration's KEK");
 		goto out;
 	}
 	ret = gkm_apply_registration(group, extack);
-	gkm_group_scratch_free(group);
+	gkm_keys_scratch_free(group);
 	/* Either way (a failed one left the store as it was). */
 	gkm_auth_publish(&group->rx.auth, group->ks);
 	if (ret)

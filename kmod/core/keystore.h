@@ -166,7 +166,7 @@ static inline bool gkm_keystore_must_commit(enum gkm_wire_err err)
 /*
  * Move @staged into @live (the SAs change owner, @live's old contents are
  * wiped) and leave @staged empty.  @live must have room for @staged's keys
- * (the kernel grows it first: gkm_group_commit()); if it has not, nothing
+ * (the kernel grows it first: gkm_keys_commit()); if it has not, nothing
  * is committed, @staged is wiped and false is returned.  Never allocates.
  */
 bool gkm_keystore_commit(struct gkm_keystore *live,
