@@ -49,6 +49,7 @@
 
 #include "reg_client.h"
 #include "reg_proto.h"
+#include "bench_clock.h"
 #include <linux/gkm_wire.h>
 
 #define PORT		47278
@@ -61,22 +62,6 @@ static char dir[128];
 static unsigned int N = 10000, P = 4;
 static X509 *ca_cert, **certs;
 static EVP_PKEY *ca_key, *member_key;
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* ---- certificates --------------------------------------------------------------- */
 
@@ -248,7 +233,7 @@ static int tls_only(struct tls_only *t)
 		SSL_set_accept_state(s);
 		SSL_set_connect_state(c);
 		for (int round = 0; round < 20 && !(sdone && cdone); round++) {
-			double t0 = cpu_s(), t1;
+			double t0 = bench_clock_s(CLOCK_THREAD_CPUTIME_ID), t1;
 			int r;
 
 			if (!cdone) {
@@ -257,7 +242,7 @@ static int tls_only(struct tls_only *t)
 				if (r <= 0 && SSL_get_error(c, r) != SSL_ERROR_WANT_READ)
 					break;
 			}
-			t1 = cpu_s();
+			t1 = bench_clock_s(CLOCK_THREAD_CPUTIME_ID);
 			cli += t1 - t0;
 			if (!sdone) {
 				r = SSL_do_handshake(s);
@@ -265,7 +250,7 @@ static int tls_only(struct tls_only *t)
 				if (r <= 0 && SSL_get_error(s, r) != SSL_ERROR_WANT_READ)
 					break;
 			}
-			srv += cpu_s() - t1;
+			srv += bench_clock_s(CLOCK_THREAD_CPUTIME_ID) - t1;
 		}
 		/* TLS 1.3: the server is done once it has the client's Finished. */
 		SSL_free(s);
@@ -368,7 +353,7 @@ static void cc_end(struct heap *h, struct cc *c, int64_t ms)
 	cc_close(c);
 	if (ms < 0)
 		return;
-	c->next = now_s() + ms / 1000.0;
+	c->next = bench_clock_s(CLOCK_MONOTONIC) + ms / 1000.0;
 	heap_push(h, c);
 }
 
@@ -385,7 +370,7 @@ static int cc_start(int ep, struct cc *c)
 	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) && errno != EINPROGRESS)
 		return -1;
 	c->ph = CONNECTING;
-	c->deadline = now_s() + ATTEMPT_TIMEOUT_S;
+	c->deadline = bench_clock_s(CLOCK_MONOTONIC) + ATTEMPT_TIMEOUT_S;
 	return epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev);
 }
 
@@ -472,7 +457,7 @@ static void cc_step(int ep, struct heap *h, SSL_CTX *ctx, struct cc *c)
 			if (c->got >= want) {
 				r->last_status = rh.status;
 				if (rh.status == GKM_REG_OK) {
-					r->done = now_s() - t0;
+					r->done = bench_clock_s(CLOCK_MONOTONIC) - t0;
 					cc_end(h, c, -1);
 				} else if (rh.status == GKM_REG_BUSY) {
 					r->busy++;
@@ -524,8 +509,8 @@ static void crowd_process(unsigned int p)
 		heap_push(&h, c);
 	}
 	left = mine;
-	while (left && now_s() < t0 + GIVE_UP_S) {
-		double now = now_s();
+	while (left && bench_clock_s(CLOCK_MONOTONIC) < t0 + GIVE_UP_S) {
+		double now = bench_clock_s(CLOCK_MONOTONIC);
 		int timeout = 100, n;
 
 		while (h.n && h.a[0]->next <= now) {
@@ -537,14 +522,14 @@ static void crowd_process(unsigned int p)
 			}
 		}
 		if (h.n) {
-			double d = (h.a[0]->next - now_s()) * 1000;
+			double d = (h.a[0]->next - bench_clock_s(CLOCK_MONOTONIC)) * 1000;
 
 			timeout = d < 0 ? 0 : d < 100 ? (int)d + 1 : 100;
 		}
 		n = epoll_wait(ep, ev, 256, timeout);
 		for (int i = 0; i < n; i++)
 			cc_step(ep, &h, ctx, ev[i].data.ptr);
-		now = now_s();
+		now = bench_clock_s(CLOCK_MONOTONIC);
 		if (now - last_scan > 0.1) {
 			left = 0;
 			for (unsigned int i = 0; i < mine; i++) {
@@ -762,7 +747,7 @@ int main(int argc, char **argv)
 		res[i].done = -1;
 	}
 	cpu0 = proc_cpu_s(gpid);
-	t0 = now_s() + 0.5;		/* after every fork */
+	t0 = bench_clock_s(CLOCK_MONOTONIC) + 0.5;		/* after every fork */
 	for (unsigned int i = 0; i < P; i++) {
 		kids[i] = fork();
 		if (!kids[i])

@@ -43,25 +43,10 @@
 #include "gkmd.h"
 #include "wire_encode.h"
 #include "reg_client.h"
+#include "bench_clock.h"
 
 int64_t gkmd_wall(void) { return (int64_t)time(NULL); }
 void gkmd_log(const char *fmt, ...) { (void)fmt; }
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double cpu_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /* Part 2: one algorithm's figures. */
 struct leave_cpu {
@@ -119,7 +104,7 @@ static int leave_cpu_bench(struct leave_cpu *r, uint32_t n)
 		return -1;
 	free(slots);
 
-	c0 = cpu_s();
+	c0 = bench_clock_s(CLOCK_PROCESS_CPUTIME_ID);
 	for (int i = 0; i < R; i++) {
 		uint32_t leave = (uint32_t)(((uint64_t)i * 7919) % n);
 		struct lkh_rekey rk;
@@ -137,18 +122,18 @@ static int leave_cpu_bench(struct leave_cpu *r, uint32_t n)
 			return -1;
 		total += nf;
 	}
-	r->leave_us = (cpu_s() - c0) / R * 1e6;
+	r->leave_us = (bench_clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0) / R * 1e6;
 	r->frags = (double)total / R;
 
 	memset(msg, 0x5a, sizeof(msg));
-	c0 = cpu_s();
+	c0 = bench_clock_s(CLOCK_PROCESS_CPUTIME_ID);
 	for (int i = 0; i < S; i++) {
 		sig_len = sizeof(sig);
 		if (d.crypto.ops->sign(d.crypto.priv, d.signer, r->sig_alg, msg,
 				       sizeof(msg), sig, &sig_len))
 			return -1;
 	}
-	r->sign_us = (cpu_s() - c0) / S * 1e6;
+	r->sign_us = (bench_clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0) / S * 1e6;
 	gkmd_tree_image_free(&g.stored);
 	lkh_free(g.tree);
 	EVP_PKEY_free(d.signer);
@@ -188,7 +173,7 @@ static int rekey_bench(double *msgs_s, double *dgrams_s, double *frags_avg)
 	if (gkmd_store_open(&d) || gkmd_store_begin(&d) ||
 	    gkmd_store_save_group(&d, &g) || gkmd_store_commit(&d))
 		return -1;
-	t0 = now_s();
+	t0 = bench_clock_s(CLOCK_MONOTONIC);
 	for (int i = 0; i < R; i++) {
 		struct lkh_tree *t = lkh_clone(g.tree), *old = g.tree;
 		uint32_t leave = (uint32_t)((i * 7919) % N);
@@ -222,7 +207,7 @@ static int rekey_bench(double *msgs_s, double *dgrams_s, double *frags_avg)
 			return -1;
 		lkh_rekey_release(&rk);
 	}
-	t0 = now_s() - t0;
+	t0 = bench_clock_s(CLOCK_MONOTONIC) - t0;
 	*msgs_s = R / t0;
 	*dgrams_s = total / t0;
 	*frags_avg = (double)total / R;
@@ -317,14 +302,14 @@ static int reg_bench(const char *gkmd, double *regs_s)
 		_exit(127);
 	}
 	usleep(500000);
-	t0 = now_s();
+	t0 = bench_clock_s(CLOCK_MONOTONIC);
 	for (long i = 0; i < NID; i++)
 		pthread_create(&th[i], NULL, client, (void *)i);
 	sleep(4);
 	stop_flag = true;
 	for (int i = 0; i < NID; i++)
 		pthread_join(th[i], NULL);
-	t0 = now_s() - t0;
+	t0 = bench_clock_s(CLOCK_MONOTONIC) - t0;
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 	*regs_s = reg_ops / t0;

@@ -28,6 +28,7 @@
 #include <linux/gkm_wire.h>
 
 #include "lkh.h"
+#include "bench_clock.h"
 
 /* A WRAPPED_KEY TLV carrying a 32-byte KEK (Documentation/protocol.rst). */
 #define WIRE_KEY_BYTES	(GKM_TLV_HDR_LEN + GKM_TLV_WRAPPED_HDR_LEN + \
@@ -46,22 +47,6 @@ static void die(const char *what)
 {
 	fprintf(stderr, "lkh_bench: %s\n", what);
 	exit(1);
-}
-
-static double cpu_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static double wall_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static uint64_t prng = 0x1234567;
@@ -258,10 +243,10 @@ static void run(struct result *res, unsigned int d, uint32_t n)
 	lkh_rekey_init(&tmp);
 	if (lkh_new(&t, &cfg))
 		die("lkh_new");
-	w0 = wall_now();
+	w0 = bench_clock_s(CLOCK_MONOTONIC);
 	if (lkh_reserve(t, n) || lkh_batch(t, NULL, 0, n, NULL, slots, 0, &tmp))
 		die("initial registration");
-	res->build_s = wall_now() - w0;
+	res->build_s = bench_clock_s(CLOCK_MONOTONIC) - w0;
 	lkh_rekey_reset(&tmp);
 	res->h = lkh_height(t);
 	res->bound = lkh_leave_bound(t);
@@ -285,19 +270,19 @@ static void run(struct result *res, unsigned int d, uint32_t n)
 			die("member path");
 		nheld++;
 		lkh_rekey_reset(&rk);
-		c0 = cpu_now();
+		c0 = bench_clock_s(CLOCK_THREAD_CPUTIME_ID);
 		if (lkh_leave(t, slot, &rk))
 			die("leave");
-		c1 = cpu_now();
+		c1 = bench_clock_s(CLOCK_THREAD_CPUTIME_ID);
 		wrap_all(&rk);
-		c2 = cpu_now();
+		c2 = bench_clock_s(CLOCK_THREAD_CPUTIME_ID);
 		ndg = (rk.n + KEYS_PER_DGRAM - 1) / KEYS_PER_DGRAM;
 		for (size_t i = 0; i < ndg; i++)
 			sign_once();
-		c3 = cpu_now();
+		c3 = bench_clock_s(CLOCK_THREAD_CPUTIME_ID);
 		int opened = member_unwrap(&rk, held, nheld);
 
-		c4 = cpu_now();
+		c4 = bench_clock_s(CLOCK_THREAD_CPUTIME_ID);
 		push(&wr, (double)rk.n);
 		push(&wk, (double)rk.n_kek);
 		push(&tt, (c1 - c0) * 1e6);
@@ -344,11 +329,11 @@ static void run(struct result *res, unsigned int d, uint32_t n)
 			perm[i] = i;
 		/* mean signature cost, for the estimate */
 		{
-			double s0 = cpu_now();
+			double s0 = bench_clock_s(CLOCK_THREAD_CPUTIME_ID);
 
 			for (int i = 0; i < 20; i++)
 				sign_once();
-			sig_each = (cpu_now() - s0) / 20;
+			sig_each = (bench_clock_s(CLOCK_THREAD_CPUTIME_ID) - s0) / 20;
 		}
 		for (int r = 0; r < breps; r++) {
 			double c0, c1, c2;
@@ -361,12 +346,12 @@ static void run(struct result *res, unsigned int d, uint32_t n)
 				perm[j] = x;
 			}
 			lkh_rekey_reset(&rk);
-			c0 = cpu_now();
+			c0 = bench_clock_s(CLOCK_THREAD_CPUTIME_ID);
 			if (lkh_batch(t, perm, L, 0, NULL, NULL, 0, &rk))
 				die("batch leave");
-			c1 = cpu_now();
+			c1 = bench_clock_s(CLOCK_THREAD_CPUTIME_ID);
 			wrap_all(&rk);
-			c2 = cpu_now();
+			c2 = bench_clock_s(CLOCK_THREAD_CPUTIME_ID);
 			br->wraps += rk.n;
 			br->cpu_tree += c1 - c0;
 			br->cpu_wrap += c2 - c0;
@@ -417,7 +402,7 @@ int main(int argc, char **argv)
 	const char *out = argc > 1 ? argv[1] : "bench/out/lkh.json";
 	size_t nn = getenv("LKH_BENCH_QUICK") ? 3 : 4;
 	struct result res[3][4];
-	double t0 = wall_now(), sig_us;
+	double t0 = bench_clock_s(CLOCK_MONOTONIC), sig_us;
 	struct rusage ru;
 	FILE *f;
 
@@ -429,11 +414,11 @@ int main(int argc, char **argv)
 		die("OpenSSL setup");
 	RAND_bytes(sigbuf, sizeof(sigbuf));
 	{
-		double s0 = cpu_now();
+		double s0 = bench_clock_s(CLOCK_THREAD_CPUTIME_ID);
 
 		for (int i = 0; i < 50; i++)
 			sign_once();
-		sig_us = (cpu_now() - s0) / 50 * 1e6;
+		sig_us = (bench_clock_s(CLOCK_THREAD_CPUTIME_ID) - s0) / 50 * 1e6;
 	}
 
 	printf("LKH rekey cost (gkmd/lkh.c), OpenSSL %s\n",
@@ -473,7 +458,7 @@ int main(int argc, char **argv)
 	printf("single-leave times are p50 over the repetitions (+sig mean also shown); batch rows are means.\n");
 	printf("batch +signatures (estimate: datagrams x measured sign time) and member unwrap counts are in the JSON.\n");
 	printf("peak RSS %.1f MiB, total %.1f s\n", ru.ru_maxrss / 1024.0,
-	       wall_now() - t0);
+	       bench_clock_s(CLOCK_MONOTONIC) - t0);
 
 	mkdirs(out);
 	f = fopen(out, "w");
