@@ -283,14 +283,7 @@ static int ks_start(int i, const char *allow)
 		 /* a loaded TCG guest: 3 s (the default) flaps there */
 		 "lease_ttl = 9\n"
 		 "request_timeout_ms = 3000\n"
-		 "[group 1]\n"
-		 "control_address = " CTRL "\n"
-		 "control_port = 4079\n"
-		 "control_interface = eth0\n"
-		 "data_address = " DATA "\n"
-		 "activation_delay = 1\n"
-		 "deactivation_delay = 5\n"
-		 "batch_interval_ms = 200\n"
+		 KT_GKMD_GROUP("1", CTRL, "4079", DATA, "1", "5", "200")
 		 "status_interval = 2\n"
 		 "[authorize]\n"
 		 "allow = 1 sender snd\n%s",

@@ -100,14 +100,7 @@ static struct {
 
 static const char conf[] =
 	KT_GKMD_CONF("198.18.0.1")
-	"[group 1]\n"
-	"control_address = " CTRL "\n"
-	"control_port = 4079\n"
-	"control_interface = eth0\n"
-	"data_address = " DATA "\n"
-	"activation_delay = 1\n"
-	"deactivation_delay = 5\n"
-	"batch_interval_ms = 200\n"
+	KT_GKMD_GROUP("1", CTRL, "4079", DATA, "1", "5", "200")
 	"[authorize]\n"
 	"allow = 1 sender snd\n";
 

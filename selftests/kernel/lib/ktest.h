@@ -349,6 +349,21 @@ int kt_pki(const char *dir, const char *srv_san, const char *members);
 	"state_db = state.db\n" \
 	"admin_socket = gkmd.sock\n"
 
+/*
+ * A [group @id] section of a gkmd.conf: control channel @ctrl:@port on
+ * eth0, data address @data, activation and deactivation delays @act and
+ * @deact (s), batch interval @batch_ms; all string literals.
+ */
+#define KT_GKMD_GROUP(id, ctrl, port, data, act, deact, batch_ms) \
+	"[group " id "]\n" \
+	"control_address = " ctrl "\n" \
+	"control_port = " port "\n" \
+	"control_interface = eth0\n" \
+	"data_address = " data "\n" \
+	"activation_delay = " act "\n" \
+	"deactivation_delay = " deact "\n" \
+	"batch_interval_ms = " batch_ms "\n"
+
 /* A gkmd process in a namespace. */
 struct kt_gkmd {
 	char dir[128];		/* its files: gkmd.conf, gkmd.log, gkmd.sock, state.db */
