@@ -49,37 +49,36 @@ int gkm_enc_tlv(struct gkm_enc_buf *b, u16 type, const void *val, u32 len)
 
 #define CRIT(t) ((u16)((t) | GKM_TLV_CRITICAL))
 
+/*
+ * The fixed-size TLVs are laid out in a local @v (reserved bytes zeroed)
+ * and appended by gkm_enc_tlv().
+ */
 int gkm_enc_rekey_sa(struct gkm_enc_buf *b, const struct gkm_wire_rekey_sa *r)
 {
-	u8 *p = tlv_start(b, CRIT(GKM_TLV_REKEY_SA), GKM_TLV_REKEY_SA_LEN);
+	u8 v[GKM_TLV_REKEY_SA_LEN] = { 0 };
 
-	if (!p)
-		return b->err;
-	put_unaligned_be32(r->kek_id, p);
-	put_unaligned_be32(r->kek_ver, p + 4);
-	put_unaligned_be32(r->lifetime, p + 8);
-	put_unaligned_be32(r->dtd, p + 12);
-	return 0;
+	put_unaligned_be32(r->kek_id, v);
+	put_unaligned_be32(r->kek_ver, v + 4);
+	put_unaligned_be32(r->lifetime, v + 8);
+	put_unaligned_be32(r->dtd, v + 12);
+	return gkm_enc_tlv(b, CRIT(GKM_TLV_REKEY_SA), v, sizeof(v));
 }
 
 int gkm_enc_data_sa(struct gkm_enc_buf *b, const struct gkm_wire_sa *sa)
 {
-	u8 *p = tlv_start(b, CRIT(GKM_TLV_DATA_SA), GKM_TLV_DATA_SA_LEN);
+	u8 v[GKM_TLV_DATA_SA_LEN] = { 0 };
 
-	if (!p)
-		return b->err;
-	put_unaligned_be32(sa->spi, p);
-	p[4] = sa->transform;
-	p[5] = 0;
-	put_unaligned_be16(sa->flags, p + 6);
-	put_unaligned_be32(sa->tek_id, p + 8);
-	put_unaligned_be32(sa->tek_ver, p + 12);
-	put_unaligned_be32(sa->soft, p + 16);
-	put_unaligned_be32(sa->hard, p + 20);
-	put_unaligned_be32(sa->atd, p + 24);
-	put_unaligned_be32(sa->dtd, p + 28);
-	put_unaligned_be32(sa->sender_id, p + 32);
-	return 0;
+	put_unaligned_be32(sa->spi, v);
+	v[4] = sa->transform;
+	put_unaligned_be16(sa->flags, v + 6);
+	put_unaligned_be32(sa->tek_id, v + 8);
+	put_unaligned_be32(sa->tek_ver, v + 12);
+	put_unaligned_be32(sa->soft, v + 16);
+	put_unaligned_be32(sa->hard, v + 20);
+	put_unaligned_be32(sa->atd, v + 24);
+	put_unaligned_be32(sa->dtd, v + 28);
+	put_unaligned_be32(sa->sender_id, v + 32);
+	return gkm_enc_tlv(b, CRIT(GKM_TLV_DATA_SA), v, sizeof(v));
 }
 
 int gkm_enc_wrapped_key(struct gkm_enc_buf *b, const struct gkm_crypto *c,
@@ -131,35 +130,28 @@ int gkm_enc_plain_key(struct gkm_enc_buf *b, const struct gkm_key *key)
 
 int gkm_enc_delete(struct gkm_enc_buf *b, u8 kind, u32 value)
 {
-	u8 *p = tlv_start(b, CRIT(GKM_TLV_DELETE), GKM_TLV_DELETE_LEN);
+	u8 v[GKM_TLV_DELETE_LEN] = { kind };
 
-	if (!p)
-		return b->err;
-	p[0] = kind;
-	put_unaligned_be32(value, p + 4);
-	return 0;
+	put_unaligned_be32(value, v + 4);
+	return gkm_enc_tlv(b, CRIT(GKM_TLV_DELETE), v, sizeof(v));
 }
 
 int gkm_enc_next_spi(struct gkm_enc_buf *b, u32 spi)
 {
-	u8 *p = tlv_start(b, CRIT(GKM_TLV_NEXT_SPI), GKM_TLV_NEXT_SPI_LEN);
+	u8 v[GKM_TLV_NEXT_SPI_LEN];
 
-	if (!p)
-		return b->err;
-	put_unaligned_be32(spi, p);
-	return 0;
+	put_unaligned_be32(spi, v);
+	return gkm_enc_tlv(b, CRIT(GKM_TLV_NEXT_SPI), v, sizeof(v));
 }
 
 int gkm_enc_member(struct gkm_enc_buf *b, const struct gkm_wire_member *mb)
 {
-	u8 *p = tlv_start(b, CRIT(GKM_TLV_MEMBER), GKM_TLV_MEMBER_LEN);
+	u8 v[GKM_TLV_MEMBER_LEN] = { 0 };
 
-	if (!p)
-		return b->err;
-	put_unaligned_be32(mb->leaf_id, p);
-	put_unaligned_be32(mb->sender_id, p + 4);
-	put_unaligned_be16(mb->role, p + 8);
-	return 0;
+	put_unaligned_be32(mb->leaf_id, v);
+	put_unaligned_be32(mb->sender_id, v + 4);
+	put_unaligned_be16(mb->role, v + 8);
+	return gkm_enc_tlv(b, CRIT(GKM_TLV_MEMBER), v, sizeof(v));
 }
 
 int gkm_enc_cert(struct gkm_enc_buf *b, const u8 *der, u32 len)
@@ -206,11 +198,34 @@ static void hdr_init(struct gkm_wire_hdr *h, u8 type, u32 group, u64 msg_id)
 }
 
 /*
+ * The header of a signed message (rekey, status) of @type whose signature
+ * follows @len bytes of body and tag: *@sig, the signature's length, and
+ * *@total, the datagram's, which must fit @cap.
+ */
+static int signed_hdr_init(struct gkm_wire_hdr *h, const struct gkm_enc_rekey *p,
+			   u8 type, u32 len, u32 cap, int *sig, u32 *total)
+{
+	*sig = gkm_enc_sig_len(p);
+	if (*sig < 0)
+		return *sig;
+	*total = GKM_WIRE_HDR_LEN + len + (u32)*sig;
+	if (*total > GKM_WIRE_MAX_DATAGRAM || *total > cap)
+		return -EMSGSIZE;
+	hdr_init(h, type, p->group, p->msg_id);
+	h->kek_id = p->kek ? p->kek->id : 0;
+	h->kek_ver = p->kek ? p->kek->ver : 0;
+	h->sig_alg = p->sig_alg;
+	h->sig_len = (u16)*sig;
+	return 0;
+}
+
+/*
  * Sign @len bytes at @msg into @sig_out: exactly @sig bytes, the length the
- * header already announced.
+ * header already announced; then the datagram is @total bytes long.
  */
 static int sign_exact(const struct gkm_crypto *c, const struct gkm_enc_rekey *p,
-		      const u8 *msg, u32 len, u8 *sig_out, int sig)
+		      const u8 *msg, u32 len, u8 *sig_out, int sig,
+		      u32 total, u32 *out_len)
 {
 	u32 sig_len = (u32)sig;
 	int ret;
@@ -218,7 +233,10 @@ static int sign_exact(const struct gkm_crypto *c, const struct gkm_enc_rekey *p,
 	ret = c->ops->sign(c->priv, p->signer, p->sig_alg, msg, len, sig_out, &sig_len);
 	if (ret)
 		return ret;
-	return sig_len == (u32)sig ? 0 : -EIO;
+	if (sig_len != (u32)sig)
+		return -EIO;
+	*out_len = total;
+	return 0;
 }
 
 int gkm_enc_rekey(const struct gkm_crypto *c, const struct gkm_enc_rekey *p,
@@ -232,24 +250,18 @@ int gkm_enc_rekey(const struct gkm_crypto *c, const struct gkm_enc_rekey *p,
 	int sig, ret;
 	u32 total;
 
-	sig = gkm_enc_sig_len(p);
-	if (sig < 0)
-		return sig;
-	total = GKM_WIRE_HDR_LEN + body_len + GKM_WIRE_TAG_LEN + sig;
-	if (body_len > 0xffff || total > GKM_WIRE_MAX_DATAGRAM || total > cap)
+	ret = signed_hdr_init(&h, p, GKM_WIRE_T_REKEY, body_len + GKM_WIRE_TAG_LEN,
+			      cap, &sig, &total);
+	if (ret)
+		return ret;
+	if (body_len > 0xffff)	/* (the sum above wrapped) */
 		return -EMSGSIZE;
 	if (!p->frag_cnt || p->frag_idx >= p->frag_cnt ||
 	    p->frag_cnt > GKM_WIRE_MAX_FRAGS)
 		return -EINVAL;
-
-	hdr_init(&h, GKM_WIRE_T_REKEY, p->group, p->msg_id);
-	h.kek_id = p->kek->id;
-	h.kek_ver = p->kek->ver;
 	h.frag_idx = p->frag_idx;
 	h.frag_cnt = p->frag_cnt;
 	h.body_len = (u16)body_len;
-	h.sig_alg = p->sig_alg;
-	h.sig_len = (u16)sig;
 	gkm_wire_hdr_put(out, &h);
 
 	gkm_wire_nonce(nonce, h.type, h.frag_idx, h.msg_id);
@@ -264,12 +276,10 @@ int gkm_enc_rekey(const struct gkm_crypto *c, const struct gkm_enc_rekey *p,
 	if (body_len)
 		memcpy(signed_buf + GKM_WIRE_HDR_LEN, body, body_len);
 	ret = sign_exact(c, p, signed_buf, GKM_WIRE_HDR_LEN + body_len,
-			 out + GKM_WIRE_HDR_LEN + body_len + GKM_WIRE_TAG_LEN, sig);
+			 out + GKM_WIRE_HDR_LEN + body_len + GKM_WIRE_TAG_LEN, sig,
+			 total, out_len);
 	explicit_bzero(signed_buf, sizeof(signed_buf));
-	if (ret)
-		return ret;
-	*out_len = total;
-	return 0;
+	return ret;
 }
 
 int gkm_enc_status(const struct gkm_crypto *c, const struct gkm_enc_rekey *p,
@@ -279,26 +289,14 @@ int gkm_enc_status(const struct gkm_crypto *c, const struct gkm_enc_rekey *p,
 	int sig, ret;
 	u32 total;
 
-	sig = gkm_enc_sig_len(p);
-	if (sig < 0)
-		return sig;
-	total = GKM_WIRE_HDR_LEN + (u32)sig;
-	if (total > cap)
-		return -EMSGSIZE;
-
-	hdr_init(&h, GKM_WIRE_T_STATUS, p->group, p->msg_id);
-	h.kek_id = p->kek ? p->kek->id : 0;
-	h.kek_ver = p->kek ? p->kek->ver : 0;
-	h.sig_alg = p->sig_alg;
-	h.sig_len = (u16)sig;
+	ret = signed_hdr_init(&h, p, GKM_WIRE_T_STATUS, 0, cap, &sig, &total);
+	if (ret)
+		return ret;
 	gkm_wire_hdr_put(out, &h);
 
 	/* The signed bytes are the header itself: the body is empty. */
-	ret = sign_exact(c, p, out, GKM_WIRE_HDR_LEN, out + GKM_WIRE_HDR_LEN, sig);
-	if (ret)
-		return ret;
-	*out_len = total;
-	return 0;
+	return sign_exact(c, p, out, GKM_WIRE_HDR_LEN, out + GKM_WIRE_HDR_LEN, sig,
+			  total, out_len);
 }
 
 int gkm_enc_registration(u32 group, u64 last_msg_id, u8 sig_alg,
