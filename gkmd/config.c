@@ -357,6 +357,10 @@ static int group_key(struct parse_state *ps, const char *name, const char *v)
 		if (!parse_u32(v, 2, 1024, &u))
 			return fail(ps, "degree: must be 2..1024");
 		g->degree = u;
+	} else if (!strcmp(name, "max_senders")) {
+		if (!parse_u32(v, 1, GKMD_MAX_SENDERS, &u))
+			return fail(ps, "max_senders: must be 1..%u", GKMD_MAX_SENDERS);
+		g->max_senders = u;
 	} else if (!strcmp(name, "flat")) {
 		if (!parse_bool(v, &g->flat))
 			return fail(ps, "flat: '%s' is not yes or no", v);
@@ -454,6 +458,7 @@ static void group_defaults(struct gkmd_group_cfg *g)
 	g->batch_interval_ms = 1000;
 	g->status_interval = 10;
 	g->degree = 4;
+	g->max_senders = GKMD_DEFAULT_SENDERS;
 }
 
 /* [etcd] against store: reported at the [etcd] header (or [gkmd]). */

@@ -17,6 +17,18 @@
 #define GKMD_MAX_GROUPS		64
 #define GKMD_PATH_MAX		512
 
+/*
+ * Senders per group (gkmd.rst, "Senders"): each sender has its own data SA
+ * and every membership batch replaces all of them, so the batch gap grows
+ * with their number (group.c, batch_gap_ms()).  A group's limit is its
+ * max_senders (gkmd.conf(5), default GKMD_DEFAULT_SENDERS); this is the
+ * largest one may configure and the size of the SA arrays: members hold
+ * 12 + 4 x 64 = 268 SAs at most (GKM_WIRE_MAX_SAS 512), a registration
+ * carries 64 DATA_SA and 64 TEKs (GKM_WIRE_MAX_BODY_SAS 128).
+ */
+#define GKMD_MAX_SENDERS	64
+#define GKMD_DEFAULT_SENDERS	3
+
 struct gkmd_group_cfg {
 	uint32_t id;
 	int line;				/* of its [group ID] header */
@@ -35,6 +47,7 @@ struct gkmd_group_cfg {
 	unsigned int status_interval;		/* seconds, 0 = no status datagrams */
 	unsigned int degree;
 	bool flat;
+	unsigned int max_senders;		/* 1..GKMD_MAX_SENDERS (gkmd.h) */
 };
 
 enum gkmd_role_bits {

@@ -40,13 +40,6 @@ struct gkmd_election;
 struct json_object;
 
 /*
- * Senders per group (gkmd.rst, "Senders"): each sender has its own data SA
- * and every membership batch replaces all of them, so the batch gap grows
- * with their number (group.c, batch_gap_ms()).
- */
-#define GKMD_MAX_SENDERS	3
-
-/*
  * One active data SA of a group: the shared SA (sender_id 0) while the
  * group has no sender, else one per sender (DESIGN.md section 4), so ESP
  * sequence numbers, anti-replay and GCM nonces stay per sender.
@@ -393,6 +386,19 @@ struct gkmd_rekey_common {
  * datagrams are written to out[i] (len[i]); returns the fragment count or
  * -EMSGSIZE (does not fit GKM_WIRE_MAX_FRAGS) / -errno.
  */
+/*
+ * Bytes the data SAs of @cm take in a body (new DATA_SAs with their wrapped
+ * TEKs, deletes of the old ones), and the SA message that carries them
+ * when they do not go in the common part of the rekey (group.c,
+ * build_msgs()): fragments each with a share of them, sealed under @seal.
+ * Returns the fragment count or -EMSGSIZE / -errno.
+ */
+uint32_t gkmd_sa_part_len(const struct gkmd_group *g,
+			  const struct gkmd_rekey_common *cm);
+int gkmd_build_sa_msg(struct gkmd *d, struct gkmd_group *g,
+		      const struct gkmd_rekey_common *cm,
+		      const struct gkm_key *seal, uint64_t msg_id,
+		      uint8_t (*out)[GKM_WIRE_MAX_DATAGRAM], uint32_t *len);
 int gkmd_build_rekey(struct gkmd *d, struct gkmd_group *g,
 		     const struct lkh_rekey *rk, const struct gkmd_rekey_common *cm,
 		     const struct gkm_key *seal, uint64_t msg_id,

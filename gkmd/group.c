@@ -394,9 +394,10 @@ static uint64_t tx_run(struct gkmd_group *g, uint64_t now)
 }
 
 /*
- * Build message g->msg_id + 1 and commit it with the group state in the
+ * Build messages g->msg_id + 1 (and + 2, gkmd.rst "Senders": the data SAs
+ * in a message of their own) and commit them with the group state in the
  * transaction the caller opened; the caller commits, then tx_commit()
- * queues the datagrams.
+ * queues the datagrams.  nfrags is 0 when nothing is sent.
  */
 struct built_msg {
 	int nfrags;
@@ -405,24 +406,83 @@ struct built_msg {
 	uint32_t len[GKM_WIRE_MAX_FRAGS];
 };
 
+#define BUILT_MSGS	2
+
 static int outbox_store(struct gkmd *d, struct gkmd_group *g,
-			const struct built_msg *bm)
+			const struct built_msg *bms)
 {
-	for (int f = 0; f < bm->nfrags; f++)
-		if (gkmd_store_outbox_put(d, g->id, bm->msg_id, (unsigned int)f,
-					  bm->pkt[f], bm->len[f]))
+	for (int i = 0; i < BUILT_MSGS && bms[i].nfrags > 0; i++) {
+		const struct built_msg *bm = &bms[i];
+
+		for (int f = 0; f < bm->nfrags; f++)
+			if (gkmd_store_outbox_put(d, g->id, bm->msg_id,
+						  (unsigned int)f,
+						  bm->pkt[f], bm->len[f]))
+				return -1;
+		if (bm->msg_id > OUTBOX_KEEP &&
+		    gkmd_store_outbox_prune(d, g->id, bm->msg_id - OUTBOX_KEEP))
 			return -1;
-	if (bm->msg_id > OUTBOX_KEEP &&
-	    gkmd_store_outbox_prune(d, g->id, bm->msg_id - OUTBOX_KEEP))
-		return -1;
+	}
 	return 0;
 }
 
-static void tx_commit(struct gkmd_group *g, const struct built_msg *bm)
+static void tx_commit(struct gkmd_group *g, const struct built_msg *bms)
 {
-	for (int f = 0; f < bm->nfrags; f++)
-		tx_queue(g, bm->msg_id, bm->pkt[f], bm->len[f]);
-	g->stat_rekeys++;
+	for (int i = 0; i < BUILT_MSGS && bms[i].nfrags > 0; i++) {
+		for (int f = 0; f < bms[i].nfrags; f++)
+			tx_queue(g, bms[i].msg_id, bms[i].pkt[f], bms[i].len[f]);
+		g->stat_rekeys++;
+	}
+}
+
+/*
+ * The rekey of a batch or refresh: one message (the data SAs in its common
+ * part, repeated in every fragment) while they take at most half a
+ * datagram's body, else two (gkmd.rst, "Senders"): the key tree's message
+ * (group KEK, LKH wraps), sealed under @seal, then the SA message sealed
+ * under the group's (new) KEK, each of its fragments a share of the new
+ * SAs with their TEKs wrapped under the root key and of the deletes of the
+ * old ones.  A TEK refresh without KEK change is the SA message alone.
+ * Returns 0 and sets g->msg_id to the last message's id, or -errno (g
+ * unchanged).
+ */
+static int build_msgs(struct gkmd *d, struct gkmd_group *g,
+		      const struct lkh_rekey *rk,
+		      const struct gkmd_rekey_common *cm,
+		      const struct gkm_key *seal, struct built_msg *bms)
+{
+	uint64_t id = g->msg_id;
+	int n;
+
+	if (!cm->new_sa || gkmd_sa_part_len(g, cm) <= (uint32_t)d->max_body / 2) {
+		bms[0].msg_id = id + 1;
+		n = gkmd_build_rekey(d, g, rk, cm, seal, bms[0].msg_id,
+				     bms[0].pkt, bms[0].len);
+		if (n < 0)
+			return n;
+		bms[0].nfrags = n;
+		g->msg_id = bms[0].msg_id;
+		return 0;
+	}
+	if (cm->new_kek || (rk && rk->n)) {
+		struct gkmd_rekey_common tree = { .new_kek = cm->new_kek };
+
+		bms[0].msg_id = ++id;
+		n = gkmd_build_rekey(d, g, rk, &tree, seal, bms[0].msg_id,
+				     bms[0].pkt, bms[0].len);
+		if (n < 0)
+			return n;
+		bms[0].nfrags = n;
+		bms++;
+	}
+	bms[0].msg_id = ++id;
+	n = gkmd_build_sa_msg(d, g, cm, &g->kek, bms[0].msg_id, bms[0].pkt,
+			      bms[0].len);
+	if (n < 0)
+		return n;
+	bms[0].nfrags = n;
+	g->msg_id = id;
+	return 0;
 }
 
 /* ---- batches ------------------------------------------------------------------ */
@@ -462,7 +522,7 @@ static int run_batch_k(struct gkmd *d, struct gkmd_group *g, uint32_t k)
 	struct gkmd_op *ops = g->ops;
 	uint32_t *leave = calloc(k + 1, sizeof(*leave));
 	uint32_t *jslots = calloc(k + 1, sizeof(*jslots));
-	struct built_msg *bm = calloc(1, sizeof(*bm));
+	struct built_msg *bm = calloc(BUILT_MSGS, sizeof(*bm));
 	struct lkh_tree *old = g->tree, *t = lkh_clone(g->tree);
 	struct gkm_key seal = g->kek;
 	struct gkmd_sa old_sas[GKMD_MAX_SENDERS];
@@ -514,15 +574,10 @@ static int run_batch_k(struct gkmd *d, struct gkmd_group *g, uint32_t k)
 	if ((rc = new_kek(g)) || (rc = new_sas(g, senders, ns)))
 		goto fail;
 	delete_sas(&cm, old_sas, old_nsas);
-	bm->msg_id = g->msg_id + 1;
 	if (staying) {
-		bm->nfrags = gkmd_build_rekey(d, g, &rk, &cm, &seal, bm->msg_id,
-					      bm->pkt, bm->len);
-		if (bm->nfrags < 0) {
-			rc = bm->nfrags;
+		rc = build_msgs(d, g, &rk, &cm, &seal, bm);
+		if (rc)
 			goto fail;
-		}
-		g->msg_id = bm->msg_id;
 	}
 
 	/* Commit, then nothing can fail any more. */
@@ -551,15 +606,13 @@ static int run_batch_k(struct gkmd *d, struct gkmd_group *g, uint32_t k)
 		     gkmd_store_departure_del(d, g->id, ops[i].identity)))
 			goto lost;
 	}
-	if (gkmd_store_save_group(d, g) ||
-	    (bm->nfrags > 0 && outbox_store(d, g, bm)))
+	if (gkmd_store_save_group(d, g) || outbox_store(d, g, bm))
 		goto lost;
 	if (gkmd_store_commit(d))
 		goto lost;
 	lkh_free(old);
 	old = NULL;
-	if (bm->nfrags > 0)
-		tx_commit(g, bm);
+	tx_commit(g, bm);
 
 	/* Membership in memory, then answers. */
 	for (uint32_t i = 0; i < k; i++) {
@@ -646,7 +699,7 @@ out:
 	free(senders);
 	free(jsender);
 	if (bm)
-		OPENSSL_cleanse(bm, sizeof(*bm));
+		OPENSSL_cleanse(bm, BUILT_MSGS * sizeof(*bm));
 	free(bm);
 	return rc;
 }
@@ -734,7 +787,7 @@ static void run_batch(struct gkmd *d, struct gkmd_group *g)
 static int refresh(struct gkmd *d, struct gkmd_group *g, bool kek, bool tek,
 		   unsigned int lkh_flags)
 {
-	struct built_msg *bm = calloc(1, sizeof(*bm));
+	struct built_msg *bm = calloc(BUILT_MSGS, sizeof(*bm));
 	struct gkm_key seal = g->kek;
 	struct gkmd_sa old_sas[GKMD_MAX_SENDERS];
 	uint32_t old_nsas = g->nsas;
@@ -764,25 +817,20 @@ static int refresh(struct gkmd *d, struct gkmd_group *g, bool kek, bool tek,
 	if (tek)
 		delete_sas(&cm, old_sas, old_nsas);
 	if (lkh_members(g->tree)) {
-		bm->msg_id = g->msg_id + 1;
-		bm->nfrags = gkmd_build_rekey(d, g, &rk, &cm, &seal, bm->msg_id,
-					      bm->pkt, bm->len);
-		if (bm->nfrags < 0) {
-			rc = bm->nfrags;
+		rc = build_msgs(d, g, &rk, &cm, &seal, bm);
+		if (rc) {
 			gkmd_log("group %u: refresh message: %s", g->id, strerror(-rc));
 			_exit(1);	/* tree already changed: reload it */
 		}
-		g->msg_id = bm->msg_id;
 	}
 	if (gkmd_store_begin(d) || gkmd_store_save_group(d, g) ||
-	    (bm->nfrags > 0 && outbox_store(d, g, bm)) || gkmd_store_commit(d)) {
+	    outbox_store(d, g, bm) || gkmd_store_commit(d)) {
 		gkmd_store_rollback(d);
 		store_failed(d);
 		rc = -EIO;
 		goto out;
 	}
-	if (bm->nfrags > 0)
-		tx_commit(g, bm);
+	tx_commit(g, bm);
 	gkmd_log("group %u: refreshed%s%s (message %llu)", g->id,
 		 kek ? " KEK" : "", tek ? " TEK" : "", (unsigned long long)g->msg_id);
 	rc = 0;
@@ -790,7 +838,7 @@ out:
 	OPENSSL_cleanse(&seal, sizeof(seal));
 	OPENSSL_cleanse(old_sas, sizeof(old_sas));
 	lkh_rekey_release(&rk);
-	OPENSSL_cleanse(bm, sizeof(*bm));
+	OPENSSL_cleanse(bm, BUILT_MSGS * sizeof(*bm));
 	free(bm);
 	free(senders);
 	return rc;
@@ -830,11 +878,6 @@ static uint32_t sender_count(const struct gkmd_group *g)
 	return n;
 }
 
-#define GKMD_XSTR(x)	#x
-#define GKMD_STR(x)	GKMD_XSTR(x)
-#define SENDER_CAP_REASON \
-	"the group already has " GKMD_STR(GKMD_MAX_SENDERS) \
-	" senders, gkmd's limit (one data SA each); retry after one leaves"
 #define ROLE_CHANGE_REASON \
 	"a member cannot gain or drop the sender role by re-registering (its data SA changes with the membership): leave, then join with the new role"
 
@@ -909,10 +952,17 @@ void gkmd_request(struct gkmd *d, struct gkmd_group *g, enum gkmd_op_kind kind,
 		return answer(w, GKM_REG_BAD_REQUEST, ROLE_CHANGE_REASON);
 	}
 	if (kind == GKMD_OP_JOIN && !m && (role & GKM_ROLE_SENDER) &&
-	    sender_count(g) >= GKMD_MAX_SENDERS) {
+	    sender_count(g) >= g->cfg.max_senders) {
 		gkmd_log("group %u: %s refused as a sender: the group has %u senders (limit %u)",
-			 g->id, identity, sender_count(g), GKMD_MAX_SENDERS);
-		return answer(w, GKM_REG_BUSY, SENDER_CAP_REASON);
+			 g->id, identity, sender_count(g), g->cfg.max_senders);
+		if (w) {
+			w->status = GKM_REG_BUSY;
+			snprintf(w->reason, sizeof(w->reason),
+				 "the group already has %u senders, its max_senders limit (one data SA each); retry after one leaves",
+				 g->cfg.max_senders);
+			waiter_done(w);
+		}
+		return;
 	}
 	if (kind == GKMD_OP_JOIN && m) {
 		/* Re-registration (e.g. after out of sync): current keys. */
@@ -1018,10 +1068,14 @@ static int group_load(struct gkmd *d, struct gkmd_group *g, bool leader)
 			 g->id, g->nmembers, lkh_members(g->tree));
 		return -1;
 	}
-	if (sender_count(g) > GKMD_MAX_SENDERS)	/* older gkmd's state */
+	if (sender_count(g) > GKMD_MAX_SENDERS)	/* cannot happen: the cap */
 		gkmd_log("group %u: warning: %u senders, over gkmd's limit of %u: only the %u with the lowest sender ids get a data SA; evict the others (gkmctl gcks evict)",
 			 g->id, sender_count(g), GKMD_MAX_SENDERS,
 			 GKMD_MAX_SENDERS);
+	else if (sender_count(g) > g->cfg.max_senders)
+		gkmd_log("group %u: %u senders, over max_senders %u: they keep their data SAs; new senders are refused until fewer than %u are left",
+			 g->id, sender_count(g), g->cfg.max_senders,
+			 g->cfg.max_senders);
 	/*
 	 * A database of an older gkmd has the shared SA although
 	 * the group has a sender: replace the SAs at once (the

@@ -110,6 +110,7 @@ int gkmd_reload(struct gkmd *d, char *err, size_t err_len)
 		g->cfg.retransmit_spacing_ms = n->retransmit_spacing_ms;
 		g->cfg.batch_interval_ms = n->batch_interval_ms;
 		g->cfg.status_interval = n->status_interval;
+		g->cfg.max_senders = n->max_senders;
 		/* Members no longer authorized are evicted. */
 		for (uint32_t j = 0; j < g->nmembers; j++) {
 			struct gkmd_member *m = &g->members[j];

@@ -331,6 +331,111 @@ out:
 	return rc;
 }
 
+/* Bytes of one new SA in a body: its DATA_SA and its wrapped TEK. */
+static uint32_t sa_len(const struct gkmd_sa *sa)
+{
+	return GKM_TLV_HDR_LEN + GKM_TLV_DATA_SA_LEN + GKM_TLV_HDR_LEN +
+	       GKM_TLV_WRAPPED_HDR_LEN + GKM_KW_WRAPPED_LEN(sa->tek_len);
+}
+
+#define DEL_PAIR_LEN	(2 * (GKM_TLV_HDR_LEN + GKM_TLV_DELETE_LEN))
+
+uint32_t gkmd_sa_part_len(const struct gkmd_group *g,
+			  const struct gkmd_rekey_common *cm)
+{
+	uint32_t n = cm->ndel * DEL_PAIR_LEN;
+
+	for (uint32_t i = 0; cm->new_sa && i < g->nsas; i++)
+		n += sa_len(&g->sas[i]);
+	return n;
+}
+
+int gkmd_build_sa_msg(struct gkmd *d, struct gkmd_group *g,
+		      const struct gkmd_rekey_common *cm,
+		      const struct gkm_key *seal, uint64_t msg_id,
+		      uint8_t (*out)[GKM_WIRE_MAX_DATAGRAM], uint32_t *len)
+{
+	/* fragment f: SAs sa_first[f] .. sa_first[f + 1] - 1, same for
+	 * the deletes */
+	uint32_t sa_first[GKM_WIRE_MAX_FRAGS + 1], del_first[GKM_WIRE_MAX_FRAGS + 1];
+	uint32_t base = GKM_TLV_HDR_LEN + GKM_TLV_NEXT_SPI_LEN, used = base;
+	uint32_t nfrags = 0, i = 0, j = 0;
+	uint8_t body[GKM_WIRE_MAX_DATAGRAM];
+	int64_t now_ms = gkmd_wall_ms();
+	struct lkh_key root;
+	struct gkm_key rootk, tek;
+	int rc = 0;
+
+	sa_first[0] = 0;
+	del_first[0] = 0;
+	/*
+	 * Greedy, in steps of one new SA and the deletes of one old one, so
+	 * a member holds at most its old TEKs and one fragment's new ones
+	 * (GKM_WIRE_MAX_KEYS), and at most GKM_WIRE_MAX_DELETES per body.
+	 */
+	while (i < g->nsas || j < cm->ndel) {
+		bool sa = i < g->nsas, del = j < cm->ndel;
+		uint32_t add = (sa ? sa_len(&g->sas[i]) : 0) +
+			       (del ? DEL_PAIR_LEN : 0);
+
+		if (base + add > (uint32_t)d->max_body)
+			return -EMSGSIZE;
+		if (used + add > (uint32_t)d->max_body ||
+		    (del && 2 * (j + 1 - del_first[nfrags]) > GKM_WIRE_MAX_DELETES)) {
+			if (++nfrags == GKM_WIRE_MAX_FRAGS)
+				return -EMSGSIZE;
+			sa_first[nfrags] = i;
+			del_first[nfrags] = j;
+			used = base;
+		}
+		used += add;
+		i += sa;
+		j += del;
+	}
+	nfrags++;
+	sa_first[nfrags] = i;
+	del_first[nfrags] = j;
+
+	if (lkh_root_key(g->tree, &root))
+		return -ENOENT;
+	kwk_of(&rootk, root.id, root.version, root.key);
+	OPENSSL_cleanse(&root, sizeof(root));
+	for (uint32_t f = 0; f < nfrags && !rc; f++) {
+		struct gkm_enc_buf b;
+		struct gkm_enc_rekey p = {
+			.group = g->id, .kek = seal, .msg_id = msg_id,
+			.frag_idx = (uint8_t)f, .frag_cnt = (uint8_t)nfrags,
+			.sig_alg = d->cfg.sig_alg,
+			.signer = d->signer,
+		};
+
+		gkm_enc_init(&b, body, sizeof(body));
+		for (i = sa_first[f]; i < sa_first[f + 1]; i++) {
+			struct gkm_wire_sa sa;
+
+			wire_sa_of(g, &g->sas[i], now_ms, &sa);
+			gkm_enc_data_sa(&b, &sa);
+		}
+		for (j = del_first[f]; j < del_first[f + 1]; j++) {
+			gkm_enc_delete(&b, GKM_DELETE_SPI, cm->del_spi[j]);
+			gkm_enc_delete(&b, GKM_DELETE_KEY, cm->del_key[j]);
+		}
+		gkm_enc_next_spi(&b, g->next_spi);
+		for (i = sa_first[f]; i < sa_first[f + 1]; i++) {
+			tek_of(&g->sas[i], &tek);
+			gkm_enc_wrapped_key(&b, &d->crypto, &tek, &rootk);
+			OPENSSL_cleanse(&tek, sizeof(tek));
+		}
+		rc = b.err;
+		if (!rc)
+			rc = gkm_enc_rekey(&d->crypto, &p, body, b.len, out[f],
+					   GKM_WIRE_MAX_DATAGRAM, &len[f]);
+	}
+	OPENSSL_cleanse(&rootk, sizeof(rootk));
+	OPENSSL_cleanse(body, sizeof(body));
+	return rc ? rc : (int)nfrags;
+}
+
 int gkmd_build_registration(struct gkmd *d, struct gkmd_group *g,
 			    const struct gkmd_member *m, uint8_t **out,
 			    uint32_t *out_len)

@@ -77,6 +77,9 @@ static unsigned int conf_max_conns = 10000;
 /* Control address, and the identities bulk-LO .. bulk-(HI-1) authorized. */
 static const char *conf_ctrl = MCAST, *conf_ctrl_if = "lo";
 static unsigned int conf_bulk_lo, conf_bulk_hi;
+static const char *conf_bulk_role = "receiver";
+/* The group's max_senders (0: gkmd's default, not written). */
+static unsigned int conf_max_senders;
 /* store = etcd, on the test's etcd (use_etcd()). */
 static bool conf_etcd;
 /* Where members register: one key server, or a list (gkmctl join --server). */
@@ -97,12 +100,15 @@ static int write_conf(struct env *e, unsigned int batch_ms, unsigned int copies,
 		"transform = aes-gcm-128\ntek_lifetime = %u\nkek_lifetime = 86400\n"
 		"activation_delay = %u\ndeactivation_delay = %u\n"
 		"retransmit_count = %u\nretransmit_spacing_ms = %u\n"
-		"batch_interval_ms = %u\ndegree = 2\n\n[authorize]\n",
+		"batch_interval_ms = %u\ndegree = 2\n",
 		conf_rate, conf_burst, conf_max_hs, conf_max_conns,
 		conf_etcd ? "store = etcd\n\n[etcd]\nendpoints = " ETCD_TEST_CLIENT
 			    "\nprefix = /gkmd-test/\nname = ks-a\n" : "",
 		GROUP, conf_ctrl, MPORT, conf_ctrl_if,
 		conf_tek_lifetime, conf_atd, conf_dtd, copies, spacing_ms, batch_ms);
+	if (conf_max_senders)
+		fprintf(f, "max_senders = %u\n", conf_max_senders);
+	fprintf(f, "\n[authorize]\n");
 	for (int i = 0; i < NMEMBERS; i++)
 		fprintf(f, "allow = %u receiver member-%d\n", GROUP, i);
 	fprintf(f, "allow = %u both member-sender\n", GROUP);
@@ -110,7 +116,7 @@ static int write_conf(struct env *e, unsigned int batch_ms, unsigned int copies,
 	fprintf(f, "allow = %u sender member-sender-3\n", GROUP);
 	fprintf(f, "allow = %u both member-sender-4\n", GROUP);
 	for (unsigned int i = conf_bulk_lo; i < conf_bulk_hi; i++)
-		fprintf(f, "allow = %u receiver bulk-%u\n", GROUP, i);
+		fprintf(f, "allow = %u %s bulk-%u\n", GROUP, conf_bulk_role, i);
 	fclose(f);
 	return 0;
 }
@@ -1634,6 +1640,185 @@ static void *bulk_join_thread(void *p)
 		free(reg);
 	}
 	return NULL;
+}
+
+/* Fragment count of message @id in the log (0: not seen). */
+static unsigned int frag_count(uint64_t id);
+
+#define NSENDERS	64
+
+struct sender_batch {
+	struct env *e;
+	unsigned int from, to, step;
+	int failed;
+};
+
+static void *senders_join_thread(void *p)
+{
+	struct sender_batch *b = p;
+
+	for (unsigned int i = b->from; i < b->to; i += b->step) {
+		struct gkm_reg_client_cfg c;
+		char cert[200], key[200], ca[200], err[200], name[32];
+		uint8_t *reg = NULL;
+		size_t len = 0;
+
+		snprintf(name, sizeof(name), "bulk-%u", i);
+		member_cfg(b->e, name, &c, cert, key, ca);
+		c.timeout_ms = 20000;
+		c.busy_retries = 8;
+		if (gkm_reg_join(&c, GROUP, GKM_ROLE_ALL, &reg, &len, err,
+				 sizeof(err))) {
+			fprintf(stderr, "# %s: %s\n", name, err);
+			b->failed++;
+		}
+		free(reg);
+	}
+	return NULL;
+}
+
+/* Every SA gkmd reports (up to @max). */
+static int status_all_sas(struct env *e, uint32_t *spi, uint32_t *sender,
+			  char (*tek_fp)[17], int max)
+{
+	json_object *st = admin(e, "status"), *g = group0(st), *arr;
+	int n = -1;
+
+	if (g && json_object_object_get_ex(g, "sas", &arr)) {
+		n = (int)json_object_array_length(arr);
+		for (int i = 0; i < n && i < max; i++) {
+			json_object *s = json_object_array_get_idx(arr, i);
+
+			spi[i] = (uint32_t)jget(s, "spi");
+			sender[i] = (uint32_t)jget(s, "sender_id");
+			snprintf(tek_fp[i], 17, "%s", jstr(s, "tek_fp"));
+		}
+	}
+	json_object_put(st);
+	return n;
+}
+
+/*
+ * Many senders (gkmd.rst, "Senders"): with max_senders = 64, 64 senders
+ * are admitted and the 65th refused naming the limit; a registration
+ * carries every sender's SA and the next rekey (the key tree's message,
+ * then the SA message in several fragments) replaces them all at every
+ * member, decoded and applied by the member's real key store.
+ */
+TEST_F_TIMEOUT(gkmd, many_senders, 2 * UT_TIMEOUT)
+{
+	struct env *e = &self->e;
+	struct member *m = self->mbs;	/* m[0], m[1]: receivers */
+	static uint32_t spi[NSENDERS + 1], sender[NSENDERS + 1];
+	static uint32_t spi2[NSENDERS + 1], sender2[NSENDERS + 1];
+	static char fp[NSENDERS + 1][17], fp2[NSENDERS + 1][17];
+	struct sender_batch b[8];
+	pthread_t th[8];
+	struct sender_join d = { e, "bulk-64", GKM_ROLE_SENDER, -1, "" };
+	struct gkm_reg_client_cfg c;
+	char cert[200], key[200], ca[200], err[200];
+	uint64_t before, after;
+	int n, failed = 0, rejoins = 0;
+	unsigned int maxfrag = 0;
+	json_object *st;
+
+	ASSERT_EQ(0, make_bulk_certs(e->g.dir, NSENDERS + 1));
+	conf_bulk_lo = 0;
+	conf_bulk_hi = NSENDERS + 1;
+	conf_bulk_role = "both";
+	conf_max_senders = NSENDERS;
+	conf_dtd = 1;			/* batches of 64 senders: 842 ms apart */
+	ASSERT_EQ(0, write_conf(e, 50, 2, 5));
+	ASSERT_EQ(0, gkmd_start(e));
+	m[0].drop_dying = true;
+	m[1].drop_dying = true;
+	ASSERT_EQ(0, member_join(e, &m[0]));
+
+	for (int i = 0; i < 8; i++) {
+		b[i] = (struct sender_batch){ e, (unsigned int)i, NSENDERS, 8, 0 };
+		pthread_create(&th[i], NULL, senders_join_thread, &b[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		failed += b[i].failed;
+		drain(e);
+	}
+	ASSERT_EQ(0, failed);
+	ASSERT_EQ(0, converge(e, m, 1, 20000, &rejoins));
+	EXPECT_EQ(0, rejoins);
+	n = status_all_sas(e, spi, sender, fp, NSENDERS + 1);
+	ASSERT_EQ(NSENDERS, n);
+	for (int i = 1; i < n; i++) {
+		EXPECT_LT(sender[i - 1], sender[i]);
+		EXPECT_NE(spi[i - 1], spi[i]);
+	}
+	/* The member that followed the batches holds all 64 ... */
+	EXPECT_TRUE(holds_exactly(&m[0], n, spi, sender, fp));
+	EXPECT_EQ(0, m[0].last_err);
+	/* ... and so does a registration (its join replaced them all). */
+	ASSERT_EQ(0, member_join(e, &m[1]));
+	EXPECT_EQ(NSENDERS, (int)m[1].m->b.nsas);
+	ASSERT_EQ(0, converge(e, m, 2, 20000, NULL));
+	n = status_all_sas(e, spi2, sender2, fp2, NSENDERS + 1);
+	ASSERT_EQ(NSENDERS, n);
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < NSENDERS; j++)
+			EXPECT_NE(spi[j], spi2[i]);
+	EXPECT_TRUE(holds_exactly(&m[0], n, spi2, sender2, fp2));
+	memcpy(spi, spi2, sizeof(spi));
+	/* m[1]'s registration: the registration it got, then the rekey. */
+	{
+		struct member r = { .role = GKM_ROLE_RECEIVER, .drop_dying = true };
+		uint32_t got;
+
+		snprintf(r.name, sizeof(r.name), "m1");
+		r.m = calloc(1, sizeof(*r.m));
+		ASSERT_NE(NULL, r.m);
+		ASSERT_EQ(0, member_join(e, &r));	/* re-registration */
+		EXPECT_TRUE(holds_exactly(&r, n, spi2, sender2, fp2));
+		got = r.m->b.nsas;
+		EXPECT_EQ(NSENDERS, (int)got);
+		EVP_PKEY_free(r.gcks);
+		gkm_keystore_wipe(&r.ks);
+		free(r.m);
+	}
+	EXPECT_TRUE(holds_exactly(&m[1], n, spi2, sender2, fp2));
+
+	/* The 65th sender is refused, naming the configured limit. */
+	sender_join_thread(&d);
+	EXPECT_EQ(GKM_REG_BUSY, d.rc);
+	EXPECT_NE(NULL, strstr(d.err, "already has 64 senders, its max_senders limit"));
+	EXPECT_EQ(0, ut_sh("grep -q 'bulk-64 refused as a sender: the group has 64 senders (limit 64)' %s",
+			   e->g.log));
+
+	/* A sender leaves: the next rekey replaces the 63 others' SAs. */
+	st = admin(e, "status");
+	before = (uint64_t)jget(group0(st), "msg_id");
+	json_object_put(st);
+	member_cfg(e, "bulk-7", &c, cert, key, ca);
+	ASSERT_EQ(0, gkm_reg_leave(&c, GROUP, err, sizeof(err)));
+	ASSERT_EQ(0, converge(e, m, 2, 20000, NULL));
+	n = status_all_sas(e, spi2, sender2, fp2, NSENDERS + 1);
+	ASSERT_EQ(NSENDERS - 1, n);
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < NSENDERS; j++)
+			EXPECT_NE(spi[j], spi2[i]);
+	EXPECT_TRUE(holds_exactly(&m[0], n, spi2, sender2, fp2));
+	EXPECT_TRUE(holds_exactly(&m[1], n, spi2, sender2, fp2));
+	EXPECT_EQ(0, m[0].last_err);
+	EXPECT_EQ(0, m[1].last_err);
+	/* Two messages: the key tree's, then the SAs in several fragments. */
+	st = admin(e, "status");
+	after = (uint64_t)jget(group0(st), "msg_id");
+	json_object_put(st);
+	EXPECT_EQ(before + 2, after);
+	EXPECT_EQ(1u, frag_count(before + 1));
+	maxfrag = frag_count(after);
+	TH_LOG("SA message: %u fragments for %d SAs", maxfrag, n);
+	EXPECT_LE(6u, maxfrag);
+	conf_bulk_role = "receiver";
+	conf_max_senders = 0;
+	conf_dtd = 5;
 }
 
 /* Fragment count of message @id in the log (0: not seen). */

@@ -68,7 +68,7 @@
 #define GKM_WIRE_MAX_SIG_LEN	512	/* RSA-4096 */
 #define GKM_WIRE_MAX_FRAGS	16
 #define GKM_WIRE_MAX_TLVS	400	/* TLVs in one body, skipped ones included */
-#define GKM_WIRE_MAX_KEYS	64	/* keys one member holds (TEKs included) */
+#define GKM_WIRE_MAX_KEYS	128	/* keys one member holds (TEKs included) */
 #define GKM_WIRE_MAX_BODY_KEYS	160	/* key TLVs per body (TEKs included) */
 /*
  * Data SAs one member holds per group, active and dying: an upper bound,
