@@ -20,6 +20,11 @@ enum gkmctl_exit {
 	GKMCTL_EXIT_SERVER = 4,		/* the key server refused */
 	GKMCTL_EXIT_KERNEL = 5,		/* the kernel refused, or gkm.ko is not loaded */
 	GKMCTL_EXIT_TIMEOUT = 6,	/* network timeout */
+	/* The kernel refused a registration (GROUP_SET), by reason: */
+	GKMCTL_EXIT_REG_MALFORMED = 7,	/* malformed, or not of this group */
+	GKMCTL_EXIT_GCKS_KEY = 8,	/* GCKS key refused, revoked or expired */
+	GKMCTL_EXIT_UNSUPPORTED = 9,	/* algorithm/wire version not in this kernel */
+	GKMCTL_EXIT_TOO_BIG = 10,	/* more keys or SAs than the kernel takes */
 };
 
 struct gkmctl_opts {
@@ -46,6 +51,11 @@ int gkmctl_fail(int code, const char *fmt, ...)
 int gkmctl_parse_group_id(const char *s, uint32_t *id);
 /* Exit code for a negative errno returned by the kernel or the socket. */
 int gkmctl_exit_for_errno(int err);
+/*
+ * A GROUP_SET refusal (errno @err < 0, uapi/linux/gkm.h): the exit code,
+ * and in *@why what it means for the member, in words.
+ */
+int gkmctl_exit_for_set(int err, const char **why);
 /* True if @arg is -h or --help. */
 bool gkmctl_is_help(const char *arg);
 /* "receiver", "sender", "both" <-> GKM_ROLE_*; 0 / NULL when unknown. */

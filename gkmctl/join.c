@@ -192,9 +192,11 @@ static int setup(struct gkm_genl *g, struct gkmctl_member *m,
 	}
 	err = gkmctl_group_set(g, m->cfg.id, reg, reg_len, m->key);
 	if (err) {
-		ret = gkmctl_fail(gkmctl_exit_for_errno(err),
-				  "join: installing the registration in group %u: %s",
-				  m->cfg.id, gkm_genl_error(g, err));
+		const char *why;
+		int code = gkmctl_exit_for_set(err, &why);
+
+		ret = gkmctl_fail(code, "join: installing the registration in group %u: %s: %s",
+				  m->cfg.id, why, gkm_genl_error(g, err));
 		goto undo_key;
 	}
 	err = gkmctl_policy_install(&m->cfg, m->proto, msg, sizeof(msg));

@@ -70,6 +70,34 @@ int gkmctl_exit_for_errno(int err)
 	}
 }
 
+int gkmctl_exit_for_set(int err, const char **why)
+{
+	switch (-err) {
+	case EINVAL:
+		*why = "the registration does not fit this group";
+		return GKMCTL_EXIT_REG_MALFORMED;
+	case EBADMSG:
+		*why = "the registration is malformed";
+		return GKMCTL_EXIT_REG_MALFORMED;
+	case ENOKEY:
+	case EKEYREJECTED:
+	case EKEYREVOKED:
+	case EKEYEXPIRED:
+		*why = "the GCKS key was refused";
+		return GKMCTL_EXIT_GCKS_KEY;
+	case EOPNOTSUPP:
+	case EPROTONOSUPPORT:
+		*why = "this kernel does not support the registration's algorithm or version";
+		return GKMCTL_EXIT_UNSUPPORTED;
+	case E2BIG:
+		*why = "the registration has more keys or SAs than the kernel takes";
+		return GKMCTL_EXIT_TOO_BIG;
+	default:
+		*why = "the kernel refused it";
+		return gkmctl_exit_for_errno(err);
+	}
+}
+
 int gkmctl_genl_open(struct gkm_genl *g)
 {
 	int err = gkm_genl_open(g);

@@ -111,11 +111,15 @@ int gkmctl_member_register(const struct gkmctl_member *m, bool rejoin,
 		goto err;
 	}
 	werr = gkm_wire_parse_registration(msg, *reg, (uint32_t)*reg_len);
+	/* Its exit statuses: those of the same refusal by the kernel. */
 	if (werr != GKM_OK) {
-		ret = gkmctl_fail(GKMCTL_EXIT_FAILURE, "invalid registration payload: %s",
+		const char *why;
+		int code = gkmctl_exit_for_set(gkm_wire_reg_errno(werr), &why);
+
+		ret = gkmctl_fail(code, "invalid registration payload: %s: %s", why,
 				  gkm_wire_strerror(werr));
 	} else if (msg->hdr.group != m->cfg.id) {
-		ret = gkmctl_fail(GKMCTL_EXIT_FAILURE,
+		ret = gkmctl_fail(GKMCTL_EXIT_REG_MALFORMED,
 				  "registration payload is for group %u, not %u",
 				  msg->hdr.group, m->cfg.id);
 	} else if (!msg->b.cert || !msg->b.cert_len) {

@@ -123,9 +123,11 @@ static int reregister(struct gkm_genl *g, struct watch *w, bool *left)
 	}
 	err = gkmctl_group_set(g, m->cfg.id, reg, reg_len, key);
 	if (err) {
-		ret = gkmctl_fail(gkmctl_exit_for_errno(err),
-				  "re-registration: installing it in group %u: %s",
-				  m->cfg.id, gkm_genl_error(g, err));
+		const char *why;
+		int code = gkmctl_exit_for_set(err, &why);
+
+		ret = gkmctl_fail(code, "re-registration: installing it in group %u: %s: %s",
+				  m->cfg.id, why, gkm_genl_error(g, err));
 		if (old) {
 			gkmctl_keyring_remove(key);
 			gkmctl_keyring_link(old);	/* displaced by the new one */

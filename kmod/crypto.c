@@ -181,12 +181,13 @@ int gkm_crypto_check_sig(u8 alg, const struct key *key,
 	const char *want, *name;
 	int ret;
 
+	/* -EKEYEXPIRED, -EKEYREVOKED or (invalidated) -ENOKEY, as keyctl(2). */
 	ret = key_validate(key);
 	if (ret) {
 		NL_SET_ERR_MSG_FMT(extack, "the GCKS key is unusable (%s)",
 				   ret == -EKEYEXPIRED ? "expired" :
 				   ret == -EKEYREVOKED ? "revoked" : "invalidated");
-		return -EKEYREJECTED;
+		return ret;
 	}
 
 	switch (alg) {

@@ -513,7 +513,7 @@ int gkm_receive_registration(struct gkm_group *group, const u8 *blob,
 	gkm_wire_msg_wipe(m);
 	if (err != GKM_OK) {
 		NL_SET_ERR_MSG_FMT(extack, "%s", gkm_wire_strerror(err));
-		ret = -EINVAL;
+		ret = gkm_wire_reg_errno(err);
 		goto out;
 	}
 	/* The kernel must verify what the registration announces, with @gcks. */

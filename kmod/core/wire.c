@@ -92,6 +92,28 @@ const char *gkm_wire_strerror(int err)
 	return gkm_wire_errstr[err];
 }
 
+int gkm_wire_reg_errno(int err)
+{
+	switch (err) {
+	case GKM_OK:
+		return 0;
+	case GKM_E_WRONG_GROUP:
+		return -EINVAL;		/* the request names another group */
+	case GKM_E_BAD_VERSION:
+		return -EPROTONOSUPPORT;
+	case GKM_E_UNKNOWN_ALG:
+		return -EOPNOTSUPP;
+	case GKM_E_TOO_MANY_TLVS:
+	case GKM_E_TOO_MANY_KEYS:
+	case GKM_E_TOO_MANY_SAS:
+		return -E2BIG;
+	case GKM_E_INTERNAL:
+		return -ENOMEM;
+	default:
+		return -EBADMSG;	/* malformed or inconsistent */
+	}
+}
+
 /* Checks shared by both message types, in the documented order. */
 static enum gkm_wire_err check_common(const struct gkm_wire_hdr *h, u8 type)
 {

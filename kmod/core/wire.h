@@ -138,6 +138,11 @@ void gkm_wire_hdr_get(const u8 *p, struct gkm_wire_hdr *h);
 void gkm_wire_hdr_put(u8 *p, const struct gkm_wire_hdr *h);
 void gkm_wire_nonce(u8 *nonce, u8 type, u8 frag_idx, u64 msg_id);
 const char *gkm_wire_strerror(int err);
+/*
+ * The errno of a registration refused with @err (enum gkm_wire_err): what
+ * GROUP_SET returns (uapi/linux/gkm.h), and gkmctl for its own parse.
+ */
+int gkm_wire_reg_errno(int err);
 
 /* Stage 1: checks and copies a rekey datagram into @m. */
 enum gkm_wire_err gkm_wire_parse_header(struct gkm_wire_msg *m,

@@ -2,8 +2,8 @@
 /*
  * In-VM tests of the "gkm" generic netlink family against the real module:
  * family lookup, GET, group add/delete/get/dump, strict attribute
- * validation with extended ack messages, key hygiene of refused
- * registrations, permissions and per-namespace independence. Each test runs in a fresh network namespace of its own
+ * validation with extended ack messages, the errnos and key hygiene of
+ * refused registrations, permissions and per-namespace independence. Each test runs in a fresh network namespace of its own
  * (FIXTURE_SETUP unshares), so tests never see each other's groups and every
  * test ends with a namespace teardown that must free its groups.
  */
@@ -291,6 +291,93 @@ TEST_F_TIMEOUT(gkm, refused_group_set_ack_carries_no_key_bytes, KT_TIMEOUT)
 		}
 	}
 	EXPECT_EQ(0, group_req(&self->g, GKM_CMD_GROUP_DEL, 5));
+	kt_gcks_free(&k);
+}
+
+static int32_t add_gcks_key(const struct kt_gcks *k, const char *desc)
+{
+	return (int32_t)syscall(SYS_add_key, "asymmetric", desc, k->der, k->der_len,
+				KEY_SPEC_PROCESS_KEYRING);
+}
+
+/*
+ * Each kind of registration refusal has an errno of its own (the table of
+ * GKM_CMD_GROUP_SET in uapi/linux/gkm.h, which gkmctl maps to its exit
+ * statuses 7 to 10) and an extack message, and none changes the group.
+ */
+TEST_F_TIMEOUT(gkm, registration_refusals_have_distinct_errnos, KT_TIMEOUT)
+{
+	static uint8_t reg[GKM_WIRE_MAX_REG_LEN], bad[GKM_WIRE_MAX_REG_LEN];
+	const uint32_t id = 6;
+	int32_t key, expired, revoked;
+	struct kt_status st;
+	struct kt_gcks k;
+	int len, blen;
+
+	ASSERT_EQ(0, kt_gcks_init(&k, id, 0x6000));
+	key = kt_keyring_add(&k);
+	ASSERT_LT(0, key);
+	len = kt_gcks_registration(&k, GKM_ROLE_RECEIVER, reg, sizeof(reg));
+	ASSERT_LT(0, len);
+	/* No data address: the SA check comes after every one below. */
+	ASSERT_EQ(0, group_req(&self->g, GKM_CMD_GROUP_NEW, id));
+
+	/* Malformed. */
+	EXPECT_EQ(-EBADMSG, kt_group_set(&self->g, id, reg, 10, key));
+	EXPECT_STREQ(gkm_wire_strerror(GKM_E_TRUNCATED), self->g.nl.errmsg);
+	memcpy(bad, reg, len);
+	bad[GKM_WIRE_OFF_MAGIC] ^= 0xff;
+	EXPECT_EQ(-EBADMSG, kt_group_set(&self->g, id, bad, len, key));
+	EXPECT_STREQ(gkm_wire_strerror(GKM_E_BAD_MAGIC), self->g.nl.errmsg);
+
+	/* Another wire version. */
+	memcpy(bad, reg, len);
+	bad[GKM_WIRE_OFF_VERSION]++;
+	EXPECT_EQ(-EPROTONOSUPPORT, kt_group_set(&self->g, id, bad, len, key));
+	EXPECT_STREQ(gkm_wire_strerror(GKM_E_BAD_VERSION), self->g.nl.errmsg);
+
+	/* Signature algorithms: unknown to the wire format, or to gkm.ko. */
+	memcpy(bad, reg, len);
+	bad[GKM_WIRE_OFF_SIG_ALG] = 0xee;
+	EXPECT_EQ(-EOPNOTSUPP, kt_group_set(&self->g, id, bad, len, key));
+	EXPECT_STREQ(gkm_wire_strerror(GKM_E_UNKNOWN_ALG), self->g.nl.errmsg);
+	bad[GKM_WIRE_OFF_SIG_ALG] = GKM_WIRE_SIG_ED25519;
+	EXPECT_EQ(-EOPNOTSUPP, kt_group_set(&self->g, id, bad, len, key));
+	EXPECT_NE(NULL, strstr(self->g.nl.errmsg, "signature algorithm 3"))
+		TH_LOG("extack: %s", self->g.nl.errmsg);
+
+	/* More keys than a body may carry. */
+	blen = kt_gcks_registration_kwks(&k, GKM_ROLE_RECEIVER, GKM_WIRE_MAX_BODY_KEYS,
+					 bad, sizeof(bad));
+	ASSERT_LT(0, blen);
+	EXPECT_EQ(-E2BIG, kt_group_set(&self->g, id, bad, blen, key));
+	EXPECT_STREQ(gkm_wire_strerror(GKM_E_TOO_MANY_KEYS), self->g.nl.errmsg);
+
+	/* The GCKS key: revoked, expired. */
+	revoked = add_gcks_key(&k, "gkm-test-revoked");
+	ASSERT_LT(0, revoked);
+	ASSERT_EQ(0, syscall(SYS_keyctl, KEYCTL_REVOKE, revoked));
+	EXPECT_EQ(-EKEYREVOKED, kt_group_set(&self->g, id, reg, len, revoked));
+	EXPECT_NE(NULL, strstr(self->g.nl.errmsg, "revoked"))
+		TH_LOG("extack: %s", self->g.nl.errmsg);
+	expired = add_gcks_key(&k, "gkm-test-expired");
+	ASSERT_LT(0, expired);
+	ASSERT_EQ(0, syscall(SYS_keyctl, KEYCTL_SET_TIMEOUT, expired, 1));
+	sleep(2);	/* expiry is in whole seconds of the real-time clock */
+	EXPECT_EQ(-EKEYEXPIRED, kt_group_set(&self->g, id, reg, len, expired));
+	EXPECT_NE(NULL, strstr(self->g.nl.errmsg, "expired"))
+		TH_LOG("extack: %s", self->g.nl.errmsg);
+
+	/* The request: data SAs for a group without a data address. */
+	EXPECT_EQ(-EINVAL, kt_group_set(&self->g, id, reg, len, key));
+	EXPECT_NE(NULL, strstr(self->g.nl.errmsg, "no data address"))
+		TH_LOG("extack: %s", self->g.nl.errmsg);
+
+	ASSERT_EQ(0, kt_group_status(&self->g, id, &st));
+	EXPECT_EQ(GKM_STATE_UNREGISTERED, st.state);
+	EXPECT_EQ(0, group_req(&self->g, GKM_CMD_GROUP_DEL, id));
+	syscall(SYS_keyctl, KEYCTL_UNLINK, revoked, KEY_SPEC_PROCESS_KEYRING);
+	syscall(SYS_keyctl, KEYCTL_UNLINK, expired, KEY_SPEC_PROCESS_KEYRING);
 	kt_gcks_free(&k);
 }
 

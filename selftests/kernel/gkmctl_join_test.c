@@ -165,7 +165,7 @@ TEST_F_TIMEOUT(join, registration_for_another_group, KT_TIMEOUT)
 {
 	self->buf[11] = 8;	/* header: group 8 */
 	ASSERT_EQ(0, kt_write_file(REG_M1, self->buf, self->len));
-	EXPECT_EQ(1, join_err(self, "--registration " REG_M1));
+	EXPECT_EQ(7, join_err(self, "--registration " REG_M1));
 	TH_LOG("%s", self->out);
 	EXPECT_NE(NULL, strstr(self->out, "registration payload is for group 8, not 7"));
 	assert_clean(_metadata, self, "gk-m1", 0);
@@ -214,9 +214,48 @@ TEST_F_TIMEOUT(join, kernel_refuses_the_registration, KT_TIMEOUT)
 	ASSERT_EQ(0, gkm_enc_registration(GROUP, 1, GKM_WIRE_SIG_RSA_PKCS1_SHA256, body,
 					  b.len, self->buf, sizeof(self->buf), &len));
 	ASSERT_EQ(0, kt_write_file(REG_M1, self->buf, len));
-	EXPECT_EQ(5, join_err(self, "--registration " REG_M1));
+	EXPECT_EQ(7, join_err(self, "--registration " REG_M1));
 	TH_LOG("%s", self->out);
-	EXPECT_NE(NULL, strstr(self->out, "join: installing the registration in group 7: "));
+	EXPECT_NE(NULL, strstr(self->out, "join: installing the registration in group 7: "
+			       "the registration is malformed: registration incomplete"));
+	assert_clean(_metadata, self, "gk-m1", 0);
+}
+
+/*
+ * The exit status says why a registration was refused (gkmctl(8): 7 to
+ * 10), whether the kernel refused it (a signature algorithm gkm.ko does not
+ * have) or gkmctl's own parse before it (another wire version, too many
+ * keys: the kernel would say the same).
+ */
+TEST_F_TIMEOUT(join, refusals_have_distinct_exit_statuses, KT_TIMEOUT)
+{
+	int len;
+
+	self->buf[GKM_WIRE_OFF_SIG_ALG] = GKM_WIRE_SIG_ED25519;
+	ASSERT_EQ(0, kt_write_file(REG_M1, self->buf, self->len));
+	EXPECT_EQ(9, join_err(self, "--registration " REG_M1));
+	TH_LOG("%s", self->out);
+	EXPECT_NE(NULL, strstr(self->out, "join: installing the registration in group 7: "
+			       "this kernel does not support"));
+	EXPECT_NE(NULL, strstr(self->out, "signature algorithm 3"));
+	assert_clean(_metadata, self, "gk-m1", 0);
+
+	self->buf[GKM_WIRE_OFF_SIG_ALG] = GKM_WIRE_SIG_RSA_PKCS1_SHA256;
+	self->buf[GKM_WIRE_OFF_VERSION]++;
+	ASSERT_EQ(0, kt_write_file(REG_M1, self->buf, self->len));
+	EXPECT_EQ(9, join_err(self, "--registration " REG_M1));
+	TH_LOG("%s", self->out);
+	EXPECT_NE(NULL, strstr(self->out, "invalid registration payload: this kernel does not "
+			       "support the registration's algorithm or version: bad version"));
+	assert_clean(_metadata, self, "gk-m1", 0);
+
+	len = kt_gcks_registration_kwks(&self->gcks, GKM_ROLE_RECEIVER,
+					GKM_WIRE_MAX_BODY_KEYS, self->buf, sizeof(self->buf));
+	ASSERT_LT(0, len);
+	ASSERT_EQ(0, kt_write_file(REG_M1, self->buf, len));
+	EXPECT_EQ(10, join_err(self, "--registration " REG_M1));
+	TH_LOG("%s", self->out);
+	EXPECT_NE(NULL, strstr(self->out, "too many keys"));
 	assert_clean(_metadata, self, "gk-m1", 0);
 }
 

@@ -245,7 +245,7 @@ TEST_F_TIMEOUT(ynl, refused_registration_names_the_reason, KT_TIMEOUT)
 	ASSERT_EQ(0, kt_genl_in("gk-m1", &g));
 	ASSERT_EQ(0, kt_group_new(&g, GROUP, CTRL, CTRL_PORT, self->ifindex, DATA,
 				  REQID, GKM_ROLE_RECEIVER));
-	EXPECT_EQ(-EINVAL, kt_group_set(&g, GROUP, buf, 10, key));
+	EXPECT_EQ(-EBADMSG, kt_group_set(&g, GROUP, buf, 10, key));
 	EXPECT_STREQ(gkm_wire_strerror(GKM_E_TRUNCATED), g.nl.errmsg);
 	EXPECT_EQ(-EINVAL, kt_group_set(&g, GROUP, buf, len, key));
 	EXPECT_STREQ(gkm_wire_strerror(GKM_E_WRONG_GROUP), g.nl.errmsg);

@@ -4,6 +4,7 @@
  * malformed input class rejected with its own error code while the member
  * store stays bitwise unchanged.  Real crypto throughout (OpenSSL).
  */
+#include <errno.h>
 #include <openssl/x509.h>
 
 #include "gkm_test.h"
@@ -1108,6 +1109,24 @@ TEST(strerror_covers_all)
 	for (i = 0; i < __GKM_E_MAX; i++)
 		ASSERT_NE(0, strcmp("unknown error", gkm_wire_strerror(i)));
 	ASSERT_EQ(0, strcmp("unknown error", gkm_wire_strerror(__GKM_E_MAX)));
+}
+
+/* GROUP_SET's errnos (uapi/linux/gkm.h): every refusal has one, by kind. */
+TEST(registration_errnos)
+{
+	int i;
+
+	EXPECT_EQ(0, gkm_wire_reg_errno(GKM_OK));
+	EXPECT_EQ(-EINVAL, gkm_wire_reg_errno(GKM_E_WRONG_GROUP));
+	EXPECT_EQ(-EPROTONOSUPPORT, gkm_wire_reg_errno(GKM_E_BAD_VERSION));
+	EXPECT_EQ(-EOPNOTSUPP, gkm_wire_reg_errno(GKM_E_UNKNOWN_ALG));
+	EXPECT_EQ(-E2BIG, gkm_wire_reg_errno(GKM_E_TOO_MANY_TLVS));
+	EXPECT_EQ(-E2BIG, gkm_wire_reg_errno(GKM_E_TOO_MANY_KEYS));
+	EXPECT_EQ(-E2BIG, gkm_wire_reg_errno(GKM_E_TOO_MANY_SAS));
+	EXPECT_EQ(-EBADMSG, gkm_wire_reg_errno(GKM_E_TRUNCATED));
+	EXPECT_EQ(-EBADMSG, gkm_wire_reg_errno(GKM_E_REG_INCOMPLETE));
+	for (i = GKM_OK + 1; i < __GKM_E_MAX; i++)
+		EXPECT_GT(0, gkm_wire_reg_errno(i)) TH_LOG("%s", gkm_wire_strerror(i));
 }
 
 TEST_HARNESS_MAIN

@@ -40,7 +40,26 @@
  *   Documentation/protocol.rst) and GKM_A_GCKS_KEY (the serial of a key of
  *   type "asymmetric" in a keyring the caller can search: the GCKS's
  *   verification key). Replaces the group's keys and data SAs atomically:
- *   on any error nothing changes.
+ *   on any error nothing changes. Errors, each with an extended ack
+ *   message (for a refused payload, the gkm_wire_strerror() text):
+ *     -EINVAL           the request: attributes missing, a registration
+ *                       of another group, data SAs for a group without
+ *                       GKM_A_DATA_ADDR;
+ *     -ENOENT           no such group;
+ *     -EBADMSG          the registration is malformed or inconsistent
+ *                       (any other enum gkm_wire_err of its parse);
+ *     -EPROTONOSUPPORT  its wire version is not GKM_WIRE_VERSION;
+ *     -EOPNOTSUPP       its signature algorithm is unknown or missing
+ *                       from this kernel (e.g. no ECDSA P-256);
+ *     -E2BIG            more keys, SAs or TLVs than a body may carry
+ *                       (GKM_WIRE_MAX_BODY_KEYS, _SAS, GKM_WIRE_MAX_TLVS);
+ *     -ENOKEY, -EKEYREVOKED, -EKEYEXPIRED  the GCKS key serial names no
+ *                       key the caller can search, or a revoked,
+ *                       expired (or invalidated: -ENOKEY) one;
+ *     -EKEYREJECTED     the key is not of type "asymmetric" or not of the
+ *                       registration's signature algorithm;
+ *     -EACCES           the caller may not search the key;
+ *     -ENOMEM, or what xfrm returns for a data SA it refuses.
  *
  * GKM_CMD_GROUP_DEL
  *   Request: GKM_A_GROUP_ID (required). -ENOENT when there is no such group.
