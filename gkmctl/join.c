@@ -55,7 +55,49 @@ static void usage(FILE *f)
 		gkmctl_prog, gkmctl_prog);
 }
 
-/* Parse the options into @m; returns an exit code (OK to go on). */
+/* join's own options: gkmctl_member_args()'s @opt, @ctx a struct join_args */
+struct join_args {
+	const char *ctrl, *data, *dev;
+};
+
+static int join_option(struct gkmctl_member *m, int c, const char *arg, void *ctx)
+{
+	struct join_args *a = ctx;
+	struct gkmctl_group *cfg = &m->cfg;
+
+	switch (c) {
+	case 'i':
+		a->dev = arg;
+		return 0;
+	case 'r':
+		cfg->role = gkmctl_parse_role(arg);
+		if (!cfg->role)
+			return gkmctl_fail(GKMCTL_EXIT_USAGE,
+					   "invalid --role '%s' (sender, receiver or both)", arg);
+		return 0;
+	case 'C':
+		a->ctrl = arg;
+		return 0;
+	case 'D':
+		a->data = arg;
+		return 0;
+	case 'q':
+		if (gkmctl_parse_u32(arg, &cfg->reqid) || !cfg->reqid)
+			return gkmctl_fail(GKMCTL_EXIT_USAGE,
+					   "invalid --reqid '%s' (1..4294967295)", arg);
+		return 0;
+	case 'R':
+		m->reg_file = arg;
+		return 0;
+	case 'd':
+		m->detach = true;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* Parse the options into @m; returns an exit code (OK to go on), -1 after --help. */
 static int parse_args(int argc, char **argv, struct gkmctl_member *m)
 {
 	static const struct option longopts[] = {
@@ -71,84 +113,39 @@ static int parse_args(int argc, char **argv, struct gkmctl_member *m)
 		{ 0 }
 	};
 	struct gkmctl_group *cfg = &m->cfg;
-	const char *ctrl = NULL, *data = NULL, *dev = NULL;
+	struct join_args a = { 0 };
 	uint16_t fam_data = 0;
-	int c, ret;
+	int ret;
 
-	m->proto = IPPROTO_UDP;
 	cfg->role = GKM_ROLE_RECEIVER;
-	optind = 2;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		ret = gkmctl_member_option(m, c, optarg);
-		if (ret > 0)
-			return ret;
-		if (!ret)
-			continue;
-		switch (c) {
-		case 'i':
-			dev = optarg;
-			break;
-		case 'r':
-			cfg->role = gkmctl_parse_role(optarg);
-			if (!cfg->role)
-				return gkmctl_fail(GKMCTL_EXIT_USAGE,
-						   "invalid --role '%s' (sender, receiver or both)",
-						   optarg);
-			break;
-		case 'C':
-			ctrl = optarg;
-			break;
-		case 'D':
-			data = optarg;
-			break;
-		case 'q':
-			if (gkmctl_parse_u32(optarg, &cfg->reqid) || !cfg->reqid)
-				return gkmctl_fail(GKMCTL_EXIT_USAGE,
-						   "invalid --reqid '%s' (1..4294967295)", optarg);
-			break;
-		case 'R':
-			m->reg_file = optarg;
-			break;
-		case 'd':
-			m->detach = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return -1;
-		default:
-			usage(stderr);
-			return GKMCTL_EXIT_USAGE;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		return GKMCTL_EXIT_USAGE;
-	}
+	ret = gkmctl_member_args(argc, argv, longopts, m, usage, join_option, &a);
+	if (ret)
+		return ret;
 	if (m->reg_file && m->reg.server)
 		return gkmctl_fail(GKMCTL_EXIT_USAGE,
 				   "--registration and --server exclude each other");
 	if (!m->reg_file && (!m->reg.server || !m->reg.cert || !m->reg.key || !m->reg.ca))
 		return gkmctl_fail(GKMCTL_EXIT_USAGE,
 				   "join needs --server, --cert, --key and --ca (or --registration)");
-	if (!ctrl)
+	if (!a.ctrl)
 		return gkmctl_fail(GKMCTL_EXIT_USAGE,
 				   "join needs --ctrl ADDR:PORT (the control channel)");
-	if (gkmctl_parse_addr_port(ctrl, &cfg->family, cfg->ctrl_addr, &cfg->ctrl_port))
+	if (gkmctl_parse_addr_port(a.ctrl, &cfg->family, cfg->ctrl_addr, &cfg->ctrl_port))
 		return gkmctl_fail(GKMCTL_EXIT_USAGE,
-				   "invalid --ctrl '%s' (ADDR:PORT or [ADDR6]:PORT)", ctrl);
+				   "invalid --ctrl '%s' (ADDR:PORT or [ADDR6]:PORT)", a.ctrl);
 	cfg->has_ctrl = true;
-	if (!data)
+	if (!a.data)
 		return gkmctl_fail(GKMCTL_EXIT_USAGE, "join needs --data ADDR (the data address)");
-	if (gkmctl_parse_addr(data, &fam_data, cfg->data_addr))
-		return gkmctl_fail(GKMCTL_EXIT_USAGE, "invalid --data address '%s'", data);
+	if (gkmctl_parse_addr(a.data, &fam_data, cfg->data_addr))
+		return gkmctl_fail(GKMCTL_EXIT_USAGE, "invalid --data address '%s'", a.data);
 	if (fam_data != cfg->family)
 		return gkmctl_fail(GKMCTL_EXIT_USAGE,
 				   "--ctrl and --data must be of the same address family");
 	cfg->has_data = true;
-	if (dev) {
-		cfg->ifindex = if_nametoindex(dev);
+	if (a.dev) {
+		cfg->ifindex = if_nametoindex(a.dev);
 		if (!cfg->ifindex)
-			return gkmctl_fail(GKMCTL_EXIT_USAGE, "no interface '%s' in this netns", dev);
+			return gkmctl_fail(GKMCTL_EXIT_USAGE, "no interface '%s' in this netns", a.dev);
 	}
 	if (!cfg->reqid)
 		cfg->reqid = cfg->id;
@@ -220,21 +217,9 @@ int gkmctl_join_main(int argc, char **argv, const struct gkmctl_opts *opts)
 	size_t reg_len = 0;
 	int ret, err;
 
-	if (argc >= 2 && gkmctl_is_help(argv[1])) {
-		usage(stdout);
-		return GKMCTL_EXIT_OK;
-	}
-	if (argc < 2) {
-		usage(stderr);
-		return GKMCTL_EXIT_USAGE;
-	}
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return gkmctl_fail(GKMCTL_EXIT_FAILURE, "out of memory");
-	if (gkmctl_parse_group_id(argv[1], &m->cfg.id)) {
-		free(m);
-		return GKMCTL_EXIT_USAGE;
-	}
 	ret = parse_args(argc, argv, m);
 	if (ret) {
 		free(m);

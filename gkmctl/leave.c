@@ -47,23 +47,13 @@ int gkmctl_leave_main(int argc, char **argv, const struct gkmctl_opts *opts)
 	struct gkmctl_member *m;
 	struct gkm_genl *g;
 	const char *local = NULL;
-	int c, ret, err, dereg = -1;	/* de-registration: member.h */
+	int ret, err, dereg = -1;	/* de-registration: member.h */
 	bool opened = false;
 	char why[768] = "";
 	uint32_t id;
 	int32_t key;
 	pid_t daemon;
 
-	if (argc >= 2 && gkmctl_is_help(argv[1])) {
-		usage(stdout);
-		return GKMCTL_EXIT_OK;
-	}
-	if (argc < 2) {
-		usage(stderr);
-		return GKMCTL_EXIT_USAGE;
-	}
-	if (gkmctl_parse_group_id(argv[1], &id))
-		return GKMCTL_EXIT_USAGE;
 	m = calloc(1, sizeof(*m));
 	g = calloc(1, sizeof(*g));
 	if (!m || !g) {
@@ -71,30 +61,12 @@ int gkmctl_leave_main(int argc, char **argv, const struct gkmctl_opts *opts)
 		free(g);
 		return gkmctl_fail(GKMCTL_EXIT_FAILURE, "out of memory");
 	}
-	m->proto = IPPROTO_UDP;
-	optind = 2;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		ret = gkmctl_member_option(m, c, optarg);
-		if (ret > 0)
-			goto out;
-		if (!ret)
-			continue;
-		switch (c) {
-		case 'h':
-			usage(stdout);
-			ret = GKMCTL_EXIT_OK;
-			goto out;
-		default:
-			usage(stderr);
-			ret = GKMCTL_EXIT_USAGE;
-			goto out;
-		}
-	}
-	if (optind != argc) {
-		usage(stderr);
-		ret = GKMCTL_EXIT_USAGE;
+	ret = gkmctl_member_args(argc, argv, longopts, m, usage, NULL, NULL);
+	if (ret) {
+		ret = ret < 0 ? GKMCTL_EXIT_OK : ret;
 		goto out;
 	}
+	id = m->cfg.id;
 	if (!m->reg.timeout_ms)
 		m->reg.timeout_ms = 3000;
 	if (m->reg.server && (!m->reg.cert || !m->reg.key || !m->reg.ca)) {

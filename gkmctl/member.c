@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <netinet/in.h>
 
 #include "member.h"
 #include "genl.h"
@@ -146,7 +147,8 @@ err:
 	return ret;
 }
 
-int gkmctl_member_option(struct gkmctl_member *m, int c, const char *arg)
+/* Apply the shared option @c: 0; -1 when it is not one; else an exit code. */
+static int member_option(struct gkmctl_member *m, int c, const char *arg)
 {
 	uint32_t v;
 	int proto;
@@ -180,6 +182,45 @@ int gkmctl_member_option(struct gkmctl_member *m, int c, const char *arg)
 	default:
 		return -1;
 	}
+}
+
+int gkmctl_member_args(int argc, char **argv, const struct option *longopts,
+		       struct gkmctl_member *m, void (*usage)(FILE *f),
+		       int (*opt)(struct gkmctl_member *m, int c, const char *arg, void *ctx),
+		       void *ctx)
+{
+	int c, ret;
+
+	if (argc >= 2 && gkmctl_is_help(argv[1])) {
+		usage(stdout);
+		return -1;
+	}
+	if (argc < 2) {
+		usage(stderr);
+		return GKMCTL_EXIT_USAGE;
+	}
+	if (gkmctl_parse_group_id(argv[1], &m->cfg.id))
+		return GKMCTL_EXIT_USAGE;
+	m->proto = IPPROTO_UDP;
+	optind = 2;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		ret = member_option(m, c, optarg);
+		if (ret < 0 && c == 'h') {
+			usage(stdout);
+			return -1;
+		}
+		if (ret < 0 && opt)
+			ret = opt(m, c, optarg, ctx);
+		if (ret < 0)
+			break;
+		if (ret)
+			return ret;
+	}
+	if (c != -1 || optind != argc) {
+		usage(stderr);
+		return GKMCTL_EXIT_USAGE;
+	}
+	return 0;
 }
 
 int gkmctl_member_deregister(const struct gkmctl_member *m, int timeout_ms,

@@ -7,9 +7,11 @@
  * gkmd, the GCKS key, the kernel group, the xfrm policies), keeps up
  * (re-registration, watch.c) and `gkmctl leave` tears down.
  */
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "gkmctl.h"
@@ -74,9 +76,7 @@ int gkmctl_member_watch(struct gkm_genl *g, struct gkm_genl *ev,
 /*
  * The options join and leave share: the key server (--server, --cert,
  * --key, --ca), --timeout and --proto. GKMCTL_MEMBER_LONGOPTS goes into
- * their getopt_long tables; gkmctl_member_option() applies one by its
- * value @c: 0 when applied, -1 when @c is not one of them, or
- * GKMCTL_EXIT_USAGE after printing why @arg is invalid.
+ * their getopt_long tables, with { "help", no_argument, NULL, 'h' }.
  */
 #define GKMCTL_MEMBER_LONGOPTS \
 	{ "server", required_argument, NULL, 's' }, \
@@ -85,7 +85,20 @@ int gkmctl_member_watch(struct gkm_genl *g, struct gkm_genl *ev,
 	{ "ca", required_argument, NULL, 'a' }, \
 	{ "timeout", required_argument, NULL, 't' }, \
 	{ "proto", required_argument, NULL, 'p' }
-int gkmctl_member_option(struct gkmctl_member *m, int c, const char *arg);
+
+/*
+ * Parse the arguments of a member command, GROUP [OPTIONS], into @m: the
+ * group id, then argv[2...] by @longopts (proto udp unless --proto): the
+ * shared options here, the command's own by @opt(@m, c, optarg, @ctx),
+ * which returns 0 when it applied c, -1 when c is not one of them, else an
+ * exit code after printing why (@opt NULL: the command has none). Returns 0; -1 after printing @usage for a help
+ * option (also as GROUP); otherwise an exit code (@usage on stderr for a
+ * missing GROUP, an unknown option or an extra operand).
+ */
+int gkmctl_member_args(int argc, char **argv, const struct option *longopts,
+		       struct gkmctl_member *m, void (*usage)(FILE *f),
+		       int (*opt)(struct gkmctl_member *m, int c, const char *arg, void *ctx),
+		       void *ctx);
 
 /* Exit code for a gkm_reg_join/leave result. */
 int gkmctl_reg_exit_code(int ret);
