@@ -59,16 +59,13 @@ struct env {
 /* The configuration, authorizing member-0 .. member-(@nallowed - 1). */
 static int write_conf(struct env *e, int nallowed)
 {
-	FILE *f = fopen(e->g.conf, "w");
+	FILE *f = ut_conf_open(&e->g);
 
 	if (!f)
 		return -1;
-	ut_conf_gkmd(f, &e->g);
-	fprintf(f, "\n[group %u]\ncontrol_address = %s\ncontrol_port = %d\n"
-		"control_interface = lo\ndata_address = 239.7.9.8\n"
-		"transform = aes-gcm-128\nactivation_delay = 1\ndeactivation_delay = 5\n"
-		"batch_interval_ms = 50\ndegree = 2\n\n[authorize]\n",
-		GROUP, MCAST, MPORT);
+	ut_conf_group(f, GROUP, MCAST, MPORT, "lo", "239.7.9.8");
+	fprintf(f, "activation_delay = 1\ndeactivation_delay = 5\n"
+		"batch_interval_ms = 50\ndegree = 2\n\n[authorize]\n");
 	for (int i = 0; i < nallowed; i++)
 		fprintf(f, "allow = %u receiver member-%d\n", GROUP, i);
 	fclose(f);

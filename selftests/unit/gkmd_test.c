@@ -88,23 +88,20 @@ static const char *conf_servers = "127.0.0.1:47078";
 static int write_conf(struct env *e, unsigned int batch_ms, unsigned int copies,
 		      unsigned int spacing_ms)
 {
-	FILE *f = fopen(e->g.conf, "w");
+	FILE *f = ut_conf_open(&e->g);
 
 	if (!f)
 		return -1;
-	ut_conf_gkmd(f, &e->g);
 	fprintf(f, "rate_per_source = %u\nrate_burst = %u\nmax_handshakes = %u\n"
-		"max_connections = %u\n%s\n"
-		"[group %u]\ncontrol_address = %s\ncontrol_port = %d\n"
-		"control_interface = %s\ndata_address = 239.7.7.8\n"
-		"transform = aes-gcm-128\ntek_lifetime = %u\nkek_lifetime = 86400\n"
+		"max_connections = %u\n%s",
+		conf_rate, conf_burst, conf_max_hs, conf_max_conns,
+		conf_etcd ? "store = etcd\n\n[etcd]\nendpoints = " ETCD_TEST_CLIENT
+			    "\nprefix = /gkmd-test/\nname = ks-a\n" : "");
+	ut_conf_group(f, GROUP, conf_ctrl, MPORT, conf_ctrl_if, "239.7.7.8");
+	fprintf(f, "tek_lifetime = %u\nkek_lifetime = 86400\n"
 		"activation_delay = %u\ndeactivation_delay = %u\n"
 		"retransmit_count = %u\nretransmit_spacing_ms = %u\n"
 		"batch_interval_ms = %u\ndegree = 2\n",
-		conf_rate, conf_burst, conf_max_hs, conf_max_conns,
-		conf_etcd ? "store = etcd\n\n[etcd]\nendpoints = " ETCD_TEST_CLIENT
-			    "\nprefix = /gkmd-test/\nname = ks-a\n" : "",
-		GROUP, conf_ctrl, MPORT, conf_ctrl_if,
 		conf_tek_lifetime, conf_atd, conf_dtd, copies, spacing_ms, batch_ms);
 	if (conf_max_senders)
 		fprintf(f, "max_senders = %u\n", conf_max_senders);

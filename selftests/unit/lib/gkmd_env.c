@@ -104,13 +104,26 @@ int ut_certs(const struct ut_gkmd *g, const char *members)
 		     g->dir, members);
 }
 
-void ut_conf_gkmd(FILE *f, const struct ut_gkmd *g)
+FILE *ut_conf_open(const struct ut_gkmd *g)
 {
+	FILE *f = fopen(g->conf, "w");
+
+	if (!f)
+		return NULL;
 	fprintf(f, "[gkmd]\nlisten_address = 127.0.0.1\nlisten_port = %u\n"
 		"tls_cert = %s/server.pem\ntls_key = %s/server.key\ntls_ca = %s/ca.pem\n"
 		"signing_key = %s/sign.key\nsigning_cert = %s/sign.pem\n"
 		"state_db = %s/state.db\nadmin_socket = %s\n",
 		g->reg_port, g->dir, g->dir, g->dir, g->dir, g->dir, g->dir, g->admin);
+	return f;
+}
+
+void ut_conf_group(FILE *f, unsigned int id, const char *ctrl, int port,
+		   const char *iface, const char *data)
+{
+	fprintf(f, "\n[group %u]\ncontrol_address = %s\ncontrol_port = %d\n"
+		"control_interface = %s\ndata_address = %s\ntransform = aes-gcm-128\n",
+		id, ctrl, port, iface, data);
 }
 
 int ut_admin_connect(const struct ut_gkmd *g)

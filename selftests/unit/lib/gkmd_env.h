@@ -66,11 +66,19 @@ int ut_gkmd_init(struct ut_gkmd *g, const char *prefix, const char *bin,
 int ut_certs(const struct ut_gkmd *g, const char *members);
 
 /*
- * The [gkmd] section of gkmd.conf for @g (listen address and port, TLS and
- * signing files, state_db, admin_socket), without a trailing blank line,
- * so that the caller can add settings to it.
+ * @g->conf opened for writing (NULL if it cannot be), with the [gkmd]
+ * section for @g in it (listen address and port, TLS and signing files,
+ * state_db, admin_socket), without a trailing blank line, so that the
+ * caller can add settings to it.
  */
-void ut_conf_gkmd(FILE *f, const struct ut_gkmd *g);
+FILE *ut_conf_open(const struct ut_gkmd *g);
+
+/*
+ * A blank line and the start of a [group @id] section: control channel
+ * @ctrl:@port on @iface, data address @data, transform aes-gcm-128.
+ */
+void ut_conf_group(FILE *f, unsigned int id, const char *ctrl, int port,
+		   const char *iface, const char *data);
 
 /*
  * Start gkmd with @g->conf; returns 0 once its admin socket answers and its
