@@ -134,22 +134,6 @@ static enum gkm_wire_err check_common(const struct gkm_wire_hdr *h, u8 type)
 	return GKM_OK;
 }
 
-/* Stage 1 for every type: reset @m, bound the length, check the header. */
-static enum gkm_wire_err parse_start(struct gkm_wire_msg *m, const u8 *pkt,
-				     u32 len, u32 max_len, u8 type)
-{
-	m->stage = GKM_WIRE_ST_NONE;
-	m->body = NULL;
-	m->len = 0;
-
-	if (len < GKM_WIRE_HDR_LEN)
-		return GKM_E_TRUNCATED;
-	if (len > max_len)
-		return GKM_E_BAD_LENGTH;
-	gkm_wire_hdr_get(pkt, &m->hdr);
-	return check_common(&m->hdr, type);
-}
-
 /* A message of @total bytes must arrive as exactly @len bytes. */
 static enum gkm_wire_err exact_len(u32 len, u32 total)
 {
@@ -179,28 +163,81 @@ static enum gkm_wire_err check_rekey_lengths(const struct gkm_wire_hdr *h, u32 l
 	return exact_len(len, total);
 }
 
-enum gkm_wire_err gkm_wire_check_rekey_header(const struct gkm_wire_hdr *h, u32 len)
+/* A status header's lengths: one datagram, nothing sealed. */
+static enum gkm_wire_err check_status_lengths(const struct gkm_wire_hdr *h, u32 len)
+{
+	/* No fragments, no body in version 1. */
+	if (h->frag_cnt != 1)
+		return GKM_E_BAD_FRAG;
+	if (h->body_len || h->sig_len == 0 || h->sig_len > GKM_WIRE_MAX_SIG_LEN)
+		return GKM_E_BAD_LENGTH;
+	return exact_len(len, GKM_WIRE_HDR_LEN + h->sig_len);
+}
+
+/* A registration header's lengths: nothing seals or signs its body. */
+static enum gkm_wire_err check_registration_lengths(const struct gkm_wire_hdr *h,
+						    u32 len)
+{
+	/* These must be zero. */
+	if (h->kek_id || h->kek_ver || h->frag_idx || h->frag_cnt != 1)
+		return GKM_E_RESERVED;
+	if (h->sig_len)
+		return GKM_E_BAD_LENGTH;
+	return exact_len(len, GKM_WIRE_HDR_LEN + (u32)h->body_len);
+}
+
+/*
+ * Every check of a header of @type that arrived as @len bytes (at least
+ * GKM_WIRE_HDR_LEN, at most @max_len), in the documented order: the common
+ * fields, then the type's lengths.
+ */
+static enum gkm_wire_err check_header(const struct gkm_wire_hdr *h, u32 len,
+				      u32 max_len, u8 type)
 {
 	enum gkm_wire_err err;
 
 	if (len < GKM_WIRE_HDR_LEN)
 		return GKM_E_TRUNCATED;
-	if (len > GKM_WIRE_MAX_DATAGRAM)
+	if (len > max_len)
 		return GKM_E_BAD_LENGTH;
-	err = check_common(h, GKM_WIRE_T_REKEY);
-	return err ? err : check_rekey_lengths(h, len);
+	err = check_common(h, type);
+	if (err)
+		return err;
+	switch (type) {
+	case GKM_WIRE_T_REKEY:
+		return check_rekey_lengths(h, len);
+	case GKM_WIRE_T_STATUS:
+		return check_status_lengths(h, len);
+	default:
+		return check_registration_lengths(h, len);
+	}
+}
+
+/* Stage 1 for every type: reset @m, decode and check the header. */
+static enum gkm_wire_err parse_start(struct gkm_wire_msg *m, const u8 *pkt,
+				     u32 len, u32 max_len, u8 type)
+{
+	m->stage = GKM_WIRE_ST_NONE;
+	m->body = NULL;
+	m->len = 0;
+
+	if (len < GKM_WIRE_HDR_LEN)
+		return GKM_E_TRUNCATED;
+	gkm_wire_hdr_get(pkt, &m->hdr);
+	return check_header(&m->hdr, len, max_len, type);
+}
+
+enum gkm_wire_err gkm_wire_check_rekey_header(const struct gkm_wire_hdr *h, u32 len)
+{
+	return check_header(h, len, GKM_WIRE_MAX_DATAGRAM, GKM_WIRE_T_REKEY);
 }
 
 enum gkm_wire_err gkm_wire_parse_header(struct gkm_wire_msg *m,
 					const u8 *pkt, u32 len)
 {
-	struct gkm_wire_hdr *h = &m->hdr;
 	enum gkm_wire_err err;
 
 	err = parse_start(m, pkt, len, GKM_WIRE_MAX_DATAGRAM, GKM_WIRE_T_REKEY);
-	if (err)
-		return err;
-	err = check_rekey_lengths(h, len);
 	if (err)
 		return err;
 
@@ -212,18 +249,9 @@ enum gkm_wire_err gkm_wire_parse_header(struct gkm_wire_msg *m,
 enum gkm_wire_err gkm_wire_parse_status(struct gkm_wire_msg *m,
 					const u8 *pkt, u32 len)
 {
-	struct gkm_wire_hdr *h = &m->hdr;
 	enum gkm_wire_err err;
 
 	err = parse_start(m, pkt, len, GKM_WIRE_MAX_DATAGRAM, GKM_WIRE_T_STATUS);
-	if (err)
-		return err;
-	/* One datagram, nothing sealed: no fragments, no body in version 1. */
-	if (h->frag_cnt != 1)
-		return GKM_E_BAD_FRAG;
-	if (h->body_len || h->sig_len == 0 || h->sig_len > GKM_WIRE_MAX_SIG_LEN)
-		return GKM_E_BAD_LENGTH;
-	err = exact_len(len, GKM_WIRE_HDR_LEN + h->sig_len);
 	if (err)
 		return err;
 
@@ -632,18 +660,9 @@ enum gkm_wire_err gkm_wire_parse_body(struct gkm_wire_msg *m)
 enum gkm_wire_err gkm_wire_parse_registration(struct gkm_wire_msg *m,
 					      const u8 *blob, u32 len)
 {
-	struct gkm_wire_hdr *h = &m->hdr;
 	enum gkm_wire_err err;
 
 	err = parse_start(m, blob, len, GKM_WIRE_MAX_REG_LEN, GKM_WIRE_T_REGISTRATION);
-	if (err)
-		return err;
-	/* Nothing seals a registration body: these must be zero. */
-	if (h->kek_id || h->kek_ver || h->frag_idx || h->frag_cnt != 1)
-		return GKM_E_RESERVED;
-	if (h->sig_len)
-		return GKM_E_BAD_LENGTH;
-	err = exact_len(len, GKM_WIRE_HDR_LEN + (u32)h->body_len);
 	if (err)
 		return err;
 
