@@ -89,6 +89,9 @@ int gkmctl_exit_for_set(int err, const char **why)
 	case EPROTONOSUPPORT:
 		*why = "this kernel does not support the registration's algorithm or version";
 		return GKMCTL_EXIT_UNSUPPORTED;
+	case ESTALE:
+		*why = "a rekey overtook the registration (it is older than the keys in the kernel)";
+		return GKMCTL_EXIT_KERNEL;
 	case E2BIG:
 		*why = "the registration has more keys or SAs than the kernel takes";
 		return GKMCTL_EXIT_TOO_BIG;

@@ -71,10 +71,11 @@ static const struct nla_policy gkm_group_id_policy[GKM_A_GROUP_ID + 1] = {
 	[GKM_A_GROUP_ID] = GKM_POLICY_GROUP_ID,
 };
 
-static const struct nla_policy gkm_group_set_policy[GKM_A_GCKS_KEY + 1] = {
+static const struct nla_policy gkm_group_set_policy[GKM_A_REPLACE + 1] = {
 	[GKM_A_GROUP_ID] = GKM_POLICY_GROUP_ID,
 	[GKM_A_REGISTRATION] = { .type = NLA_BINARY, .len = GKM_WIRE_MAX_REG_LEN },
 	[GKM_A_GCKS_KEY] = { .type = NLA_S32 },
+	[GKM_A_REPLACE] = { .type = NLA_FLAG },
 };
 
 static struct gkm_net *gkm_genl_net(struct genl_info *info)
@@ -292,8 +293,9 @@ static int __gkm_genl_group_set(struct genl_info *info)
 	mutex_lock(&gn->lock);
 	group = gkm_group_find(gn, nla_get_u32(info->attrs[GKM_A_GROUP_ID]));
 	if (group)
-		ret = gkm_receive_registration(group, nla_data(reg),
-					       nla_len(reg), key, info->extack);
+		ret = gkm_receive_registration(group, nla_data(reg), nla_len(reg), key,
+					       nla_get_flag(info->attrs[GKM_A_REPLACE]),
+					       info->extack);
 	else
 		ret = -ENOENT;
 	mutex_unlock(&gn->lock);

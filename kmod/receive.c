@@ -494,7 +494,7 @@ static int gkm_receive_crypto(struct gkm_group *group, struct netlink_ext_ack *e
 }
 
 int gkm_receive_registration(struct gkm_group *group, const u8 *blob,
-			     u32 len, struct key *gcks,
+			     u32 len, struct key *gcks, bool replace,
 			     struct netlink_ext_ack *extack)
 {
 	struct gkm_scratch *s;
@@ -514,6 +514,19 @@ int gkm_receive_registration(struct gkm_group *group, const u8 *blob,
 	if (err != GKM_OK) {
 		NL_SET_ERR_MSG_FMT(extack, "%s", gkm_wire_strerror(err));
 		ret = gkm_wire_reg_errno(err);
+		goto out;
+	}
+	/*
+	 * Built before a rekey this group has applied since (it crossed the
+	 * rekey on its way): installing it would roll the keys back and
+	 * re-open the replay window.
+	 */
+	if (!replace && group->ks->valid &&
+	    s->ks.last_msg_id < group->ks->last_msg_id) {
+		NL_SET_ERR_MSG_FMT(extack,
+				   "stale registration: message id %llu, group at %llu",
+				   s->ks.last_msg_id, group->ks->last_msg_id);
+		ret = -ESTALE;
 		goto out;
 	}
 	/* The kernel must verify what the registration announces, with @gcks. */

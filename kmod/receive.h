@@ -63,10 +63,11 @@ int gkm_receive_encap(struct sock *sk, struct sk_buff *skb);
 /*
  * GKM_CMD_GROUP_SET: install a registration result with @gcks as the GCKS
  * key. Any failure leaves the group exactly as it was; on success the
- * caller's reference to @gcks is taken over.
+ * caller's reference to @gcks is taken over. Unless @replace, a
+ * registration older than the message the group applied is -ESTALE.
  */
 int gkm_receive_registration(struct gkm_group *group, const u8 *blob,
-			     u32 len, struct key *gcks,
+			     u32 len, struct key *gcks, bool replace,
 			     struct netlink_ext_ack *extack);
 
 #endif /* _GKM_RECEIVE_H */

@@ -266,6 +266,44 @@ TEST_F_TIMEOUT(rekey, registration_reusing_an_spi_with_another_key_replaces_it, 
 }
 
 /*
+ * A registration built before a rekey the member has applied since (it
+ * crossed the rekey on its way) is refused with -ESTALE and changes
+ * nothing; GKM_A_REPLACE installs it all the same. Before GKM_A_REPLACE
+ * existed, it rolled the keys and the replay window back silently.
+ */
+TEST_F_TIMEOUT(rekey, registration_older_than_the_applied_rekey_is_stale, KT_TIMEOUT)
+{
+	static uint8_t old_reg[GKM_WIRE_MAX_REG_LEN];
+	struct kt_status st;
+	int old_len, len;
+
+	old_len = kt_gcks_registration(&self->gcks, GKM_ROLE_RECEIVER, old_reg,
+				       sizeof(old_reg));
+	ASSERT_LT(0, old_len);
+	len = kt_gcks_rekey(&self->gcks, 0, 5, self->buf, sizeof(self->buf));
+	ASSERT_LT(0, len);
+	ASSERT_EQ(0, send_rekey(self, self->buf, len));
+	ASSERT_EQ(0, kt_wait_msg_id(&self->m1, GROUP, 2, 5000));
+
+	EXPECT_EQ(-ESTALE, kt_group_set(&self->m1, GROUP, old_reg, old_len, self->key));
+	EXPECT_NE(NULL, strstr(self->m1.nl.errmsg, "stale registration: message id 1, group at 2"))
+		TH_LOG("extack: %s", self->m1.nl.errmsg);
+	ASSERT_EQ(0, kt_group_status(&self->m1, GROUP, &st));
+	EXPECT_EQ(2, st.msg_id);
+	EXPECT_TRUE(kt_xfrm_has_spi("gk-m1", self->gcks.spi));
+
+	/* Equal message ids are no regression; GKM_A_REPLACE goes back. */
+	len = kt_gcks_registration(&self->gcks, GKM_ROLE_RECEIVER, self->buf,
+				   sizeof(self->buf));
+	ASSERT_LT(0, len);
+	EXPECT_EQ(0, kt_group_set(&self->m1, GROUP, self->buf, len, self->key));
+	EXPECT_EQ(0, kt_group_replace(&self->m1, GROUP, old_reg, old_len, self->key))
+		TH_LOG("extack: %s", self->m1.nl.errmsg);
+	ASSERT_EQ(0, kt_group_status(&self->m1, GROUP, &st));
+	EXPECT_EQ(1, st.msg_id);
+}
+
+/*
  * A rekey makes the registration's SA dying; a re-registration then lists
  * it as the active SA again. It must stay installed past the deactivation
  * delay the rekey started: only SAs the store marks dying are retired.

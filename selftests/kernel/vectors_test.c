@@ -192,7 +192,8 @@ TEST_F_TIMEOUT(vectors, manifest_replays_identically_in_the_kernel, 300)
 							  DATA, 9, GKM_ROLE_RECEIVER));
 				s->created = true;
 			}
-			ret = kt_group_set(&s->g, s->group, buf, len, self->key);
+			/* A2: store A again, from its first registration. */
+			ret = kt_group_replace(&s->g, s->group, buf, len, self->key);
 			s->refused = !has_ecdsa && !strcmp(b, "OK") &&
 				     buf[GKM_WIRE_OFF_SIG_ALG] == GKM_WIRE_SIG_ECDSA_P256_SHA256;
 			if (s->refused) {

@@ -39,8 +39,12 @@
  *   Request: GKM_A_GROUP_ID, GKM_A_REGISTRATION (a registration payload,
  *   Documentation/protocol.rst) and GKM_A_GCKS_KEY (the serial of a key of
  *   type "asymmetric" in a keyring the caller can search: the GCKS's
- *   verification key). Replaces the group's keys and data SAs atomically:
- *   on any error nothing changes. Errors, each with an extended ack
+ *   verification key); optionally GKM_A_REPLACE (flag). Replaces the
+ *   group's keys and data SAs atomically: on any error nothing changes.
+ *   A registration whose message id is below the one the group has
+ *   applied (one built before a rekey the member has since applied) is
+ *   refused unless GKM_A_REPLACE is given: it would roll the keys back
+ *   and re-open the replay window. Errors, each with an extended ack
  *   message (for a refused payload, the gkm_wire_strerror() text):
  *     -EINVAL           the request: attributes missing, a registration
  *                       of another group, data SAs for a group without
@@ -51,6 +55,8 @@
  *     -EPROTONOSUPPORT  its wire version is not GKM_WIRE_VERSION;
  *     -EOPNOTSUPP       its signature algorithm is unknown or missing
  *                       from this kernel (e.g. no ECDSA P-256);
+ *     -ESTALE           its message id is below the group's (see above):
+ *                       fetch a fresh registration;
  *     -E2BIG            more keys, SAs or TLVs than a body may carry
  *                       (GKM_WIRE_MAX_BODY_KEYS, _SAS, GKM_WIRE_MAX_TLVS);
  *     -ENOKEY, -EKEYREVOKED, -EKEYEXPIRED  the GCKS key serial names no
@@ -128,6 +134,7 @@ enum gkm_attr {
 	GKM_A_REASON,		/* u32 enum gkm_wire_err */
 	GKM_A_REASON_STR,	/* string */
 	GKM_A_PAD,
+	GKM_A_REPLACE,		/* flag: GROUP_SET may go back in message ids */
 
 	__GKM_A_MAX
 };

@@ -37,15 +37,29 @@ int kt_group_new(struct gkm_genl *g, uint32_t id, const char *ctrl, uint16_t por
 	return gkm_genl_talk(g, nlh, NULL, NULL);
 }
 
-int kt_group_set(struct gkm_genl *g, uint32_t id, const uint8_t *reg, uint32_t len,
-		 int32_t key)
+static int kt_group_set_flags(struct gkm_genl *g, uint32_t id, const uint8_t *reg,
+			      uint32_t len, int32_t key, bool replace)
 {
 	struct nlmsghdr *nlh = gkm_genl_request(g, GKM_CMD_GROUP_SET, 0);
 
 	mnl_attr_put_u32(nlh, GKM_A_GROUP_ID, id);
 	mnl_attr_put(nlh, GKM_A_REGISTRATION, len, reg);
 	mnl_attr_put_u32(nlh, GKM_A_GCKS_KEY, (uint32_t)key);
+	if (replace)
+		mnl_attr_put(nlh, GKM_A_REPLACE, 0, NULL);
 	return gkm_genl_talk(g, nlh, NULL, NULL);
+}
+
+int kt_group_set(struct gkm_genl *g, uint32_t id, const uint8_t *reg, uint32_t len,
+		 int32_t key)
+{
+	return kt_group_set_flags(g, id, reg, len, key, false);
+}
+
+int kt_group_replace(struct gkm_genl *g, uint32_t id, const uint8_t *reg, uint32_t len,
+		     int32_t key)
+{
+	return kt_group_set_flags(g, id, reg, len, key, true);
 }
 
 int kt_group_del(struct gkm_genl *g, uint32_t id)

@@ -186,6 +186,9 @@ int kt_group_new(struct gkm_genl *g, uint32_t id, const char *ctrl, uint16_t por
 		 unsigned int ifindex, const char *data, uint32_t reqid, uint16_t role);
 int kt_group_set(struct gkm_genl *g, uint32_t id, const uint8_t *reg, uint32_t len,
 		 int32_t key);
+/* The same with GKM_A_REPLACE: may go back in message ids. */
+int kt_group_replace(struct gkm_genl *g, uint32_t id, const uint8_t *reg, uint32_t len,
+		     int32_t key);
 int kt_group_del(struct gkm_genl *g, uint32_t id);
 
 /* What GROUP_GET reports. */
