@@ -65,16 +65,14 @@ struct egroup {
 	bool touched;
 };
 
-/* A ban written or deleted by the open transaction (key ban/GROUP/IDENTITY). */
-struct eban {
+/*
+ * A key written (@put, value @v) or deleted by the open transaction:
+ * ban/GROUP/IDENTITY or departure/GROUP/IDENTITY under the prefix.
+ */
+struct echange {
+	char *key;
+	char v[48];
 	bool put;
-	struct gkmd_ban b;
-};
-
-/* A departure written or deleted by the open transaction (departure/GROUP/IDENTITY). */
-struct edeparture {
-	bool put;
-	struct gkmd_departure dp;
 };
 
 struct store_etcd {
@@ -82,16 +80,23 @@ struct store_etcd {
 	const struct gkmd_etcd_cfg *cfg;
 	struct egroup *groups;
 	unsigned int ngroups;
-	struct eban *bans;		/* this transaction's ban changes */
-	unsigned int nbans;
-	struct edeparture *deps;	/* this transaction's departure changes */
-	unsigned int ndeps;
+	struct echange *changes;	/* this transaction's bans and departures */
+	unsigned int nchanges;
 	/* leader key's create_revision; 0: no condition (tests); < 0: standby */
 	int64_t fence;
 	bool in_txn;
 };
 
 #define S(d)	((struct store_etcd *)(d)->store_priv)
+
+static void changes_free(struct store_etcd *s)
+{
+	for (unsigned int i = 0; i < s->nchanges; i++)
+		free(s->changes[i].key);
+	free(s->changes);
+	s->changes = NULL;
+	s->nchanges = 0;
+}
 
 static char *key_of(const struct store_etcd *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -174,8 +179,7 @@ static void et_close(struct gkmd *d)
 		gkmd_jbuf_free(&s->groups[i].pending);
 	}
 	free(s->groups);
-	free(s->bans);
-	free(s->deps);
+	changes_free(s);
 	gkmd_etcd_close(s->c);
 	free(s);
 	d->store_priv = NULL;
@@ -193,12 +197,7 @@ static int et_begin(struct gkmd *d)
 		s->groups[i].pending.len = 0;
 		s->groups[i].pending.failed = false;
 	}
-	free(s->bans);
-	s->bans = NULL;
-	s->nbans = 0;
-	free(s->deps);
-	s->deps = NULL;
-	s->ndeps = 0;
+	changes_free(s);
 	s->in_txn = true;
 	return 0;
 }
@@ -261,7 +260,6 @@ static int et_commit(struct gkmd *d)
 	struct gkmd_etcd_txn *t = gkmd_etcd_txn_new();
 	bool ok = false, any = false;
 	int64_t rev = 0;
-	char v[48];
 	int rc = t ? fence(s, t) : -ENOMEM;
 
 	if (s->fence < 0) {
@@ -296,39 +294,15 @@ static int et_commit(struct gkmd *d)
 		if (!rc)
 			rc = put_head(s, t, eg, &h);
 	}
-	for (unsigned int i = 0; !rc && i < s->nbans; i++) {
-		const struct gkmd_ban *b = &s->bans[i].b;
-		int n = snprintf(v, sizeof(v), "%u %" PRId64, b->roles, b->since);
-		char *k;
+	for (unsigned int i = 0; !rc && i < s->nchanges; i++) {
+		const struct echange *ch = &s->changes[i];
 
-		/* not key_of(): an identity is longer than its tail buffer */
-		if (asprintf(&k, "%sban/%u/%s", s->cfg->prefix, b->group, b->identity) < 0)
-			k = NULL;
 		any = true;
-		if (!k)
-			rc = -ENOMEM;
-		else if (s->bans[i].put)
-			rc = gkmd_etcd_txn_put(t, k, (const uint8_t *)v, (size_t)n, 0);
+		if (ch->put)
+			rc = gkmd_etcd_txn_put(t, ch->key, (const uint8_t *)ch->v,
+					       strlen(ch->v), 0);
 		else
-			rc = gkmd_etcd_txn_delete(t, k, NULL);
-		free(k);
-	}
-	for (unsigned int i = 0; !rc && i < s->ndeps; i++) {
-		const struct gkmd_departure *dp = &s->deps[i].dp;
-		int n = snprintf(v, sizeof(v), "%" PRIu64 " %" PRId64, dp->msg_id, dp->at);
-		char *k;
-
-		if (asprintf(&k, "%sdeparture/%u/%s", s->cfg->prefix, dp->group,
-			     dp->identity) < 0)
-			k = NULL;
-		any = true;
-		if (!k)
-			rc = -ENOMEM;
-		else if (s->deps[i].put)
-			rc = gkmd_etcd_txn_put(t, k, (const uint8_t *)v, (size_t)n, 0);
-		else
-			rc = gkmd_etcd_txn_delete(t, k, NULL);
-		free(k);
+			rc = gkmd_etcd_txn_delete(t, ch->key, NULL);
 	}
 	if (!rc && any) {
 		rc = gkmd_etcd_txn_run(s->c, t, &ok, &rev, NULL, NULL);
@@ -406,62 +380,59 @@ static int et_member_del(struct gkmd *d, uint32_t group, const char *identity)
 	return b->failed ? -1 : 0;
 }
 
-static int ban_change(struct gkmd *d, bool put, const struct gkmd_ban *b)
+/*
+ * Record for et_commit() that KIND/GROUP/IDENTITY is to be written with
+ * the value @v (@put) or deleted (@v NULL). @identity is cut as the
+ * 128-byte identity fields cut it.
+ */
+static int key_change(struct gkmd *d, const char *kind, uint32_t group,
+		      const char *identity, const char *v)
 {
 	struct store_etcd *s = S(d);
-	struct eban *nb;
+	struct echange *nc;
+	int idlen = (int)strnlen(identity, sizeof(((struct gkmd_ban *)NULL)->identity) - 1);
 
 	if (!s->in_txn)
 		return -1;
-	nb = realloc(s->bans, (s->nbans + 1) * sizeof(*nb));
-	if (!nb)
+	nc = realloc(s->changes, (s->nchanges + 1) * sizeof(*nc));
+	if (!nc)
 		return -1;
-	s->bans = nb;
-	nb[s->nbans].put = put;
-	nb[s->nbans++].b = *b;
-	return 0;
-}
-
-static int departure_change(struct gkmd *d, bool put, const struct gkmd_departure *dp)
-{
-	struct store_etcd *s = S(d);
-	struct edeparture *nd;
-
-	if (!s->in_txn)
+	s->changes = nc;
+	nc += s->nchanges;
+	/* not key_of(): an identity is longer than its tail buffer */
+	if (asprintf(&nc->key, "%s%s/%u/%.*s", s->cfg->prefix, kind, group,
+		     idlen, identity) < 0)
 		return -1;
-	nd = realloc(s->deps, (s->ndeps + 1) * sizeof(*nd));
-	if (!nd)
-		return -1;
-	s->deps = nd;
-	nd[s->ndeps].put = put;
-	nd[s->ndeps++].dp = *dp;
+	nc->put = v != NULL;
+	snprintf(nc->v, sizeof(nc->v), "%s", v ? v : "");
+	s->nchanges++;
 	return 0;
 }
 
 static int et_departure_put(struct gkmd *d, const struct gkmd_departure *dp)
 {
-	return departure_change(d, true, dp);
+	char v[48];
+
+	snprintf(v, sizeof(v), "%" PRIu64 " %" PRId64, dp->msg_id, dp->at);
+	return key_change(d, "departure", dp->group, dp->identity, v);
 }
 
 static int et_departure_del(struct gkmd *d, uint32_t group, const char *identity)
 {
-	struct gkmd_departure dp = { .group = group };
-
-	snprintf(dp.identity, sizeof(dp.identity), "%s", identity);
-	return departure_change(d, false, &dp);
+	return key_change(d, "departure", group, identity, NULL);
 }
 
 static int et_ban_put(struct gkmd *d, const struct gkmd_ban *b)
 {
-	return ban_change(d, true, b);
+	char v[48];
+
+	snprintf(v, sizeof(v), "%u %" PRId64, b->roles, b->since);
+	return key_change(d, "ban", b->group, b->identity, v);
 }
 
 static int et_ban_del(struct gkmd *d, uint32_t group, const char *identity)
 {
-	struct gkmd_ban b = { .group = group };
-
-	snprintf(b.identity, sizeof(b.identity), "%s", identity);
-	return ban_change(d, false, &b);
+	return key_change(d, "ban", group, identity, NULL);
 }
 
 static int et_outbox_put(struct gkmd *d, uint32_t group, uint64_t msg_id,

@@ -476,6 +476,61 @@ TEST_F_TIMEOUT(etcd, bans_read_back, ETCD_TEST_TIMEOUT)
 	ks_close(&k);
 }
 
+static int take_departure(void *ctx, const struct gkmd_departure *dp)
+{
+	struct gkmd_departure *out = ctx;
+
+	for (int i = 0; i < 4; i++) {
+		if (!out[i].group) {
+			out[i] = *dp;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Departures go in the same transaction as bans, each under its own key. */
+TEST_F_TIMEOUT(etcd, departures_beside_bans, ETCD_TEST_TIMEOUT)
+{
+	struct gkmd_departure d1 = { .group = 7, .msg_id = 12345678901ULL, .at = 1700000002 };
+	struct gkmd_departure got[4] = { 0 };
+	struct gkmd_ban b = { .group = 7, .roles = 2, .since = 1700000003 };
+	struct gkmd_ban bans[4] = { 0 };
+	struct ks k, k2;
+
+	snprintf(d1.identity, sizeof(d1.identity), "m1");
+	snprintf(b.identity, sizeof(b.identity), "m1");
+	ASSERT_EQ(0, ks_open(&k, "/td/", 1024));
+	ASSERT_EQ(0, gkmd_store_begin(&k.d));
+	ASSERT_EQ(0, gkmd_store_departure_put(&k.d, &d1));
+	ASSERT_EQ(0, gkmd_store_ban_put(&k.d, &b));
+	ASSERT_EQ(0, gkmd_store_commit(&k.d));
+
+	ASSERT_EQ(0, ks_open(&k2, "/td/", 1024));
+	ASSERT_EQ(0, gkmd_store_departures(&k2.d, take_departure, got));
+	EXPECT_EQ(7, got[0].group);
+	EXPECT_STREQ("m1", got[0].identity);
+	EXPECT_EQ(12345678901ULL, got[0].msg_id);
+	EXPECT_EQ(1700000002, got[0].at);
+	EXPECT_EQ(0, got[1].group);
+	ASSERT_EQ(0, gkmd_store_bans(&k2.d, take_ban, bans));
+	EXPECT_EQ(2, bans[0].roles);
+	EXPECT_EQ(0, bans[1].group);
+
+	/* The departure's delete leaves the ban of the same identity. */
+	ASSERT_EQ(0, gkmd_store_begin(&k.d));
+	ASSERT_EQ(0, gkmd_store_departure_del(&k.d, 7, "m1"));
+	ASSERT_EQ(0, gkmd_store_commit(&k.d));
+	memset(got, 0, sizeof(got));
+	memset(bans, 0, sizeof(bans));
+	ASSERT_EQ(0, gkmd_store_departures(&k2.d, take_departure, got));
+	EXPECT_EQ(0, got[0].group);
+	ASSERT_EQ(0, gkmd_store_bans(&k2.d, take_ban, bans));
+	EXPECT_EQ(7, bans[0].group);
+	ks_close(&k2);
+	ks_close(&k);
+}
+
 /* The journal is folded into snapshots; loads read snapshot + journal. */
 TEST_F_TIMEOUT(etcd, snapshots_fold_the_journal, 2 * ETCD_TEST_TIMEOUT)
 {
