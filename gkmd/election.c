@@ -85,6 +85,7 @@ struct gkmd_election {
 	char leader[64];		/* who leads, as last read; "" unknown */
 	char lost_why[160];
 	bool etcd_ok;
+	bool etcd_seen;			/* note_etcd() ran once */
 	char etcd_error[320];
 	struct gkmd_etcd_status status;
 	char endpoint[GKMD_ETCD_URL_MAX];
@@ -103,12 +104,26 @@ static void wake_controller(struct gkmd_election *el)
 	pthread_mutex_unlock(&el->d->lock);
 }
 
+/*
+ * etcd answered (@rc 0) or not; a change is logged, so that the log says
+ * when this gkmd could not reach etcd (or etcd had no quorum) and since
+ * when it can again.
+ */
 static void note_etcd(struct gkmd_election *el, int rc)
 {
+	bool was;
+
 	pthread_mutex_lock(&el->lock);
+	was = el->etcd_ok;
 	el->etcd_ok = !rc;
 	snprintf(el->etcd_error, sizeof(el->etcd_error), "%s",
 		 rc ? gkmd_etcd_error(el->c) : "");
+	if (was && rc)
+		gkmd_log("etcd: does not answer (%s); no commit until it does",
+			 el->etcd_error);
+	else if (!was && !rc && el->etcd_seen)
+		gkmd_log("etcd: answers again");
+	el->etcd_seen = true;
 	pthread_mutex_unlock(&el->lock);
 }
 

@@ -734,6 +734,13 @@ int gkmd_etcd_status(struct gkmd_etcd *c, struct gkmd_etcd_status *st)
 		say(c, "status: not the answer the gateway gives");
 		rc = -EPROTO;
 	}
+	/* A member answers this alone; without a raft leader (no quorum)
+	 * nothing can commit, which is what the caller wants to know. */
+	if (!rc && !leader) {
+		say(c, "%s: member %" PRIx64 " has no raft leader (no quorum)",
+		    gkmd_etcd_endpoint(c), (uint64_t)member);
+		rc = -EAGAIN;
+	}
 	st->member_id = (uint64_t)member;
 	st->leader_id = (uint64_t)leader;
 	st->revision = c->revision;

@@ -158,6 +158,11 @@ static int et_open(struct gkmd *d)
 		return -1;
 	}
 	rc = gkmd_etcd_status(s->c, &st);
+	if (rc == -EAGAIN) {
+		/* it answers, without quorum: standby until it has one */
+		gkmd_log("etcd: %s", gkmd_etcd_error(s->c));
+		return 0;
+	}
 	if (rc) {
 		gkmd_log("etcd: no endpoint answers: %s", gkmd_etcd_error(s->c));
 		return -1;
