@@ -135,6 +135,33 @@ static int64_t cap_first_other(int64_t t0, uint8_t not_src)
 	return t;
 }
 
+/* Datagrams from @src (0: from any gkmd) received at or after @t. */
+static size_t cap_count_from(uint8_t src, int64_t t)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&cap.lock);
+	for (size_t i = 0; i < cap.n; i++)
+		if (cap.r[i].t >= t && (src ? cap.r[i].src == src :
+					cap.r[i].src >= 21 && cap.r[i].src <= 20 + NKS))
+			n++;
+	pthread_mutex_unlock(&cap.lock);
+	return n;
+}
+
+/* The time of the last datagram from @src, or -1. */
+static int64_t cap_last_from(uint8_t src)
+{
+	int64_t t = -1;
+
+	pthread_mutex_lock(&cap.lock);
+	for (size_t i = 0; i < cap.n; i++)
+		if (cap.r[i].src == src)
+			t = cap.r[i].t;
+	pthread_mutex_unlock(&cap.lock);
+	return t;
+}
+
 static int rec_cmp(const void *a, const void *b)
 {
 	const struct cap_rec *x = a, *y = b;
@@ -448,6 +475,55 @@ static int gkmctl_retry(const char *ns, const char *args, int *attempts)
 	return rc;
 }
 
+/*
+ * Cut gkmd @i off etcd (both directions, nftables in its namespace) or
+ * heal it; multicast and registrations still reach it.
+ */
+static int partition(int i, bool on)
+{
+	if (!on)
+		return kt_sh("ip netns exec gk-k%d nft delete table inet gkpart", i);
+	return kt_sh("ip netns exec gk-k%d nft 'add table inet gkpart; "
+		     "add chain inet gkpart out { type filter hook output priority 0; policy accept; }; "
+		     "add rule inet gkpart out ip daddr 198.18.0.11-198.18.0.13 drop; "
+		     "add chain inet gkpart in { type filter hook input priority 0; policy accept; }; "
+		     "add rule inet gkpart in ip saddr 198.18.0.11-198.18.0.13 drop'", i);
+}
+
+/* gkmd @i's status field election.etcd.healthy: 1, 0, or -1 (no answer). */
+static int ks_etcd_healthy(int i)
+{
+	char out[16384];
+	json_object *o, *el, *e, *h;
+	int ret = -1;
+
+	if (ks[i].pid <= 0 || kt_gkmd_admin(&ks[i], "status", out, sizeof(out)))
+		return -1;
+	o = json_tokener_parse(out);
+	if (o && json_object_object_get_ex(o, "election", &el) &&
+	    json_object_object_get_ex(el, "etcd", &e) &&
+	    json_object_object_get_ex(e, "healthy", &h))
+		ret = json_object_get_boolean(h);
+	json_object_put(o);
+	return ret;
+}
+
+/* Whether an admin command on gkmd @i answered "ok": true (1), 0, or -1 (no answer). */
+static int ks_admin_ok(int i, const char *cmd)
+{
+	char out[4096];
+	json_object *o, *ok;
+	int ret = -1;
+
+	if (ks[i].pid <= 0 || kt_gkmd_admin(&ks[i], cmd, out, sizeof(out)))
+		return -1;
+	o = json_tokener_parse(out);
+	if (o && json_object_object_get_ex(o, "ok", &ok))
+		ret = json_object_get_boolean(ok);
+	json_object_put(o);
+	return ret;
+}
+
 static int i64_cmp(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -733,6 +809,166 @@ TEST_F_TIMEOUT(failover, kill_the_leader, 3 * KT_TIMEOUT)
 		printf("# failover_ms p50 %lld max %lld kills %d\n", (long long)ft[nft / 2],
 		       (long long)ft[nft - 1], nft);
 	}
+}
+
+/* Another gkmd than @not that says it leads (waits up to @ms), or -1. */
+static int find_other_leader(int not, int ms)
+{
+	char role[16];
+
+	for (int64_t t = kt_mono_ms(); kt_mono_ms() - t < ms; usleep(100000)) {
+		for (int i = 1; i <= NKS; i++)
+			if (i != not && !ks_role(i, role) && !strcmp(role, "leader"))
+				return i;
+	}
+	return -1;
+}
+
+static int wait_etcd_healthy(int i, int want, int ms)
+{
+	for (int64_t t = kt_mono_ms(); kt_mono_ms() - t < ms; usleep(200000))
+		if (ks_etcd_healthy(i) == want)
+			return 0;
+	return -ETIMEDOUT;
+}
+
+/*
+ * The leader is cut off etcd by nftables in its namespace while multicast
+ * and registrations still reach it; a member joins meanwhile. It must fall
+ * silent (its lease runs out in etcd), another gkmd must lead, and when the
+ * partition heals the old leader must come back as a standby: not one
+ * datagram of it after the first one of the new leader.
+ */
+TEST_F_TIMEOUT(failover, partition_the_leader, 3 * KT_TIMEOUT)
+{
+	int l, nl, att;
+	int64_t t0, t_new = -1, t_last, t_heal;
+	struct kt_sa_view v;
+	char args[1024];
+
+	ASSERT_EQ(0, traffic_start(self, kt_scale(500, 200)));
+	usleep(1000000);
+	l = find_leader(30000);
+	ASSERT_LE(1, l);
+	t0 = kt_mono_ms();
+	ASSERT_EQ(0, partition(l, true)) {
+		TH_LOG("nft failed (nftables: make deps)");
+	}
+	/* Registration goes on meanwhile, through the other servers. */
+	snprintf(args, sizeof(args), JOIN_ARGS " --detach --cert " DIR "/j1.crt >/dev/null");
+	EXPECT_EQ(0, gkmctl_retry("gk-j1", args, &att));
+	nl = find_other_leader(l, 60000);
+	ASSERT_LE(1, nl);
+	for (int64_t w = kt_mono_ms(); t_new < 0 && kt_mono_ms() - w < 10000; usleep(50000))
+		t_new = cap_first_other(t0, (uint8_t)(20 + l));
+	ASSERT_LE(0, t_new);
+	EXPECT_EQ(0, wait_role(l, "standby", 30000));
+	/* Cut off a while longer: a gkmd that kept sending would show. */
+	usleep(kt_scale(10000000, 6000000));
+	t_last = cap_last_from((uint8_t)(20 + l));
+	TH_LOG("k%d cut off from etcd; its last datagram %lld ms later; k%d leads, its first "
+	       "datagram %lld ms after the cut (lease_ttl 9 s)", l, (long long)(t_last - t0),
+	       nl, (long long)(t_new - t0));
+	EXPECT_EQ(0, cap_count_from((uint8_t)(20 + l), t_new)) {
+		TH_LOG("k%d sent %zu datagrams after k%d took over", l,
+		       cap_count_from((uint8_t)(20 + l), t_new), nl);
+	}
+	EXPECT_LT(0, kt_count("grep 'leadership: lost' " DIR "/k%d/gkmd.log", l));
+
+	/* Heal: the old leader talks to etcd again, as a standby. */
+	t_heal = kt_mono_ms();
+	ASSERT_EQ(0, partition(l, false));
+	EXPECT_EQ(0, wait_etcd_healthy(l, 1, 60000));
+	EXPECT_EQ(0, wait_role(l, "standby", 30000));
+	usleep(6000000);	/* three status intervals */
+	EXPECT_EQ(nl, find_leader(30000));
+	EXPECT_EQ(0, cap_count_from((uint8_t)(20 + l), t_new)) {
+		TH_LOG("k%d sent %zu datagrams after the new leader's first, %zu after the heal",
+		       l, cap_count_from((uint8_t)(20 + l), t_new),
+		       cap_count_from((uint8_t)(20 + l), t_heal));
+	}
+	EXPECT_LT(0, cap_count_from((uint8_t)(20 + nl), t_heal));
+	EXPECT_EQ(0, converge("gk-j1", &v)) {
+		TH_LOG("j1: state %u, message %llu, SPI %#x", v.state,
+		       (unsigned long long)v.msg_id, v.active_spi);
+	}
+	traffic_check(_metadata, self);
+	check_wire(_metadata);
+}
+
+/*
+ * Two of the three etcd members stop: no gkmd can keep its lease or
+ * commit. Every gkmd must say so (standby, etcd unhealthy, the leader's log)
+ * and send nothing, refuse an eviction, while the members' traffic goes on
+ * on the keys they hold; once the two come back a leader commits again
+ * (the eviction takes effect), with message ids after the old ones.
+ */
+TEST_F_TIMEOUT(failover, lose_quorum, 3 * KT_TIMEOUT)
+{
+	int l, nl, att, by;
+	int64_t msg0, msg1, t_quiet, outage;
+	struct kt_sa_view v;
+	char args[1024];
+	size_t sent;
+
+	ASSERT_EQ(0, traffic_start(self, kt_scale(500, 200)));
+	snprintf(args, sizeof(args), JOIN_ARGS " --detach --cert " DIR "/j1.crt >/dev/null");
+	ASSERT_EQ(0, gkmctl_retry("gk-j1", args, &att));
+	ASSERT_EQ(0, converge("gk-j1", &v));
+	l = find_leader(30000);
+	ASSERT_LE(1, l);
+	msg0 = kt_gkmd_group_value(&ks[l], GROUP, "msg_id");
+	ASSERT_LT(0, msg0);
+
+	etcd_stop(2, SIGTERM);
+	etcd_stop(3, SIGTERM);
+	for (int i = 1; i <= NKS; i++) {
+		EXPECT_EQ(0, wait_role(i, "standby", 60000));
+		EXPECT_EQ(0, wait_etcd_healthy(i, 0, 60000));
+	}
+	EXPECT_LT(0, kt_count("grep 'leadership: lost' " DIR "/k%d/gkmd.log", l));
+	t_quiet = kt_mono_ms();
+	/* Nothing commits: no gkmd evicts. */
+	for (int i = 1; i <= NKS; i++)
+		EXPECT_NE(1, ks_admin_ok(i, "evict 1 j1"));
+	usleep(kt_scale(20000000, 10000000));
+	outage = kt_mono_ms() - t_quiet;
+	/* (3 s for the capture thread to catch up with the last one) */
+	sent = cap_count_from(0, t_quiet + 3000);
+	EXPECT_EQ(0, sent) {
+		TH_LOG("%zu control datagrams sent without quorum", sent);
+	}
+	for (int i = 1; i <= NKS; i++) {
+		char role[16];
+
+		EXPECT_EQ(0, ks_role(i, role));
+		EXPECT_STREQ("standby", role);
+		EXPECT_EQ(0, ks_etcd_healthy(i));
+	}
+
+	/* Quorum returns. */
+	ASSERT_EQ(0, etcd_start(2));
+	ASSERT_EQ(0, etcd_start(3));
+	ASSERT_EQ(0, etcd_wait_healthy(120000));
+	nl = find_leader(60000);
+	ASSERT_LE(1, nl);
+	for (int i = 1; i <= NKS; i++)
+		EXPECT_EQ(0, wait_etcd_healthy(i, 1, 60000));
+	EXPECT_EQ(1, is_member(nl, "j1"));
+	by = evict_anywhere("j1", 60000);
+	EXPECT_LE(1, by);
+	nl = find_leader(30000);
+	ASSERT_LE(1, nl);
+	msg1 = kt_gkmd_group_value(&ks[nl], GROUP, "msg_id");
+	EXPECT_LT(msg0, msg1);
+	EXPECT_EQ(0, is_member(nl, "j1"));
+	EXPECT_EQ(0, converge("gk-m1", &v));
+	if (!kt_sa_view_in("gk-j1", GROUP, &v))
+		EXPECT_GT(kt_gkmd_group_value(&ks[nl], GROUP, "spi"), (int64_t)v.max_spi);
+	TH_LOG("quorum lost for %lld ms with every gkmd silent; k%d leads after, message "
+	       "%lld -> %lld", (long long)outage, nl, (long long)msg0, (long long)msg1);
+	traffic_check(_metadata, self);
+	check_wire(_metadata);
 }
 
 TEST_HARNESS_MAIN
