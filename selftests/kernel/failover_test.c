@@ -28,6 +28,20 @@
  * it); no (group, message id, fragment) of a rekey was ever on the wire
  * with two different contents; the receivers got every datagram the
  * sender sent; no foreground member re-registered.
+ *
+ * partition_the_leader: nftables in the leader's namespace drops its
+ * packets to and from etcd (multicast and registrations still reach it);
+ * a member joins meanwhile. Another gkmd must lead; the old one must say
+ * standby and send nothing after the new leader's first datagram, while
+ * cut off or after the partition heals (it sees etcd healthy again and
+ * stays a standby); no loss, no re-registration, one content per (group,
+ * message id, fragment).
+ *
+ * lose_quorum: two of the three etcd members stop. Every gkmd must say
+ * standby and etcd unhealthy, refuse an eviction and send nothing, while
+ * the traffic goes on without loss; once they are back a leader commits
+ * the eviction with a later message id, one content per (group, message
+ * id, fragment).
  */
 #include <errno.h>
 #include <fcntl.h>
