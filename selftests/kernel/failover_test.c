@@ -42,6 +42,10 @@
  * the traffic goes on without loss; once they are back a leader commits
  * the eviction with a later message id, one content per (group, message
  * id, fragment).
+ *
+ * restart_during_churn: every gkmd and one etcd member restart in each
+ * round while members join and leave; the member list, the joiner's keys
+ * and the traffic must come out whole.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -981,6 +985,68 @@ TEST_F_TIMEOUT(failover, lose_quorum, 3 * KT_TIMEOUT)
 		EXPECT_GT(kt_gkmd_group_value(&ks[nl], GROUP, "spi"), (int64_t)v.max_spi);
 	TH_LOG("quorum lost for %lld ms with every gkmd silent; k%d leads after, message "
 	       "%lld -> %lld", (long long)outage, nl, (long long)msg0, (long long)msg1);
+	traffic_check(_metadata, self);
+	check_wire(_metadata);
+}
+
+/*
+ * Every gkmd (SIGTERM, started again) and one etcd member (in turn) are
+ * restarted in each round while members join and leave; at the end the
+ * leader's member list is exactly who joined and did not leave, every
+ * joiner holds the leader's message and SA, and the traffic lost nothing.
+ */
+TEST_F_TIMEOUT(failover, restart_during_churn, 3 * KT_TIMEOUT)
+{
+	int rounds = self->njoin - 1, l, att;
+	char args[1024], id[16];
+	struct kt_sa_view v;
+	pid_t join;
+
+	ASSERT_EQ(0, traffic_start(self, kt_scale(500, 200)));
+	for (int k = 0; k < rounds; k++) {
+		int j = k + 1, e = 1 + k % NETCD;
+		char jns[16], pns[16], largs[1024];
+		pid_t leave = 0;
+
+		/* Churn: j joins, j - 1 leaves, while the servers restart. */
+		snprintf(jns, sizeof(jns), "gk-j%d", j);
+		snprintf(pns, sizeof(pns), "gk-j%d", j - 1);
+		snprintf(args, sizeof(args), JOIN_ARGS " --detach --cert " DIR "/j%d.crt >/dev/null",
+			 j);
+		snprintf(largs, sizeof(largs), "leave 1 " MEMBER_ARGS " --timeout 90 --cert " DIR
+			 "/j%d.crt >/dev/null", j - 1);
+		join = kt_gkmctl_spawn(jns, "%s", args);
+		if (k)
+			leave = kt_gkmctl_spawn(pns, "%s", largs);
+		etcd_stop(e, SIGTERM);
+		for (int i = 1; i <= NKS; i++) {
+			kt_gkmd_stop(&ks[i], SIGTERM);
+			ASSERT_EQ(0, kt_gkmd_restart(&ks[i]));
+		}
+		ASSERT_EQ(0, etcd_start(e));
+		if (reap(join))
+			EXPECT_EQ(0, gkmctl_retry(jns, args, &att));
+		if (leave && reap(leave))
+			EXPECT_EQ(0, gkmctl_retry(pns, largs, &att));
+		ASSERT_EQ(0, etcd_wait_healthy(120000));
+		l = find_leader(60000);
+		ASSERT_LE(1, l);
+		TH_LOG("round %d: every gkmd and e%d restarted; k%d leads", k + 1, e, l);
+	}
+	/* Converged: who is a member, and what the last joiner holds. */
+	l = find_leader(60000);
+	ASSERT_LE(1, l);
+	for (int j = 1; j <= rounds; j++) {
+		snprintf(id, sizeof(id), "j%d", j);
+		EXPECT_EQ(j == rounds, is_member(l, id)) {
+			TH_LOG("%s: member %d at k%d", id, is_member(l, id), l);
+		}
+	}
+	EXPECT_EQ(1, is_member(l, "m1"));
+	EXPECT_EQ(1, is_member(l, "snd"));
+	snprintf(id, sizeof(id), "gk-j%d", rounds);
+	EXPECT_EQ(0, converge(id, &v));
+	EXPECT_EQ(0, converge("gk-m2", &v));
 	traffic_check(_metadata, self);
 	check_wire(_metadata);
 }
