@@ -254,7 +254,8 @@ bool kt_xfrm_has_spi(const char *ns, uint32_t spi);
 
 /*
  * A sender thread: @rate datagrams per second (in bursts of rate / 100
- * every 10 ms) from a socket in @ns to @addr:@port (IPv4 or IPv6, out of
+ * every 10 ms; below 100/s one every 1000 / rate ms) from a socket in @ns
+ * to @addr:@port (IPv4 or IPv6, out of
  * eth0), numbered from 0. Datagrams whose sendto() failed are recorded
  * (they were never sent) and counted.
  */

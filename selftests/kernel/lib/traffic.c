@@ -101,6 +101,9 @@ static void *kt_seq_tx_thread(void *arg)
 {
 	struct kt_seq_tx *t = arg;
 	uint32_t burst = t->rate >= 100 ? t->rate / 100 : 1;
+	/* Below 100/s one datagram per 1000 / rate ms (it was 100/s). */
+	long period_ns = t->rate >= 100 || !t->rate ? 10 * 1000 * 1000L :
+			 1000 * 1000 * 1000L / (long)t->rate;
 	struct timespec next;
 
 	clock_gettime(CLOCK_MONOTONIC, &next);
@@ -123,8 +126,8 @@ static void *kt_seq_tx_thread(void *arg)
 			}
 		}
 		/* Bursts every 10 ms; behind schedule (a slow guest) it catches up. */
-		next.tv_nsec += 10 * 1000 * 1000;
-		if (next.tv_nsec >= 1000000000) {
+		next.tv_nsec += period_ns;
+		while (next.tv_nsec >= 1000000000) {
 			next.tv_nsec -= 1000000000;
 			next.tv_sec++;
 		}
