@@ -737,21 +737,29 @@ static int et_members(struct gkmd *d, uint32_t group,
 	return rc ? -1 : 0;
 }
 
-struct ban_read {
-	size_t prefix_len;		/* of "<prefix>ban/" */
-	int (*fn)(void *ctx, const struct gkmd_ban *b);
+/* Reading the keys KIND/GROUP/IDENTITY that key_change() writes. */
+struct key_read {
+	const char *kind;		/* "ban", "departure" */
+	size_t prefix_len;		/* of "<prefix>KIND/" */
+	/*
+	 * GROUP/IDENTITY's value @val to the store op's callback (*@rc its
+	 * result); false if @val is not understood.
+	 */
+	bool (*on_value)(const struct key_read *kr, uint32_t group, const char *identity,
+			 const char *val, int *rc);
+	union {
+		int (*ban)(void *ctx, const struct gkmd_ban *b);
+		int (*departure)(void *ctx, const struct gkmd_departure *dp);
+	} fn;
 	void *ctx;
 };
 
-/* One key ban/GROUP/IDENTITY with the value "ROLES SINCE". */
-static int on_ban(void *ctx, const struct gkmd_etcd_kv *kv)
+static int on_key(void *ctx, const struct gkmd_etcd_kv *kv)
 {
-	struct ban_read *br = ctx;
-	struct gkmd_ban b = { 0 };
+	const struct key_read *kr = ctx;
 	char key[512], val[48], *slash;
 	unsigned long group;
-	unsigned int roles;
-	long long since;
+	int rc;
 
 	if (kv->key_len >= sizeof(key) || kv->value_len >= sizeof(val))
 		goto bad;
@@ -759,91 +767,82 @@ static int on_ban(void *ctx, const struct gkmd_etcd_kv *kv)
 	key[kv->key_len] = 0;
 	memcpy(val, kv->value, kv->value_len);
 	val[kv->value_len] = 0;
-	group = strtoul(key + br->prefix_len, &slash, 10);
-	if (*slash != '/' || !group || group > UINT32_MAX ||
-	    strlen(slash + 1) >= sizeof(b.identity) ||
-	    sscanf(val, "%u %lld", &roles, &since) != 2 || roles > UINT16_MAX)
+	group = strtoul(key + kr->prefix_len, &slash, 10);
+	/* the identity fields are 128 bytes */
+	if (*slash != '/' || !group || group > UINT32_MAX || strlen(slash + 1) >= 128)
 		goto bad;
-	b.group = (uint32_t)group;
-	snprintf(b.identity, sizeof(b.identity), "%s", slash + 1);
-	b.roles = (uint16_t)roles;
-	b.since = since;
-	return br->fn(br->ctx, &b);
+	if (kr->on_value(kr, (uint32_t)group, slash + 1, val, &rc))
+		return rc;
 bad:
-	gkmd_log("etcd: a ban key is not in a format this gkmd knows");
+	gkmd_log("etcd: a %s key is not in a format this gkmd knows", kr->kind);
 	return -EINVAL;
 }
 
-static int et_bans(struct gkmd *d, int (*fn)(void *ctx, const struct gkmd_ban *b),
-		   void *ctx)
+static int read_keys(struct store_etcd *s, struct key_read *kr)
 {
-	struct store_etcd *s = S(d);
-	char *from = key_of(s, "ban/"), *to = from ? gkmd_etcd_prefix_end(from) : NULL;
-	struct ban_read br = { from ? strlen(from) : 0, fn, ctx };
+	char *from = key_of(s, "%s/", kr->kind), *to = from ? gkmd_etcd_prefix_end(from) : NULL;
 	int rc = -ENOMEM;
 
+	kr->prefix_len = from ? strlen(from) : 0;
 	if (to)
-		rc = range_pages(s, from, to, 0, on_ban, &br);
+		rc = range_pages(s, from, to, 0, on_key, kr);
 	if (rc)
-		gkmd_log("etcd: reading bans failed: %s", gkmd_etcd_error(s->c));
+		gkmd_log("etcd: reading %ss failed: %s", kr->kind, gkmd_etcd_error(s->c));
 	free(from);
 	free(to);
 	return rc;
 }
 
-struct departure_read {
-	size_t prefix_len;		/* of "<prefix>departure/" */
-	int (*fn)(void *ctx, const struct gkmd_departure *dp);
-	void *ctx;
-};
-
-/* One key departure/GROUP/IDENTITY with the value "MSG_ID AT". */
-static int on_departure(void *ctx, const struct gkmd_etcd_kv *kv)
+/* A ban's value: "ROLES SINCE". */
+static bool on_ban(const struct key_read *kr, uint32_t group, const char *identity,
+		   const char *val, int *rc)
 {
-	struct departure_read *dr = ctx;
-	struct gkmd_departure dp = { 0 };
-	char key[512], val[48], *slash;
+	struct gkmd_ban b = { .group = group };
+	unsigned int roles;
+	long long since;
+
+	if (sscanf(val, "%u %lld", &roles, &since) != 2 || roles > UINT16_MAX)
+		return false;
+	snprintf(b.identity, sizeof(b.identity), "%s", identity);
+	b.roles = (uint16_t)roles;
+	b.since = since;
+	*rc = kr->fn.ban(kr->ctx, &b);
+	return true;
+}
+
+static int et_bans(struct gkmd *d, int (*fn)(void *ctx, const struct gkmd_ban *b),
+		   void *ctx)
+{
+	struct key_read kr = { .kind = "ban", .on_value = on_ban, .fn.ban = fn, .ctx = ctx };
+
+	return read_keys(S(d), &kr);
+}
+
+/* A departure's value: "MSG_ID AT". */
+static bool on_departure(const struct key_read *kr, uint32_t group, const char *identity,
+			 const char *val, int *rc)
+{
+	struct gkmd_departure dp = { .group = group };
 	unsigned long long msg_id;
-	unsigned long group;
 	long long at;
 
-	if (kv->key_len >= sizeof(key) || kv->value_len >= sizeof(val))
-		goto bad;
-	memcpy(key, kv->key, kv->key_len);
-	key[kv->key_len] = 0;
-	memcpy(val, kv->value, kv->value_len);
-	val[kv->value_len] = 0;
-	group = strtoul(key + dr->prefix_len, &slash, 10);
-	if (*slash != '/' || !group || group > UINT32_MAX ||
-	    strlen(slash + 1) >= sizeof(dp.identity) ||
-	    sscanf(val, "%llu %lld", &msg_id, &at) != 2)
-		goto bad;
-	dp.group = (uint32_t)group;
-	snprintf(dp.identity, sizeof(dp.identity), "%s", slash + 1);
+	if (sscanf(val, "%llu %lld", &msg_id, &at) != 2)
+		return false;
+	snprintf(dp.identity, sizeof(dp.identity), "%s", identity);
 	dp.msg_id = msg_id;
 	dp.at = at;
-	return dr->fn(dr->ctx, &dp);
-bad:
-	gkmd_log("etcd: a departure key is not in a format this gkmd knows");
-	return -EINVAL;
+	*rc = kr->fn.departure(kr->ctx, &dp);
+	return true;
 }
 
 static int et_departures(struct gkmd *d,
 			 int (*fn)(void *ctx, const struct gkmd_departure *dp),
 			 void *ctx)
 {
-	struct store_etcd *s = S(d);
-	char *from = key_of(s, "departure/"), *to = from ? gkmd_etcd_prefix_end(from) : NULL;
-	struct departure_read dr = { from ? strlen(from) : 0, fn, ctx };
-	int rc = -ENOMEM;
+	struct key_read kr = { .kind = "departure", .on_value = on_departure,
+			       .fn.departure = fn, .ctx = ctx };
 
-	if (to)
-		rc = range_pages(s, from, to, 0, on_departure, &dr);
-	if (rc)
-		gkmd_log("etcd: reading departures failed: %s", gkmd_etcd_error(s->c));
-	free(from);
-	free(to);
-	return rc;
+	return read_keys(S(d), &kr);
 }
 
 static int et_outbox(struct gkmd *d, uint32_t group,
