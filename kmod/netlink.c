@@ -365,9 +365,25 @@ static int gkm_genl_put_sas(struct sk_buff *msg, struct gkm_group *group)
 	return 0;
 }
 
+/* A nest of enum gkm_latency. */
+static int gkm_genl_put_latency(struct sk_buff *msg, int type,
+				const struct gkm_stats_latency *lat)
+{
+	struct nlattr *nest = nla_nest_start(msg, type);
+
+	if (!nest ||
+	    nla_put_u64_64bit(msg, GKM_LAT_COUNT, lat->count, GKM_LAT_UNSPEC) ||
+	    nla_put_u64_64bit(msg, GKM_LAT_P50, lat->p50, GKM_LAT_UNSPEC) ||
+	    nla_put_u64_64bit(msg, GKM_LAT_P99, lat->p99, GKM_LAT_UNSPEC) ||
+	    nla_put_u64_64bit(msg, GKM_LAT_MAX, lat->max, GKM_LAT_UNSPEC))
+		return -EMSGSIZE;
+	nla_nest_end(msg, nest);
+	return 0;
+}
+
 static int gkm_genl_put_stats(struct sk_buff *msg, struct gkm_group *group)
 {
-	struct gkm_stats_latency lat;
+	struct gkm_stats_latency lat, stages[GKM_LAT_STAGE_MAX];
 	struct nlattr *nest;
 	int i;
 
@@ -381,13 +397,16 @@ static int gkm_genl_put_stats(struct sk_buff *msg, struct gkm_group *group)
 	nla_nest_end(msg, nest);
 
 	gkm_stats_latency(&group->stats, &lat);
-	nest = nla_nest_start(msg, GKM_A_LATENCY);
-	if (!nest ||
-	    nla_put_u64_64bit(msg, GKM_LAT_COUNT, lat.count, GKM_LAT_UNSPEC) ||
-	    nla_put_u64_64bit(msg, GKM_LAT_P50, lat.p50, GKM_LAT_UNSPEC) ||
-	    nla_put_u64_64bit(msg, GKM_LAT_P99, lat.p99, GKM_LAT_UNSPEC) ||
-	    nla_put_u64_64bit(msg, GKM_LAT_MAX, lat.max, GKM_LAT_UNSPEC))
+	if (gkm_genl_put_latency(msg, GKM_A_LATENCY, &lat))
 		return -EMSGSIZE;
+
+	gkm_stats_stage_latency(&group->stats, stages);
+	nest = nla_nest_start(msg, GKM_A_LATENCY_STAGES);
+	if (!nest)
+		return -EMSGSIZE;
+	for (i = 0; i < GKM_LAT_STAGE_MAX; i++)
+		if (gkm_genl_put_latency(msg, i + 1, &stages[i]))
+			return -EMSGSIZE;
 	nla_nest_end(msg, nest);
 	return 0;
 }

@@ -376,7 +376,10 @@ static void gkm_receive_one(struct gkm_group *group, struct sk_buff *skb,
 	struct gkm_wire_msg *m = &s->msg;
 	struct gkm_keystore *ks = group->ks;
 	u32 len = skb->len - sizeof(struct udphdr);
-	u64 waited_ns = ktime_get_ns() - gkm_rx_cb(skb)->arrival_ns;
+	/* The stages' clock (uapi enum gkm_lat_stage): they add up to the latency. */
+	struct gkm_stats_stages st = {};
+	u64 start = ktime_get_ns(), t;
+	u64 waited_ns = start - gkm_rx_cb(skb)->arrival_ns;
 	unsigned long arrival = jiffies - nsecs_to_jiffies(waited_ns);
 	enum gkm_wire_err err;
 	bool opened = false;
@@ -398,15 +401,20 @@ static void gkm_receive_one(struct gkm_group *group, struct sk_buff *skb,
 		err = GKM_E_WRONG_GROUP;
 	if (err == GKM_OK)
 		err = gkm_keystore_check_replay(ks, m);
-	if (err == GKM_OK)
+	if (err == GKM_OK) {
+		t = ktime_get_ns();
 		err = gkm_keystore_open(ks, m, &group->rx.crypto);
+		st.ns[GKM_LAT_STAGE_AEAD - 1] = ktime_get_ns() - t;
+	}
 	if (err == GKM_OK) {
 		opened = true;
 		if (!gkm_receive_may_verify(group)) {
 			gkm_stats_count(&group->stats, GKM_STAT_RATE_LIMITED);
 			goto out;
 		}
+		t = ktime_get_ns();
 		err = gkm_wire_verify(m, &group->rx.crypto, group->rx.gcks, ks->sig_alg);
+		st.ns[GKM_LAT_STAGE_VERIFY - 1] = ktime_get_ns() - t;
 	}
 	if (err == GKM_OK)
 		err = gkm_wire_parse_body(m);
@@ -427,10 +435,14 @@ static void gkm_receive_one(struct gkm_group *group, struct sk_buff *skb,
 
 	switch (err) {
 	case GKM_OK:
+		t = ktime_get_ns();
 		/* Out of sync stays so until re-registration, but what opened is used. */
 		gkm_apply_sync(group, false, arrival, NULL);
-		gkm_stats_record_latency(&group->stats, ktime_get_ns() -
-					 gkm_rx_cb(skb)->arrival_ns);
+		st.ns[GKM_LAT_STAGE_QUEUE - 1] = waited_ns;
+		st.ns[GKM_LAT_STAGE_PARSE - 1] = t - start - st.ns[GKM_LAT_STAGE_AEAD - 1] -
+						 st.ns[GKM_LAT_STAGE_VERIFY - 1];
+		st.ns[GKM_LAT_STAGE_INSTALL - 1] = ktime_get_ns() - t;
+		gkm_stats_record_latency(&group->stats, &st);
 		gkm_events_send(group, GKM_EVENT_REKEY_APPLIED, m->hdr.msg_id, 0);
 		break;
 	case GKM_E_PENDING:

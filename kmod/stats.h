@@ -17,6 +17,12 @@
 #define GKM_LAT_SAMPLES		1024
 #define GKM_LAT_FIRST		16
 #define GKM_LAT_GROWTH		4
+/*
+ * The stages of the last GKM_LAT_STAGE_SAMPLES applies (uapi), in ns (u32:
+ * a stage over 4.2 s saturates), one row each: 2,560 bytes when full,
+ * grown from GKM_LAT_STAGE_FIRST rows as the total's ring grows.
+ */
+#define GKM_LAT_STAGE_FIRST	8
 
 /*
  * A group's counters (enum gkm_stat) and the ring of its last apply
@@ -30,11 +36,15 @@
  */
 struct gkm_stats {
 	atomic64_t counters[GKM_STAT_MAX + 1];
-	spinlock_t lat_lock;		/* guards lat, lat_cap, lat_count, lat_max */
+	spinlock_t lat_lock;		/* guards everything below */
 	u32 *lat;			/* lat_cap samples (µs), NULL before the first */
 	u32 lat_cap;
 	u64 lat_count;
 	u64 lat_max;			/* ns */
+	/* stage_cap rows of the same applies' stages (ns), NULL before the first */
+	u32 (*stages)[GKM_LAT_STAGE_MAX];
+	u32 stage_cap;
+	u64 stage_max[GKM_LAT_STAGE_MAX];	/* ns */
 };
 
 struct gkm_stats_latency {
@@ -42,6 +52,11 @@ struct gkm_stats_latency {
 	u64 p50;
 	u64 p99;
 	u64 max;
+};
+
+/* One applied rekey: how long each stage took (ns), in enum gkm_lat_stage order. */
+struct gkm_stats_stages {
+	u64 ns[GKM_LAT_STAGE_MAX];
 };
 
 void gkm_stats_init(struct gkm_stats *stats);
@@ -61,11 +76,15 @@ static inline u64 gkm_stats_read(struct gkm_stats *stats, int stat)
 
 /*
  * Process context (may allocate, GFP_KERNEL_ACCOUNT: charged to the
- * caller's active memory cgroup); callers serialised, see above. A sample
- * that finds no room (allocation failed) replaces the oldest.
+ * caller's active memory cgroup); callers serialised, see above. The
+ * apply latency is the sum of the stages. A sample that finds no room
+ * (allocation failed) replaces the oldest.
  */
-void gkm_stats_record_latency(struct gkm_stats *stats, u64 ns);
+void gkm_stats_record_latency(struct gkm_stats *stats, const struct gkm_stats_stages *st);
 /* Process context (allocates): p50/p99 over the ring, max over all. */
 void gkm_stats_latency(struct gkm_stats *stats, struct gkm_stats_latency *out);
+/* The same for the stages, out[] indexed by enum gkm_lat_stage - 1. */
+void gkm_stats_stage_latency(struct gkm_stats *stats,
+			     struct gkm_stats_latency out[GKM_LAT_STAGE_MAX]);
 
 #endif /* _GKM_STATS_H */

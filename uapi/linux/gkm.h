@@ -75,7 +75,7 @@
  *   Reply, one message per group: GKM_A_GROUP_ID, the configuration given
  *   to GROUP_NEW, GKM_A_STATE, and once registered GKM_A_MSG_ID,
  *   GKM_A_KEK_ID/GKM_A_KEK_VER (the epoch), GKM_A_SAS, GKM_A_STATS,
- *   GKM_A_LATENCY. Never key material.
+ *   GKM_A_LATENCY, GKM_A_LATENCY_STAGES. Never key material.
  *
  * Events (multicast group GKM_MCGRP_EVENTS, GKM_CMD_EVENT): GKM_A_GROUP_ID,
  * GKM_A_EVENT (enum gkm_event), GKM_A_MSG_ID, and for rejections
@@ -135,6 +135,9 @@ enum gkm_attr {
 	GKM_A_REASON_STR,	/* string */
 	GKM_A_PAD,
 	GKM_A_REPLACE,		/* flag: GROUP_SET may go back in message ids */
+	GKM_A_LATENCY_STAGES,	/* nest of enum gkm_lat_stage, each a nest
+				 * of enum gkm_latency
+				 */
 
 	__GKM_A_MAX
 };
@@ -197,6 +200,33 @@ enum gkm_latency {
 	__GKM_LAT_MAX
 };
 #define GKM_LAT_MAX_ATTR (__GKM_LAT_MAX - 1)
+
+/*
+ * The stages of one applied rekey, in GKM_A_LATENCY_STAGES: they follow
+ * each other and add up to its apply latency. Each is a nest of enum
+ * gkm_latency (count, p50, p99 over the last GKM_LAT_STAGE_SAMPLES
+ * applies, max over all), nanoseconds.
+ *   QUEUE:   arrival in softirq until the group's worker takes it;
+ *   AEAD:    decrypting and authenticating it under the KEK;
+ *   VERIFY:  checking the key server's signature;
+ *   PARSE:   everything else in the worker before the SAs change: the
+ *            header and replay checks, the body, staging and committing
+ *            the keys;
+ *   INSTALL: the data SAs' changes (xfrm states added, updated, marked
+ *            to die).
+ */
+enum gkm_lat_stage {
+	GKM_LAT_STAGE_UNSPEC,
+	GKM_LAT_STAGE_QUEUE,
+	GKM_LAT_STAGE_AEAD,
+	GKM_LAT_STAGE_VERIFY,
+	GKM_LAT_STAGE_PARSE,
+	GKM_LAT_STAGE_INSTALL,
+
+	__GKM_LAT_STAGE_MAX
+};
+#define GKM_LAT_STAGE_MAX (__GKM_LAT_STAGE_MAX - 1)
+#define GKM_LAT_STAGE_SAMPLES 128
 
 enum gkm_event {
 	GKM_EVENT_REKEY_APPLIED = 1,
