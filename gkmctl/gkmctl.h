@@ -109,6 +109,9 @@ struct gkmctl_group {
 	bool has_stats, has_latency;
 	uint64_t stats[GKM_STAT_MAX + 1];
 	uint64_t latency[GKM_LAT_MAX_ATTR + 1];
+	bool has_stages;
+	/* Per enum gkm_lat_stage: count, p50, p99, max as in latency[]. */
+	uint64_t stages[GKM_LAT_STAGE_MAX + 1][GKM_LAT_MAX_ATTR + 1];
 };
 
 /* Each returns 0 or a negative errno (extack text in g->errmsg). */

@@ -118,6 +118,21 @@ static int u64_nest_cb(const struct nlattr *attr, void *data)
 	return MNL_CB_OK;
 }
 
+/* GKM_A_LATENCY_STAGES: one latency nest per stage. */
+static int stages_cb(const struct nlattr *attr, void *data)
+{
+	struct gkmctl_group *grp = data;
+	uint16_t type = mnl_attr_get_type(attr);
+	struct u64_nest n = { NULL, GKM_LAT_MAX_ATTR };
+
+	if (type == 0 || type > GKM_LAT_STAGE_MAX)
+		return MNL_CB_OK;
+	n.v = grp->stages[type];
+	grp->has_stages = true;
+	mnl_attr_parse_nested(attr, u64_nest_cb, &n);
+	return MNL_CB_OK;
+}
+
 static int sa_cb(const struct nlattr *attr, void *data)
 {
 	struct gkmctl_group *grp = data;
@@ -207,6 +222,8 @@ static int parse_group(const struct nlmsghdr *nlh, struct gkmctl_group *grp)
 		grp->has_latency = true;
 		mnl_attr_parse_nested(tb[GKM_A_LATENCY], u64_nest_cb, &n);
 	}
+	if (tb[GKM_A_LATENCY_STAGES])
+		mnl_attr_parse_nested(tb[GKM_A_LATENCY_STAGES], stages_cb, grp);
 	return 0;
 }
 
