@@ -31,6 +31,13 @@
 #define REQID		77
 #define SPI0		0x1000
 
+/* Named as in gkmctl(8) and the YNL spec. */
+static const char *const stage_names[GKM_LAT_STAGE_MAX + 1] = {
+	[GKM_LAT_STAGE_QUEUE] = "queue", [GKM_LAT_STAGE_AEAD] = "aead",
+	[GKM_LAT_STAGE_VERIFY] = "verify", [GKM_LAT_STAGE_PARSE] = "parse",
+	[GKM_LAT_STAGE_INSTALL] = "install",
+};
+
 static const char *const stat_names[GKM_STAT_MAX + 1] = {
 	[GKM_STAT_RX] = "rx", [GKM_STAT_ACCEPTED] = "accepted",
 	[GKM_STAT_DUPLICATE] = "duplicate", [GKM_STAT_REPLAYED] = "replayed",
@@ -166,6 +173,17 @@ TEST_F_TIMEOUT(show, json_matches_the_kernel, KT_TIMEOUT)
 	EXPECT_EQ(st.lat[GKM_LAT_P50], jget(grp, "latency", "p50_ns"));
 	EXPECT_EQ(st.lat[GKM_LAT_P99], jget(grp, "latency", "p99_ns"));
 	EXPECT_EQ(st.lat[GKM_LAT_MAX], jget(grp, "latency", "max_ns"));
+	/* Each apply stage, by name, says what the kernel says. */
+	ASSERT_TRUE(json_object_object_get_ex(grp, "latency", &v));
+	ASSERT_TRUE(json_object_object_get_ex(v, "stages", &v));
+	for (i = 1; i <= GKM_LAT_STAGE_MAX; i++) {
+		json_object *stage;
+
+		ASSERT_TRUE(json_object_object_get_ex(v, stage_names[i], &stage));
+		EXPECT_EQ(st.stage[i][GKM_LAT_P50], jget(stage, "p50_ns", NULL));
+		EXPECT_EQ(st.stage[i][GKM_LAT_P99], jget(stage, "p99_ns", NULL));
+		EXPECT_EQ(st.stage[i][GKM_LAT_MAX], jget(stage, "max_ns", NULL));
+	}
 
 	/* The same SAs, in the same order, with their state. */
 	ASSERT_TRUE(json_object_object_get_ex(grp, "sas", &sas));
@@ -204,6 +222,8 @@ TEST_F_TIMEOUT(show, human_output, KT_TIMEOUT)
 	EXPECT_NE(NULL, strstr(self->out, line));
 	EXPECT_NE(NULL, strstr(self->out, "  counters: rx 1, accepted 1, duplicate 0,"));
 	EXPECT_NE(NULL, strstr(self->out, "  apply latency: 1 samples, p50 "));
+	EXPECT_NE(NULL, strstr(self->out, "\n  apply stages (p50 / p99): queue "));
+	EXPECT_NE(NULL, strstr(self->out, ", install "));
 }
 
 /*
@@ -214,7 +234,7 @@ TEST_F_TIMEOUT(show, dump_records_match_the_kernel, KT_TIMEOUT)
 {
 	char show[16384], want[256], *line, *save = NULL;
 	struct kt_status st;
-	int groups = 0, sas = 0, stats = 0, i;
+	int groups = 0, sas = 0, stats = 0, stages = 0, i;
 
 	ASSERT_EQ(0, rekey(self));
 	ASSERT_EQ(0, kt_gkmctl("gk-m1", self->out, sizeof(self->out), "show %d dump", GROUP));
@@ -240,6 +260,13 @@ TEST_F_TIMEOUT(show, dump_records_match_the_kernel, KT_TIMEOUT)
 			 (unsigned long long)st.stats[i]);
 		EXPECT_NE(NULL, strstr(self->out, want)) TH_LOG("want %s", want);
 	}
+	for (i = 1; i <= GKM_LAT_STAGE_MAX; i++) {
+		snprintf(want, sizeof(want), "stage\t%d\t%s\t%llu\t%llu\t%llu\n", GROUP,
+			 stage_names[i], (unsigned long long)st.stage[i][GKM_LAT_P50],
+			 (unsigned long long)st.stage[i][GKM_LAT_P99],
+			 (unsigned long long)st.stage[i][GKM_LAT_MAX]);
+		EXPECT_NE(NULL, strstr(self->out, want)) TH_LOG("want %s", want);
+	}
 	/* Nothing but those records, each with its field count. */
 	for (line = strtok_r(self->out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		int tabs = 0;
@@ -255,6 +282,9 @@ TEST_F_TIMEOUT(show, dump_records_match_the_kernel, KT_TIMEOUT)
 		} else if (!strncmp(line, "stat\t", 5)) {
 			stats++;
 			EXPECT_EQ(3, tabs);
+		} else if (!strncmp(line, "stage\t", 6)) {
+			stages++;
+			EXPECT_EQ(5, tabs);
 		} else {
 			EXPECT_STREQ("a dump record", line);
 		}
@@ -262,6 +292,7 @@ TEST_F_TIMEOUT(show, dump_records_match_the_kernel, KT_TIMEOUT)
 	EXPECT_EQ(1, groups);
 	EXPECT_EQ(st.nsas, sas);
 	EXPECT_EQ(GKM_STAT_MAX, stats);
+	EXPECT_EQ(GKM_LAT_STAGE_MAX, stages);
 
 	/* -j and dump together are a usage error. */
 	EXPECT_EQ(2, kt_gkmctl("gk-m1", NULL, 0, "-j show dump 2>/dev/null"));

@@ -185,6 +185,41 @@ static int event_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+/*
+ * The apply stages (uapi enum gkm_lat_stage) partition each apply: no
+ * stage's maximum exceeds the apply latency's, the slowest apply's stages
+ * add up to its latency (so the stages' maxima add up to at least it, and
+ * to exactly it when there was one apply), and decrypting, verifying and
+ * installing each took time.
+ */
+static void expect_stages_add_up(struct __test_metadata *_metadata,
+				 const struct kt_status *st)
+{
+	uint64_t sum = 0;
+	int i;
+
+	ASSERT_EQ(GKM_LAT_STAGE_MAX, st->nstages);
+	for (i = 1; i <= GKM_LAT_STAGE_MAX; i++) {
+		TH_LOG("stage %d: p50 %llu ns, p99 %llu ns, max %llu ns", i,
+		       (unsigned long long)st->stage[i][GKM_LAT_P50],
+		       (unsigned long long)st->stage[i][GKM_LAT_P99],
+		       (unsigned long long)st->stage[i][GKM_LAT_MAX]);
+		EXPECT_EQ(st->lat[GKM_LAT_COUNT], st->stage[i][GKM_LAT_COUNT]);
+		EXPECT_LE(st->stage[i][GKM_LAT_P50], st->stage[i][GKM_LAT_P99]);
+		EXPECT_LE(st->stage[i][GKM_LAT_P99], st->stage[i][GKM_LAT_MAX]);
+		EXPECT_LE(st->stage[i][GKM_LAT_MAX], st->lat[GKM_LAT_MAX]);
+		sum += st->stage[i][GKM_LAT_MAX];
+	}
+	if (st->lat[GKM_LAT_COUNT] == 1) {
+		EXPECT_EQ(st->lat[GKM_LAT_MAX], sum);
+	} else {
+		EXPECT_LE(st->lat[GKM_LAT_MAX], sum);
+	}
+	EXPECT_LT(0, st->stage[GKM_LAT_STAGE_AEAD][GKM_LAT_P50]);
+	EXPECT_LT(0, st->stage[GKM_LAT_STAGE_VERIFY][GKM_LAT_P50]);
+	EXPECT_LT(0, st->stage[GKM_LAT_STAGE_INSTALL][GKM_LAT_P50]);
+}
+
 TEST_F_TIMEOUT(rekey, rekey_installs_new_sa_then_retires_the_old_one, KT_TIMEOUT)
 {
 	struct event_seen ev = { 0 };
@@ -211,6 +246,7 @@ TEST_F_TIMEOUT(rekey, rekey_installs_new_sa_then_retires_the_old_one, KT_TIMEOUT
 	EXPECT_TRUE(kt_xfrm_has_spi("gk-m1", spi_old + 1));
 	EXPECT_EQ(1, st.lat[GKM_LAT_COUNT]);
 	EXPECT_LT(0, st.lat[GKM_LAT_P50]);
+	expect_stages_add_up(_metadata, &st);
 
 	/* After the deactivation delay the old SA is gone. */
 	for (i = 0; i < (dtd + 20) * 10 && kt_xfrm_has_spi("gk-m1", spi_old); i++)
@@ -594,6 +630,7 @@ TEST_F_TIMEOUT(rekey, no_packet_lost_across_rekeys_under_traffic, 600)
 	       (unsigned long long)st.lat[GKM_LAT_P50] / 1000,
 	       (unsigned long long)st.lat[GKM_LAT_P99] / 1000,
 	       (unsigned long long)st.lat[GKM_LAT_MAX] / 1000);
+	expect_stages_add_up(_metadata, &st);
 	ASSERT_EQ(0, kt_group_status(&self->srv, GROUP, &st));
 	EXPECT_EQ(rekeys, st.stats[GKM_STAT_ACCEPTED]);
 	close(rx);

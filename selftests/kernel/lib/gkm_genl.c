@@ -80,6 +80,27 @@ static int kt_nest_cb(const struct nlattr *attr, void *data)
 	return MNL_CB_OK;
 }
 
+static int kt_lat_cb(const struct nlattr *attr, void *data)
+{
+	uint64_t *v = data;
+	uint16_t type = mnl_attr_get_type(attr);
+
+	if (type <= GKM_LAT_MAX_ATTR && mnl_attr_get_payload_len(attr) == 8)
+		v[type] = mnl_attr_get_u64(attr);
+	return MNL_CB_OK;
+}
+
+static int kt_stage_cb(const struct nlattr *attr, void *data)
+{
+	struct kt_status *st = data;
+	uint16_t type = mnl_attr_get_type(attr);
+
+	if (type == 0 || type > GKM_LAT_STAGE_MAX)
+		return MNL_CB_ERROR;
+	st->nstages++;
+	return mnl_attr_parse_nested(attr, kt_lat_cb, st->stage[type]);
+}
+
 static int kt_sa_cb(const struct nlattr *attr, void *data)
 {
 	struct kt_status *st = data;
@@ -123,7 +144,10 @@ static int kt_status_cb(const struct nlmsghdr *nlh, void *data)
 	if (tb[GKM_A_STATS])
 		mnl_attr_parse_nested(tb[GKM_A_STATS], kt_nest_cb, st->stats);
 	if (tb[GKM_A_LATENCY])
-		mnl_attr_parse_nested(tb[GKM_A_LATENCY], kt_nest_cb, st->lat);
+		mnl_attr_parse_nested(tb[GKM_A_LATENCY], kt_lat_cb, st->lat);
+	if (tb[GKM_A_LATENCY_STAGES] &&
+	    mnl_attr_parse_nested(tb[GKM_A_LATENCY_STAGES], kt_stage_cb, st) < 0)
+		return MNL_CB_ERROR;
 	if (tb[GKM_A_SAS])
 		mnl_attr_parse_nested(tb[GKM_A_SAS], kt_sa_cb, st);
 	return MNL_CB_OK;

@@ -198,6 +198,9 @@ struct kt_status {
 	uint32_t kek_id, kek_ver;
 	uint64_t stats[GKM_STAT_MAX + 1];
 	uint64_t lat[GKM_LAT_MAX_ATTR + 1];
+	/* GKM_A_LATENCY_STAGES, indexed by enum gkm_lat_stage, then as lat[]. */
+	uint64_t stage[GKM_LAT_STAGE_MAX + 1][GKM_LAT_MAX_ATTR + 1];
+	int nstages;
 	int nsas;
 	struct {
 		uint32_t spi;
