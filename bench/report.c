@@ -150,6 +150,21 @@ static void apply_rows(struct json_object *kern, struct json_object *sum)
 				 q ? "userspace ref" : "in-kernel", phases[p]);
 			row2(what, p50, p99, "%.0f / %.0f us");
 		}
+	/* The in-kernel p50 against its own floor (decrypt + verify + install). */
+	for (p = 0; p < 2; p++) {
+		double fl, ratio;
+
+		snprintf(path, sizeof(path), "rekey_apply.kernel.%s.floor_p50_us", phases[p]);
+		fl = num(kern, path);
+		snprintf(path, sizeof(path), "rekey_apply.kernel.%s.p50_over_floor", phases[p]);
+		ratio = num(kern, path);
+		snprintf(key, sizeof(key), "rekey_apply_us_kernel_%s_floor_p50", phases[p]);
+		put(sum, key, fl);
+		snprintf(key, sizeof(key), "rekey_apply_kernel_%s_p50_over_floor", phases[p]);
+		put(sum, key, ratio);
+		snprintf(what, sizeof(what), "in-kernel %s: floor p50 / p50 over floor", phases[p]);
+		row2(what, fl, ratio, "%.0f us / %.2f");
+	}
 }
 
 static void lkh_rows(struct json_object *lkh, struct json_object *sum)
