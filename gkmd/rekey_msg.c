@@ -184,6 +184,28 @@ struct frag_plan {
 	uint8_t *in;		/* in[f * nwraps + i]: wrap i in fragment f */
 };
 
+/*
+ * Fragment @f of @nfrags of message @msg_id: the body built in @b (its
+ * encoding error, if any, is the result), signed and sealed under @seal.
+ */
+static int seal_fragment(struct gkmd *d, const struct gkmd_group *g,
+			 const struct gkm_key *seal, uint64_t msg_id, uint32_t f,
+			 uint32_t nfrags, const struct gkm_enc_buf *b,
+			 uint8_t *out, uint32_t *len)
+{
+	struct gkm_enc_rekey p = {
+		.group = g->id, .kek = seal, .msg_id = msg_id,
+		.frag_idx = (uint8_t)f, .frag_cnt = (uint8_t)nfrags,
+		.sig_alg = d->cfg.sig_alg,
+		.signer = d->signer,
+	};
+
+	if (b->err)
+		return b->err;
+	return gkm_enc_rekey(&d->crypto, &p, b->data, b->len, out,
+			     GKM_WIRE_MAX_DATAGRAM, len);
+}
+
 int gkmd_build_rekey(struct gkmd *d, struct gkmd_group *g,
 		     const struct lkh_rekey *rk, const struct gkmd_rekey_common *cm,
 		     const struct gkm_key *seal, uint64_t msg_id,
@@ -298,12 +320,6 @@ int gkmd_build_rekey(struct gkmd *d, struct gkmd_group *g,
 
 	for (uint32_t f = 0; f < nfrags; f++) {
 		struct gkm_enc_buf b;
-		struct gkm_enc_rekey p = {
-			.group = g->id, .kek = seal, .msg_id = msg_id,
-			.frag_idx = (uint8_t)f, .frag_cnt = (uint8_t)nfrags,
-			.sig_alg = d->cfg.sig_alg,
-			.signer = d->signer,
-		};
 
 		gkm_enc_init(&b, body, sizeof(body));
 		memcpy(body, common, cb.len);
@@ -311,12 +327,7 @@ int gkmd_build_rekey(struct gkmd *d, struct gkmd_group *g,
 		for (size_t i = 0; i < nw; i++)
 			if (in[f * nw + i])
 				enc_wrap(d, &b, &rk->wraps[i]);
-		if (b.err) {
-			rc = b.err;
-			goto out;
-		}
-		rc = gkm_enc_rekey(&d->crypto, &p, body, b.len, out[f],
-				   GKM_WIRE_MAX_DATAGRAM, &len[f]);
+		rc = seal_fragment(d, g, seal, msg_id, f, nfrags, &b, out[f], &len[f]);
 		if (rc)
 			goto out;
 	}
@@ -402,12 +413,6 @@ int gkmd_build_sa_msg(struct gkmd *d, struct gkmd_group *g,
 	OPENSSL_cleanse(&root, sizeof(root));
 	for (uint32_t f = 0; f < nfrags && !rc; f++) {
 		struct gkm_enc_buf b;
-		struct gkm_enc_rekey p = {
-			.group = g->id, .kek = seal, .msg_id = msg_id,
-			.frag_idx = (uint8_t)f, .frag_cnt = (uint8_t)nfrags,
-			.sig_alg = d->cfg.sig_alg,
-			.signer = d->signer,
-		};
 
 		gkm_enc_init(&b, body, sizeof(body));
 		for (i = sa_first[f]; i < sa_first[f + 1]; i++) {
@@ -426,10 +431,7 @@ int gkmd_build_sa_msg(struct gkmd *d, struct gkmd_group *g,
 			gkm_enc_wrapped_key(&b, &d->crypto, &tek, &rootk);
 			OPENSSL_cleanse(&tek, sizeof(tek));
 		}
-		rc = b.err;
-		if (!rc)
-			rc = gkm_enc_rekey(&d->crypto, &p, body, b.len, out[f],
-					   GKM_WIRE_MAX_DATAGRAM, &len[f]);
+		rc = seal_fragment(d, g, seal, msg_id, f, nfrags, &b, out[f], &len[f]);
 	}
 	OPENSSL_cleanse(&rootk, sizeof(rootk));
 	OPENSSL_cleanse(body, sizeof(body));
