@@ -224,13 +224,33 @@ FIXTURE_TEARDOWN(groups)
 	kt_sh("rm -rf " DIR);
 }
 
+/*
+ * The end of a test's traffic: senders keep going 1.5 s past the last
+ * change (so a late removal would show), then stop; receivers get 1 s more
+ * for what is in flight. @tx[i]'s total goes to @total[i].
+ */
+static void stop_traffic(struct kt_seq_tx *const *tx, uint32_t *total, int ntx,
+			 struct kt_seq_rx *const *rx, int nrx)
+{
+	int i;
+
+	usleep(1500000);
+	for (i = 0; i < ntx; i++)
+		kt_seq_tx_stop(tx[i]);
+	for (i = 0; i < ntx; i++)
+		total[i] = kt_seq_tx_now(tx[i]);
+	usleep(1000000);
+	for (i = 0; i < nrx; i++)
+		kt_seq_rx_stop(rx[i]);
+}
+
 TEST_F_TIMEOUT(groups, two_groups_stay_independent, 300)
 {
 	static const char *const g1[] = { "gk-m1", "gk-m2" }, *const g2[] = { "gk-m1", "gk-m3" };
 	struct kt_seq_rx r11, r12, r21, r23, x13, x22;
 	struct kt_seq_tx t1, t2;
 	struct kt_sa_view a1, a2, b1, b2;
-	uint32_t end2, total1, total2, leave_msg;
+	uint32_t end2, total1, total2, totals[2], leave_msg;
 	int64_t cut3, cut2, first = -1;
 	char cmd[64];
 
@@ -288,18 +308,10 @@ TEST_F_TIMEOUT(groups, two_groups_stay_independent, 300)
 	ASSERT_EQ(0, kt_sa_view_in("gk-m1", 2, &b2));
 	EXPECT_EQ(a2.msg_id, b2.msg_id);
 	EXPECT_EQ(a2.active_spi, b2.active_spi);
-	usleep(1500000);
-	kt_seq_tx_stop(&t1);
-	kt_seq_tx_stop(&t2);
-	total1 = kt_seq_tx_now(&t1);
-	total2 = kt_seq_tx_now(&t2);
-	usleep(1000000);
-	kt_seq_rx_stop(&r11);
-	kt_seq_rx_stop(&r12);
-	kt_seq_rx_stop(&x13);
-	kt_seq_rx_stop(&r21);
-	kt_seq_rx_stop(&r23);
-	kt_seq_rx_stop(&x22);
+	stop_traffic((struct kt_seq_tx *[]){ &t1, &t2 }, totals, 2,
+		     (struct kt_seq_rx *[]){ &r11, &r12, &x13, &r21, &r23, &x22 }, 6);
+	total1 = totals[0];
+	total2 = totals[1];
 
 	TH_LOG("group 1: %u sent, m1 %u, m2 %u (left at %u, effect %lld), m3 %u; "
 	       "group 2: %u sent, m1 %u, m3 %u (evicted, effect %lld), m2 %u",
@@ -355,13 +367,8 @@ TEST_F_TIMEOUT(groups, ipv6_control_and_data, 300)
 			       "gcks --socket " DIR "/gkmd.sock evict 3 m2"));
 	cut = removal_effect(self, 3, &t);
 	ASSERT_LE(0, cut);
-	usleep(1500000);
-	kt_seq_tx_stop(&t);
-	total = kt_seq_tx_now(&t);
-	usleep(1000000);
-	kt_seq_rx_stop(&r1);
-	kt_seq_rx_stop(&r2);
-	kt_seq_rx_stop(&x3);
+	stop_traffic((struct kt_seq_tx *[]){ &t }, &total, 1,
+		     (struct kt_seq_rx *[]){ &r1, &r2, &x3 }, 3);
 	TH_LOG("IPv6: %u sent; m1 %u; m2 %u (evicted at %u, effect %lld); non-member m3 %u",
 	       total, r1.count, r2.count, end, (long long)cut, x3.count);
 	EXPECT_LT(0, end);
@@ -503,12 +510,8 @@ TEST_F_TIMEOUT(groups, sigkill_restart_keeps_members, 300)
 		usleep(1500000);
 	}
 	EXPECT_EQ(0, wait_converged(1, g1, 2, 30000));
-	usleep(1500000);
-	kt_seq_tx_stop(&t);
-	total = kt_seq_tx_now(&t);
-	usleep(1000000);
-	kt_seq_rx_stop(&r1);
-	kt_seq_rx_stop(&r2);
+	stop_traffic((struct kt_seq_tx *[]){ &t }, &total, 1,
+		     (struct kt_seq_rx *[]){ &r1, &r2 }, 2);
 	rec.stop = 1;
 	pthread_join(th, NULL);
 	close(rec.fd);
