@@ -3,7 +3,7 @@
  * `make bench`'s last step: gathers DIR/lkh.json, DIR/gkmd.json,
  * DIR/flash_crowd.json and DIR/kernel.json into one report (argv[2],
  * normally bench/out/bench.json) and prints the table of the figures
- * issues #7 and #16 ask for. The report has a "summary" object with those
+ * issues #7, #13 and #16 ask for. The report has a "summary" object with those
  * figures under flat keys and the four inputs, unchanged, under "lkh",
  * "gkmd", "flash_crowd" and "kernel"
  * (Documentation/benchmarks.rst documents every key).
@@ -108,6 +108,39 @@ static void mem_row(struct json_object *kern, struct json_object *sum, const cha
 	snprintf(key, sizeof(key), "kernel_slab_object_bytes_per_%s", what);
 	put(sum, key, obj);
 	row2(label, used, obj, fmt);
+}
+
+/* gkmd's two store backends side by side (SQLite, etcd), same workload. */
+static void store_rows(struct json_object *gkmd, struct json_object *sum)
+{
+	static const char *const what[][3] = {
+		/* gkmd.store.BACKEND key, summary key, row */
+		{ "rekey_messages_per_s", "gkmd_rekeys_per_s",
+		  "gkmd rekeys/s (1 leave + 1 join, committed)" },
+		{ "registrations_per_s", "gkmd_registrations_per_s",
+		  "gkmd registrations/s (TLS 1.3, durable)" },
+	};
+	double n = num(gkmd, "members"), v[2];
+	char key[96], row[96];
+
+	put(sum, "gkmd_store_members", n);
+	for (size_t i = 0; i < sizeof(what) / sizeof(what[0]); i++) {
+		for (int b = 0; b < 2; b++) {
+			snprintf(key, sizeof(key), "store.%s.%s", b ? "etcd" : "sqlite", what[i][0]);
+			v[b] = num(gkmd, key);
+			snprintf(key, sizeof(key), "%s_%s", what[i][1], b ? "etcd" : "sqlite");
+			put(sum, key, v[b]);
+		}
+		snprintf(row, sizeof(row), "%s, SQLite / etcd", what[i][2]);
+		row2(row, v[0], v[1], "%.1f / %.1f /s");
+	}
+	row1("  group size of both (members)", n, "%.0f");
+	v[0] = num(gkmd, "failover.takeover_ms_p50");
+	v[1] = num(gkmd, "failover.takeover_ms_max");
+	put(sum, "gkmd_failover_ms_p50", v[0]);
+	put(sum, "gkmd_failover_ms_max", v[1]);
+	row2("gkmd failover on etcd (SIGKILL the leader): p50 / max", v[0], v[1],
+	     "%.0f / %.0f ms");
 }
 
 static struct json_object *load(const char *dir, const char *name)
@@ -233,9 +266,7 @@ int main(int argc, char **argv)
 	apply_rows(kern, sum);
 	lkh_rows(lkh, sum);
 
-	v = num(gkmd, "registrations_per_s");
-	put(sum, "gkmd_registrations_per_s", v);
-	row1("registrations/s at gkmd (TLS 1.3, durable)", v, "%.1f /s");
+	store_rows(gkmd, sum);
 	v = num(gkmd, "leave_cpu_us_rsa2048");
 	w = num(gkmd, "leave_cpu_us_ecdsa_p256");
 	put(sum, "gkmd_leave_cpu_us_rsa2048", v);
