@@ -41,6 +41,8 @@
  *    (gkmd creates the group, stops; the bench grows it in the store as
  *    above; gkmd starts again on it), each join and leave durably
  *    committed.
+ * 4. Failover on etcd: three gkmd, the leader killed GKMD_BENCH_KILLS times
+ *    (default 10); kill to the next leader's first datagram, p50 and max.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -54,6 +56,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -267,6 +270,8 @@ static int etcd_start(void)
 		return -1;
 	if (!etcd_pid) {
 		int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+		prctl(PR_SET_PDEATHSIG, SIGTERM);	/* the bench killed: etcd too */
 
 		dup2(fd, 1);
 		dup2(fd, 2);
@@ -609,6 +614,8 @@ static pid_t gkmd_start(const char *gkmd, const char *conf, const char *log)
 	if (!pid) {
 		int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+
 		dup2(fd, 2);
 		execl(gkmd, "gkmd", "-c", conf, (char *)NULL);
 		_exit(127);
@@ -877,10 +884,13 @@ struct failover_fig {
 };
 
 /*
- * NKS gkmd (the same gkmd.conf but for name, port and admin socket) on the
- * etcd state part 3 left (its group of GKMD_BENCH_MEMBERS members); the
- * leader is killed (SIGKILL) @kills times, and started again as a standby.
- * The failover time of a kill runs from the kill to the first control
+ * NKS gkmd (the same gkmd.conf but for name, port and admin socket) on
+ * etcd, keys under /fo/: the first leader creates the group, empty (with
+ * 10^5 members every start and takeover loads 8 MB through the JSON
+ * gateway, which on a loaded host times out at the default
+ * request_timeout_ms; the VM test's group is small too).  The leader is
+ * killed (SIGKILL) @kills times, and started again as a standby.  The
+ * failover time of a kill runs from the kill to the first control
  * datagram another gkmd sends (kernel receive time; the killed one's are
  * those stamped before it was reaped), as the VM test kill_the_leader
  * measures it.
@@ -906,7 +916,7 @@ static int failover_bench(const char *gkmd, struct failover_fig *r)
 			"tls_cert = %s/server.pem\ntls_key = %s/server.key\ntls_ca = %s/ca.pem\n"
 			"signing_key = %s/sign.key\nsigning_cert = %s/sign.pem\n"
 			"admin_socket = %s/fo%d.sock\nstore = etcd\n"
-			"[etcd]\nendpoints = %s\nprefix = /reg/\nname = k%d\n"
+			"[etcd]\nendpoints = %s\nprefix = /fo/\nname = k%d\n"
 			"[group 1]\ncontrol_address = 239.9.9.9\ncontrol_port = 47179\n"
 			"retransmit_count = 1\nretransmit_spacing_ms = 0\n[authorize]\n"
 			"allow = 1 receiver m0\n", 47180 + i, dir, dir, dir, dir, dir,
@@ -918,12 +928,16 @@ static int failover_bench(const char *gkmd, struct failover_fig *r)
 		int l = -1, standbys = 0;
 		int64_t t0, dead, t1 = -1;
 
-		/* one leader, the others standbys */
+		/* one leader, the others standbys (one that gave up: again) */
 		for (int w = 0; w < 600 && (l < 0 || standbys < NKS - 1); w++) {
 			l = -1;
 			standbys = 0;
 			for (int i = 0; i < NKS; i++) {
-				if (ks_leads(i))
+				if (waitpid(pid[i], NULL, WNOHANG) == pid[i]) {
+					fprintf(stderr, "gkmd_bench: failover: k%d exited; started again\n",
+						i);
+					pid[i] = gkmd_start(gkmd, conf[i], log[i]);
+				} else if (ks_leads(i))
 					l = i;
 				else if (ks_standby(i))
 					standbys++;
@@ -1056,12 +1070,12 @@ int main(int argc, char **argv)
 		printf("registrations over TLS 1.3, %s, %u members, 16 clients (joins+leaves, durable): %.1f /s (%ld in %.1f s)\n",
 		       st[i].name, members, st[i].regs_s, st[i].reg_ops, st[i].reg_s);
 	fflush(stdout);
-	if (!have_etcd || !st[1].reg_members || failover_bench(gkmd, &fo)) {
+	if (!have_etcd || failover_bench(gkmd, &fo)) {
 		fprintf(stderr, "failover bench failed\n");
 		failed = 1;
 	}
-	printf("failover, etcd, %d gkmd, %u members, lease_ttl 3 s: kill to the next leader's first datagram p50 %.0f ms, max %.0f ms (%d kills)\n",
-	       NKS, members, fo.p50_ms, fo.max_ms, fo.done);
+	printf("failover, etcd, %d gkmd, lease_ttl 3 s: kill to the next leader's first datagram p50 %.0f ms, max %.0f ms (%d kills)\n",
+	       NKS, fo.p50_ms, fo.max_ms, fo.done);
 	etcd_stop();
 	curl_global_cleanup();
 	f = fopen(argv[1], "w");
@@ -1073,8 +1087,8 @@ int main(int argc, char **argv)
 	fig_json(f, &st[0]);
 	fprintf(f, ", ");
 	fig_json(f, &st[1]);
-	fprintf(f, "}, \"failover\": {\"servers\": %d, \"members\": %u, \"lease_ttl_s\": 3,"
-		" \"kills\": %d, \"takeover_ms\": [", NKS, members, fo.done);
+	fprintf(f, "}, \"failover\": {\"servers\": %d, \"lease_ttl_s\": 3,"
+		" \"kills\": %d, \"takeover_ms\": [", NKS, fo.done);
 	for (int i = 0; i < fo.done; i++)
 		fprintf(f, "%s%.1f", i ? ", " : "", fo.ms[i]);
 	fprintf(f, "], \"takeover_ms_p50\": %.1f, \"takeover_ms_max\": %.1f}",
