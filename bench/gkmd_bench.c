@@ -649,7 +649,7 @@ static int wait_log(pid_t pid, const char *log, const char *what, int s)
 {
 	char cmd[512];
 
-	snprintf(cmd, sizeof(cmd), "grep -q -- '%s' %s", what, log);
+	snprintf(cmd, sizeof(cmd), "grep -q -- '%s' %s 2>/dev/null", what, log);
 	for (int i = 0; i < s * 10; i++) {
 		if (!system(cmd))
 			return 0;
@@ -883,7 +883,7 @@ static bool ks_leads(int i)
 {
 	char cmd[256];
 
-	snprintf(cmd, sizeof(cmd), "grep 'leadership: ' %s/fo%d.log | tail -1 | "
+	snprintf(cmd, sizeof(cmd), "grep 'leadership: ' %s/fo%d.log 2>/dev/null | tail -1 | "
 		 "grep -q 'acquired\\|resumed\\|leading'", dir, i);
 	return !system(cmd);
 }
@@ -893,7 +893,7 @@ static bool ks_standby(int i)
 {
 	char cmd[256];
 
-	snprintf(cmd, sizeof(cmd), "grep 'leadership: ' %s/fo%d.log | tail -1 | "
+	snprintf(cmd, sizeof(cmd), "grep 'leadership: ' %s/fo%d.log 2>/dev/null | tail -1 | "
 		 "grep -q 'standby'", dir, i);
 	return !system(cmd);
 }
