@@ -304,7 +304,7 @@ int gkm_apply_sync(struct gkm_group *group, bool registration,
 	}
 
 	if (next && !group->dead)
-		mod_delayed_work(system_wq, &group->apply.timer,
+		mod_delayed_work(gkm_wq, &group->apply.timer,
 				 time_after(next, now) ? next - now : 0);
 	return 0;
 

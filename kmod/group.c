@@ -10,6 +10,7 @@
 
 #include <linux/slab.h>
 #include <linux/lockdep.h>
+#include <linux/workqueue.h>
 #include <linux/gkm.h>
 
 #include "netns.h"
@@ -29,15 +30,42 @@ static atomic_t gkm_groups_live = ATOMIC_INIT(0);
  */
 static struct kmem_cache *gkm_group_cache;
 
+/*
+ * Every group's receive worker and apply timer run here, not on a system
+ * workqueue (Documentation/design.rst, "The worker's workqueue"):
+ * WQ_HIGHPRI gives them nice -20 kworkers, which a waking rekey gets ahead
+ * of any number of nice-0 CPU hogs; WQ_UNBOUND lets the scheduler run one
+ * on whichever CPU frees up first instead of the CPU whose softirq queued
+ * it (the one that just took the receive load), and keeps a work item of
+ * a few milliseconds (RSA verify, AEAD, xfrm install) off the per-CPU
+ * pools' concurrency management. No WQ_MEM_RECLAIM: nothing reclaim waits
+ * for runs here.
+ *
+ * Lifetime rule: the workqueue exists whenever a group can. It is made
+ * before the pernet operations are registered (main.c: no group exists
+ * before) and destroyed after they are unregistered and rcu_barrier()
+ * (every group was deleted, which cancels its work synchronously), so
+ * destroy_workqueue() finds it empty.
+ */
+struct workqueue_struct *gkm_wq;
+
 int __init gkm_group_init(void)
 {
+	gkm_wq = alloc_workqueue("gkm", WQ_HIGHPRI | WQ_UNBOUND, 0);
+	if (!gkm_wq)
+		return -ENOMEM;
 	gkm_group_cache = KMEM_CACHE(gkm_group, SLAB_ACCOUNT);
-	return gkm_group_cache ? 0 : -ENOMEM;
+	if (!gkm_group_cache) {
+		destroy_workqueue(gkm_wq);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 void gkm_group_exit(void)
 {
 	kmem_cache_destroy(gkm_group_cache);
+	destroy_workqueue(gkm_wq);
 }
 
 int gkm_group_live_count(void)

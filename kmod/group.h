@@ -91,7 +91,11 @@ struct gkm_group {
 	struct gkm_stats stats;
 };
 
-/* Module init/exit: the groups' slab cache. */
+/*
+ * Module init/exit: the groups' slab cache and gkm_wq, the workqueue of
+ * every group's receive worker and apply timer (see group.c).
+ */
+extern struct workqueue_struct *gkm_wq;
 int gkm_group_init(void);
 void gkm_group_exit(void);
 struct gkm_group *gkm_group_find(struct gkm_net *gn, u32 id);

@@ -5,6 +5,12 @@
  * Order matters: per-namespace state exists before the netlink family can
  * deliver a request that uses it, and on unload the family goes first so
  * that no request races with namespace teardown.
+ *
+ * gkm_group_init() makes the groups' workqueue (gkm_wq) and
+ * gkm_group_exit() destroys it: the first is called before the pernet
+ * operations are registered and the last after they are unregistered and
+ * rcu_barrier(), so the workqueue outlives every group whose receive
+ * worker or apply timer could be queued on it, on the error paths too.
  */
 
 #include <linux/module.h>

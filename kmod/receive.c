@@ -193,7 +193,7 @@ int gkm_receive_encap(struct sock *sk, struct sk_buff *skb)
 				GKM_STAT_RATE_LIMITED : GKM_STAT_QUEUE_DROPS);
 		goto drop;
 	}
-	queue_work(system_unbound_wq, &rx->work);
+	queue_work(gkm_wq, &rx->work);
 	return 0;
 
 count:
@@ -321,7 +321,7 @@ static void gkm_receive_release_held(struct gkm_group *group)
 	skb_queue_splice_init(&admitted, &rx->queue);
 	spin_unlock_bh(&rx->queue.lock);
 	if (!group->dead)
-		queue_work(system_unbound_wq, &rx->work);
+		queue_work(gkm_wq, &rx->work);
 }
 
 /*
