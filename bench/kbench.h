@@ -17,6 +17,7 @@
 #ifndef GKM_BENCH_KBENCH_H
 #define GKM_BENCH_KBENCH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <json-c/json.h>
@@ -28,6 +29,7 @@
 #define KB_DATA_PORT	5000
 #define KB_REQID	77
 #define KB_SPI0		0x1000
+#define KB_MEMBER_ADDR	"198.18.0.2"	/* gk-m1 */
 
 /* Integer setting from the environment, or @def. */
 long kb_env(const char *name, long def);
@@ -40,6 +42,28 @@ void kb_sleep_ms(long ms);
  */
 int kb_busy_start(pid_t *pids, int max);
 void kb_busy_stop(const pid_t *pids, int n);
+
+/*
+ * Background load (kbench_load.c): on every CPU, @hogs_per_cpu busy loops,
+ * with @flood one UDP flood sender (gk-srv to gk-m1, a port nothing
+ * listens on) and with @fifo one SCHED_FIFO busy loop, all pinned.
+ */
+#define KB_LOAD_MAX_CPUS	16
+#define KB_LOAD_MAX		(KB_LOAD_MAX_CPUS * 12)
+struct kb_load {
+	pid_t pids[KB_LOAD_MAX];
+	int n, nstarted, ncpu, hogs_per_cpu;
+	bool flood, fifo;
+	long rt_runtime_us, rt_period_us;
+	volatile uint64_t *sent;	/* per CPU, shared with the senders */
+	uint64_t t0, noports0, drops0;
+	uint64_t flood_sent, flood_received, backlog_drops;
+	double seconds;
+};
+int kb_load_start(struct kb_load *l, int hogs_per_cpu, bool flood, bool fifo);
+void kb_load_stop(struct kb_load *l);
+/* What the load was and what the flood achieved, into @o. */
+void kb_load_json(const struct kb_load *l, struct json_object *o);
 
 /* Each part adds its object to @out; 0, or -1 when it could not measure. */
 int kb_apply_latency(struct json_object *out);

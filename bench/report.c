@@ -157,34 +157,44 @@ static struct json_object *load(const char *dir, const char *name)
 	return o;
 }
 
-static const char *const phases[] = { "idle", "busy" };
+static const char *const phases[] = { "idle", "busy", "busy_fifo" };
 static const char *const paths[] = { "kernel", "userspace_ref" };
 
+/* Per phase, in-kernel and userspace reference p50 / p99 side by side. */
 static void apply_rows(struct json_object *kern, struct json_object *sum)
 {
-	char key[64], what[96], path[96];
+	char key[64], what[96], path[96], v[128];
 	int p, q;
 
-	for (q = 0; q < 2; q++)
-		for (p = 0; p < 2; p++) {
-			double p50, p99;
+	for (p = 0; p < 3; p++) {
+		double lat[2][2];	/* [path][p50, p99] */
 
+		for (q = 0; q < 2; q++) {
 			snprintf(path, sizeof(path), "rekey_apply.%s.%s.p50_us", paths[q], phases[p]);
-			p50 = num(kern, path);
+			lat[q][0] = num(kern, path);
 			snprintf(path, sizeof(path), "rekey_apply.%s.%s.p99_us", paths[q], phases[p]);
-			p99 = num(kern, path);
+			lat[q][1] = num(kern, path);
 			snprintf(key, sizeof(key), "rekey_apply_us_%s_%s_p50",
 				 q ? "userspace" : "kernel", phases[p]);
-			put(sum, key, p50);
+			put(sum, key, lat[q][0]);
 			snprintf(key, sizeof(key), "rekey_apply_us_%s_%s_p99",
 				 q ? "userspace" : "kernel", phases[p]);
-			put(sum, key, p99);
-			snprintf(what, sizeof(what), "rekey_apply_us p50 / p99, %s, %s",
-				 q ? "userspace ref" : "in-kernel", phases[p]);
-			row2(what, p50, p99, "%.0f / %.0f us");
+			put(sum, key, lat[q][1]);
 		}
+		snprintf(key, sizeof(key), "rekey_apply_p99_kernel_over_userspace_%s", phases[p]);
+		put(sum, key, lat[0][1] / lat[1][1]);
+		snprintf(what, sizeof(what), "rekey_apply p50 / p99 in-kernel | userspace, %s",
+			 phases[p]);
+		if (isnan(lat[0][0]) || isnan(lat[0][1]) || isnan(lat[1][0]) || isnan(lat[1][1]))
+			snprintf(v, sizeof(v), "-");
+		else
+			snprintf(v, sizeof(v), "%.0f / %.0f | %.0f / %.0f us (p99 %.2fx)",
+				 lat[0][0], lat[0][1], lat[1][0], lat[1][1],
+				 lat[0][1] / lat[1][1]);
+		row(what, v);
+	}
 	/* The in-kernel p50 against its own floor (decrypt + verify + install). */
-	for (p = 0; p < 2; p++) {
+	for (p = 0; p < 3; p++) {
 		double fl, ratio;
 
 		snprintf(path, sizeof(path), "rekey_apply.kernel.%s.floor_p50_us", phases[p]);

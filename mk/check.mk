@@ -149,6 +149,7 @@ fuzz: $(FUZZ_BINS)
 # bench/out/bench.json and prints one table (Documentation/benchmarks.rst).
 KBENCH_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,bench/kbench_main.c bench/kbench_apply.c \
 	bench/kbench_loss.c bench/kbench_mem.c bench/kbench_flood.c bench/kbench_teardown.c \
+	bench/kbench_load.c \
 	bench/ref_member.c bench/ref_xfrm.c)
 BENCH_VM_DIR := $(abspath $(BUILD))/bench/vm
 BENCH_VM_TIMEOUT ?= 1800
