@@ -14,12 +14,14 @@ KERNEL_PACKAGES := linux-headers-amd64 linux-headers-6.12-amd64 \
 
 # flex, bison, bc, libelf-dev: configuring and preparing linux-source-6.12
 # for make source-build-check (mk/source-build.mk).
+# python3-docutils: the doc-rst step (selftests/doc-rst-check) parses
+# Documentation/*.rst with it.
 DEB_PACKAGES := gcc make pkg-config libc6-dev clang sparse \
 	$(KERNEL_PACKAGES) linux-source-6.1 dkms kmod \
 	qemu-system-x86 seabios busybox-static cpio xz-utils \
 	libmnl-dev libjson-c-dev libssl-dev libsqlite3-dev libinih-dev libcurl4-openssl-dev openssl keyutils iproute2 nftables \
 	etcd-server etcd-client \
-	python3 python3-yaml python3-jsonschema linux-source-6.12 flex bison bc libelf-dev \
+	python3 python3-yaml python3-jsonschema python3-docutils linux-source-6.12 flex bison bc libelf-dev \
 	dpkg-dev debhelper dh-dkms lintian tshark \
 	gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf gcc-s390x-linux-gnu \
 	qemu-system-arm qemu-user
