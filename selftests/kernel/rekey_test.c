@@ -189,8 +189,9 @@ static int event_cb(const struct nlmsghdr *nlh, void *data)
  * The apply stages (uapi enum gkm_lat_stage) partition each apply: no
  * stage's maximum exceeds the apply latency's, the slowest apply's stages
  * add up to its latency (so the stages' maxima add up to at least it, and
- * to exactly it when there was one apply), and decrypting, verifying and
- * installing each took time.
+ * to exactly it when there was one apply). No stage is required to be
+ * non-zero: on a kernel whose clock ticks in milliseconds (the debug
+ * guest's) a decrypt reads as 0 ns.
  */
 static void expect_stages_add_up(struct __test_metadata *_metadata,
 				 const struct kt_status *st)
@@ -215,9 +216,6 @@ static void expect_stages_add_up(struct __test_metadata *_metadata,
 	} else {
 		EXPECT_LE(st->lat[GKM_LAT_MAX], sum);
 	}
-	EXPECT_LT(0, st->stage[GKM_LAT_STAGE_AEAD][GKM_LAT_P50]);
-	EXPECT_LT(0, st->stage[GKM_LAT_STAGE_VERIFY][GKM_LAT_P50]);
-	EXPECT_LT(0, st->stage[GKM_LAT_STAGE_INSTALL][GKM_LAT_P50]);
 }
 
 TEST_F_TIMEOUT(rekey, rekey_installs_new_sa_then_retires_the_old_one, KT_TIMEOUT)
