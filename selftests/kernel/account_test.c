@@ -79,9 +79,14 @@ struct cg_mem {
 
 static void cg_snap(struct cg_mem *m)
 {
-	/* Let RCU free what deletions left (groups are freed by call_rcu). */
+	/*
+	 * Let RCU free what deletions left (groups are freed by call_rcu),
+	 * and outlast memcg's stats flush period: 6.12's memory.stat shows
+	 * small changes only once the periodic flusher (every 2 s) ran (seen:
+	 * 50 groups read as 0 bytes 1.5 s after they were made).
+	 */
 	kt_sh("sync");
-	usleep(1500 * 1000);
+	usleep(2500 * 1000);
 	m->current = cg_read("memory.current", NULL);
 	m->slab = cg_read("memory.stat", "slab");
 	m->sock = cg_read("memory.stat", "sock");
