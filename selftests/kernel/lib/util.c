@@ -24,22 +24,32 @@ int kt_scale(int full, int light)
 	return v && !strcmp(v, "1") ? light : full;
 }
 
-bool kt_selected(const char *fixture, const char *test)
+/* Does the list in $@var name "@fixture.@test"? @any: does it name @fixture. */
+static bool kt_listed(const char *var, const char *fixture, const char *test, bool *any)
 {
-	const char *only = getenv("GKM_KTEST_ONLY"), *p;
+	const char *list = getenv(var), *p;
 	size_t flen = strlen(fixture), tlen = strlen(test), n;
-	bool named = false;
 
-	for (p = only ? only : ""; *p; p += n) {
+	*any = false;
+	for (p = list ? list : ""; *p; p += n) {
 		p += strspn(p, " ");
 		n = strcspn(p, " ");
 		if (n <= flen + 1 || strncmp(p, fixture, flen) || p[flen] != '.')
 			continue;
-		named = true;
+		*any = true;
 		if (n == flen + 1 + tlen && !strncmp(p + flen + 1, test, tlen))
 			return true;
 	}
-	return !named;
+	return false;
+}
+
+bool kt_selected(const char *fixture, const char *test)
+{
+	bool any;
+
+	if (kt_listed("GKM_KTEST_SKIP", fixture, test, &any))
+		return false;
+	return kt_listed("GKM_KTEST_ONLY", fixture, test, &any) || !any;
 }
 
 int kt_sh(const char *fmt, ...)
