@@ -49,7 +49,8 @@ unit-asan:
 
 # In-VM kernel tests: boot Debian's kernel for $(KDIR), load the gkm.ko
 # built against it (GKM_KERNEL=6.12 for another series; GKM_KTESTS="rekey
-# genl" for some test programs only, GKM_KTEST_ONLY="fixture.test ..." for
+# genl" for some test programs only, GKM_KTESTS_SKIP="ynl" for all but
+# some, GKM_KTEST_ONLY="fixture.test ..." for
 # some tests of those; GKM_TEST_LIGHT=1 for the light mode; GKM_FAILOVER=light
 # adds the failover tests, light, to a run of every program).
 # The guest's wall-clock limit is a hang guard: the full 6.1 suite took
@@ -59,6 +60,7 @@ vmtest: module ktest-build
 	selftests/vm/run --kdir $(KDIR) --module $(abspath $(KMOD_DIR))/kmod/gkm.ko \
 		--timeout $(VMTEST_TIMEOUT) -- env $(if $(GKM_KTESTS),GKM_KTESTS="$(GKM_KTESTS)") \
 		$(if $(GKM_KTEST_ONLY),GKM_KTEST_ONLY="$(GKM_KTEST_ONLY)") \
+		$(if $(GKM_KTESTS_SKIP),GKM_KTESTS_SKIP="$(GKM_KTESTS_SKIP)") \
 		$(if $(GKM_TEST_LIGHT),GKM_TEST_LIGHT="$(GKM_TEST_LIGHT)") \
 		$(if $(GKM_FAILOVER),GKM_FAILOVER="$(GKM_FAILOVER)") \
 		selftests/kernel/run-all $(BUILD)/ktest

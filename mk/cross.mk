@@ -81,7 +81,7 @@ $(BUILD)/cross/arm64-%/kmod/gkm.ko: $(KMOD_SRCS) Kbuild kmod/Kbuild
 
 vmtest-arm64: $(ARM64_MODULE) cross-user
 	selftests/vm/run --arch arm64 --kdir $(KDIR) --module $(ARM64_MODULE) \
-		--timeout $(ARM64_VM_TIMEOUT) -- env GKM_TEST_LIGHT=1 \
+		--timeout $(ARM64_VM_TIMEOUT) -- env GKM_TEST_LIGHT=1 GKM_SLOW_GUEST=1 \
 		GKM_KTESTS="$(ARM64_KTESTS)" GKM_KTEST_ONLY="$(ARM64_KTEST_ONLY)" \
 		selftests/kernel/run-all $(BUILD)/arm64/ktest
 

@@ -38,6 +38,7 @@
 #include "lkh.h"
 #include "reg_client.h"
 #include "reg_proto.h"
+#include "shard.h"
 
 #define GROUP		7u
 #define MCAST		"239.7.7.7"
@@ -2953,4 +2954,4 @@ TEST_F_TIMEOUT(gkmd, one_rekey_per_batch_of_joins, UT_TIMEOUT)
 	free(before);
 }
 
-TEST_HARNESS_MAIN
+UT_HARNESS_MAIN

@@ -52,11 +52,11 @@ int kt_gcks_init(struct kt_gcks *k, uint32_t group, uint32_t spi)
 	k->sig_alg = GKM_WIRE_SIG_RSA_PKCS1_SHA256;
 	/*
 	 * The delay applies when a rekey deletes this SA: it must outlast the
-	 * senders' activation delay, and the checks that follow the rekey on a
-	 * slow guest (the debug kernel, or a host busy with other guests: the
-	 * checks fork ip(8) and a loaded TCG guest takes seconds for that).
+	 * senders' activation delay, and the checks that follow the rekey (they
+	 * fork ip(8): up to a few seconds on a guest beside other guests, more
+	 * on a slow one).
 	 */
-	k->reg_dtd = kt_scale(10, 30);
+	k->reg_dtd = kt_slow_guest() ? 30 : 10;
 	return 0;
 }
 

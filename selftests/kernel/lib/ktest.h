@@ -24,10 +24,18 @@
 /* --- util.c: shell commands, files, clocks --- */
 
 /*
- * @full normally; @light when GKM_TEST_LIGHT=1 (the debug-kernel pass,
- * several times slower: same code paths, smaller counts).
+ * @full normally; @light when GKM_TEST_LIGHT=1 (every pass but make
+ * check's 6.1 one: same code paths, smaller counts).
  */
 int kt_scale(int full, int light);
+/*
+ * GKM_SLOW_GUEST=1: a guest that is slow at everything, not just loaded
+ * (the debug kernel's KASAN and lockdep, the arm64 guest under TCG): a
+ * fork of ip(8) can take seconds there, so deadlines that a test's own
+ * checks must beat are longer. Independent of the light mode, which only
+ * makes counts smaller (the light 6.12 passes run at normal speed).
+ */
+bool kt_slow_guest(void);
 
 /*
  * GKM_KTEST_ONLY="fixture.test ..." runs only the named tests of a program

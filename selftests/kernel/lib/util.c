@@ -24,6 +24,13 @@ int kt_scale(int full, int light)
 	return v && !strcmp(v, "1") ? light : full;
 }
 
+bool kt_slow_guest(void)
+{
+	const char *v = getenv("GKM_SLOW_GUEST");
+
+	return v && !strcmp(v, "1");
+}
+
 /* Does the list in $@var name "@fixture.@test"? @any: does it name @fixture. */
 static bool kt_listed(const char *var, const char *fixture, const char *test, bool *any)
 {

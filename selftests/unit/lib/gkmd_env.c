@@ -59,7 +59,13 @@ int ut_find_program(char *out, const char *env_name, const char *name)
 	*p = 0;				/* .../BUILD */
 	if (snprintf(out, PATH_MAX, "%s/%s", exe, name) >= PATH_MAX)
 		return -1;
-	return ut_sh("make -s BUILD='%s' SAN=%s '%s' >/dev/null", exe, san, out);
+	/*
+	 * Under a lock: run-all starts a program as several processes side by
+	 * side (shards), and two makes updating one build directory at once
+	 * corrupt what they write (a library archived twice).
+	 */
+	return ut_sh("flock '%s/.unit-make.lock' make -s BUILD='%s' SAN=%s '%s' >/dev/null",
+		     exe, exe, san, out);
 }
 
 int ut_netns_lo(void)
