@@ -17,7 +17,13 @@ struct gkm_nl {
 	uint32_t portid;
 	uint32_t seq;
 	char errmsg[256];
-	char buf[32768];	/* requests and replies */
+	/*
+	 * Requests and replies: a reply is one skb, and a GROUP_GET of a
+	 * group with the most SAs (GKM_WIRE_MAX_SAS, 64 senders' pairs) is
+	 * about 30 KiB, more with 32-bit padding; a shorter buffer would get
+	 * it truncated (MSG_TRUNC).
+	 */
+	char buf[65536];
 };
 
 /* Open and bind a socket of @bus (NETLINK_GENERIC, NETLINK_XFRM, ...). */

@@ -513,6 +513,50 @@ static int gkm_genl_group_get(struct sk_buff *skb, struct genl_info *info)
 }
 
 /*
+ * A group with many senders lists many SAs (up to GKM_WIRE_MAX_SAS), more
+ * than the dump's first skb holds (NLMSG_GOODSIZE, before the socket's
+ * first recvmsg): a group that does not fit an empty skb ended the dump
+ * there, that group and the later ones unlisted.  So measure the largest
+ * group's message (filling it, doubling the buffer as the doit does) and
+ * have the dump's skbs at least that large (netlink_dump() honours
+ * cb->min_dump_alloc).  A group that grows in between still ends the dump
+ * early, with NLM_F_DUMP_INTR since the generation changed.
+ */
+static int gkm_genl_group_dump_start(struct netlink_callback *cb)
+{
+	struct gkm_net *gn = gkm_netns_get(sock_net(cb->skb->sk));
+	struct gkm_group *group;
+	struct sk_buff *msg;
+	size_t size = NLMSG_GOODSIZE;
+	u32 need = 0;
+	int ret;
+
+	for (;;) {
+		msg = genlmsg_new(size, GFP_KERNEL);
+		if (!msg)
+			return -ENOMEM;
+		ret = 0;
+		mutex_lock(&gn->lock);
+		list_for_each_entry(group, &gn->groups, node) {
+			ret = gkm_genl_fill_group(msg, group, 0, 0, NLM_F_MULTI,
+						  NULL);
+			if (ret)
+				break;
+			need = max_t(u32, need, msg->len);
+			skb_trim(msg, 0);
+		}
+		mutex_unlock(&gn->lock);
+		nlmsg_free(msg);
+		if (ret != -EMSGSIZE || size > GKM_WIRE_MAX_SAS * 64)
+			break;
+		size *= 2;
+	}
+	if (need > NLMSG_GOODSIZE)
+		cb->min_dump_alloc = need;
+	return 0;
+}
+
+/*
  * Dump cursor: cb->args[0] is the index of the next group to emit. The
  * namespace's generation number makes a dump that raced with a change end
  * with NLM_F_DUMP_INTR, so user space can retry. With GKM_A_GROUP_ID, only
@@ -567,6 +611,7 @@ static const struct genl_ops gkm_genl_ops[] = {
 	}, {
 		.cmd = GKM_CMD_GROUP_GET,
 		.doit = gkm_genl_group_get,
+		.start = gkm_genl_group_dump_start,
 		.dumpit = gkm_genl_group_dump,
 		.policy = gkm_group_id_policy,
 		.maxattr = ARRAY_SIZE(gkm_group_id_policy) - 1,

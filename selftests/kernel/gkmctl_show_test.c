@@ -18,8 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <json-c/json.h>
+#include <linux/genetlink.h>
+#include <libmnl/libmnl.h>
 
 #include "ktest.h"
 #include "kselftest_harness.h"
@@ -426,6 +429,96 @@ TEST_F_TIMEOUT(show, monitor_usage_and_help, KT_TIMEOUT)
 	EXPECT_NE(NULL, strstr(self->out, "monitor [GROUP]"));
 	EXPECT_EQ(2, kt_gkmctl("gk-m1", NULL, 0, "monitor 0 2>/dev/null"));
 	EXPECT_EQ(2, kt_gkmctl("gk-m1", NULL, 0, "monitor 1 2 2>/dev/null"));
+}
+
+struct dump_seen {
+	int groups;
+	int last_group;
+	int big_sas;		/* SAs of group BIG */
+};
+
+#define BIG		8
+#define BIG_SAS		100
+#define AFTER		9
+
+static int dump_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[GKM_A_MAX + 1] = {};
+	struct dump_seen *d = data;
+	const struct nlattr *sa;
+
+	if (gkm_genl_parse(nlh, tb) || !tb[GKM_A_GROUP_ID])
+		return MNL_CB_ERROR;
+	d->groups++;
+	d->last_group = (int)mnl_attr_get_u32(tb[GKM_A_GROUP_ID]);
+	if (d->last_group == BIG && tb[GKM_A_SAS])
+		mnl_attr_for_each_nested(sa, tb[GKM_A_SAS])
+			d->big_sas++;
+	return MNL_CB_OK;
+}
+
+/*
+ * A GROUP_GET dump lists a group whose reply is larger than the dump's
+ * first buffer (a group with many senders: ~52 bytes a SA) and the groups
+ * after it. The dump comes from a socket that has received nothing before,
+ * whose first buffer is a page (netlink_dump(): NLMSG_GOODSIZE until the
+ * socket's first recvmsg), as with the kernel's YNL CLI: before the
+ * module sized the dump for its largest group, the dump ended at that
+ * group and listed nothing. In gk-srv, which holds no other group.
+ */
+TEST_F_TIMEOUT(show, dump_lists_a_group_larger_than_a_page, KT_TIMEOUT)
+{
+	static uint8_t reg[GKM_WIRE_MAX_REG_LEN], buf[65536];
+	struct dump_seen d = { 0 };
+	struct gkm_genl srv;
+	struct nlmsghdr *nlh;
+	struct genlmsghdr *gh;
+	struct kt_gcks k;
+	int32_t key;
+	int fd, len, ifindex, ret = MNL_CB_OK;
+
+	ASSERT_EQ(0, kt_gcks_init(&k, BIG, 0x8000));
+	key = kt_keyring_add(&k);
+	ASSERT_LT(0, key);
+	len = kt_gcks_registration_n(&k, GKM_ROLE_RECEIVER, 0, BIG_SAS, reg, sizeof(reg));
+	ASSERT_LT(0, len);
+	ASSERT_EQ(0, kt_genl_in("gk-srv", &srv));
+	ifindex = kt_ifindex_in("gk-srv", "eth0");
+	ASSERT_EQ(0, kt_group_new(&srv, BIG, "239.77.0.8", 4078, ifindex, "239.77.1.8",
+				  78, GKM_ROLE_RECEIVER));
+	ASSERT_EQ(0, kt_group_set(&srv, BIG, reg, len, key)) {
+		TH_LOG("GROUP_SET: %s", srv.nl.errmsg);
+	}
+	ASSERT_EQ(0, kt_group_new(&srv, AFTER, "239.77.0.9", 4079, ifindex, "239.77.1.9",
+				  79, GKM_ROLE_RECEIVER));
+
+	fd = kt_socket_in("gk-srv", AF_NETLINK, SOCK_RAW, NETLINK_GENERIC);
+	ASSERT_LE(0, fd);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = srv.family_id;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	nlh->nlmsg_seq = 1;
+	gh = mnl_nlmsg_put_extra_header(nlh, sizeof(*gh));
+	gh->cmd = GKM_CMD_GROUP_GET;
+	gh->version = GKM_GENL_VERSION;
+	ASSERT_EQ((ssize_t)nlh->nlmsg_len, send(fd, nlh, nlh->nlmsg_len, 0));
+	while (ret > MNL_CB_STOP) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		ASSERT_LT(0, n);
+		ret = mnl_cb_run(buf, n, 1, 0, dump_cb, &d);
+	}
+	close(fd);
+	EXPECT_EQ(MNL_CB_STOP, ret);
+	TH_LOG("dump: %d groups, the first with %d SAs", d.groups, d.big_sas);
+	EXPECT_EQ(2, d.groups);
+	EXPECT_EQ(BIG_SAS, d.big_sas);
+	EXPECT_EQ(AFTER, d.last_group);
+
+	EXPECT_EQ(0, kt_group_del(&srv, AFTER));
+	EXPECT_EQ(0, kt_group_del(&srv, BIG));
+	gkm_genl_close(&srv);
+	kt_gcks_free(&k);
 }
 
 TEST_HARNESS_MAIN

@@ -126,6 +126,12 @@ static struct gkm_wire_sa kt_sa(const struct kt_gcks *k, uint32_t atd, uint32_t 
 int kt_gcks_registration_kwks(struct kt_gcks *k, uint16_t role, int extra_kwks,
 			      uint8_t *out, uint32_t cap)
 {
+	return kt_gcks_registration_n(k, role, extra_kwks, 1, out, cap);
+}
+
+int kt_gcks_registration_n(struct kt_gcks *k, uint16_t role, int extra_kwks, int nsas,
+			   uint8_t *out, uint32_t cap)
+{
 	struct gkm_wire_rekey_sa rsa = { .kek_id = k->kek.id, .kek_ver = k->kek.ver };
 	struct gkm_wire_member mb = { .leaf_id = k->leaf.id, .role = role };
 	struct gkm_wire_sa sa = kt_sa(k, 0, k->reg_dtd);
@@ -146,7 +152,10 @@ int kt_gcks_registration_kwks(struct kt_gcks *k, uint16_t role, int extra_kwks,
 		kt_key(&kwk, 1000 + i, 1, GKM_KEY_KWK, GKM_KEY_KWK_LEN);
 		gkm_enc_plain_key(&b, &kwk);
 	}
-	gkm_enc_data_sa(&b, &sa);
+	for (i = 0; i < nsas; i++) {
+		gkm_enc_data_sa(&b, &sa);
+		sa.spi++;
+	}
 	gkm_enc_member(&b, &mb);
 	gkm_enc_cert(&b, k->der, k->der_len);
 	if (b.err)

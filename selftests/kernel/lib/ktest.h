@@ -176,6 +176,12 @@ int kt_gcks_registration(struct kt_gcks *k, uint16_t role, uint8_t *out, uint32_
 int kt_gcks_registration_kwks(struct kt_gcks *k, uint16_t role, int extra_kwks,
 			      uint8_t *out, uint32_t cap);
 /*
+ * The same with @nsas data SAs (SPIs k->spi, k->spi + 1, ...; one TEK): a
+ * group whose GROUP_GET reply is larger than a page.
+ */
+int kt_gcks_registration_n(struct kt_gcks *k, uint16_t role, int extra_kwks, int nsas,
+			   uint8_t *out, uint32_t cap);
+/*
  * The next rekey: a new TEK (new version, wrapped under the KEK), a new data
  * SA with SPI k->spi + 1 (atd/dtd seconds) and a delete of the old SA.
  * Updates k and returns the datagram length or -errno.
