@@ -40,8 +40,6 @@ void kb_sleep_ms(long ms);
  * Start one busy-looping process per online CPU, each pinned to its CPU;
  * returns how many (their pids in @pids, at most @max), or -errno.
  */
-int kb_busy_start(pid_t *pids, int max);
-void kb_busy_stop(const pid_t *pids, int n);
 
 /*
  * Background load (kbench_load.c): on every CPU, @hogs_per_cpu busy loops,

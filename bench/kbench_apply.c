@@ -42,6 +42,7 @@
 #include <sys/wait.h>
 
 #include "ktest.h"
+#include "gkmctl.h"
 #include "kbench.h"
 #include "ref_member.h"
 
@@ -294,14 +295,6 @@ out:
 	return ret;
 }
 
-static const char *const kb_stage_name[GKM_LAT_STAGE_MAX + 1] = {
-	[GKM_LAT_STAGE_QUEUE] = "queue",
-	[GKM_LAT_STAGE_AEAD] = "aead",
-	[GKM_LAT_STAGE_VERIFY] = "verify",
-	[GKM_LAT_STAGE_PARSE] = "parse",
-	[GKM_LAT_STAGE_INSTALL] = "install",
-};
-
 /*
  * The floor an apply cannot go below whatever the path around it: the
  * median decrypt, signature check and SA install of the same run.
@@ -327,7 +320,7 @@ static struct json_object *kb_lat_json(const struct kb_lat *l, bool kernel)
 		for (i = 1; i <= GKM_LAT_STAGE_MAX; i++) {
 			char key[32];
 
-			snprintf(key, sizeof(key), "%s_p50_us", kb_stage_name[i]);
+			snprintf(key, sizeof(key), "%s_p50_us", gkmctl_stage_name(i));
 			kb_put_double(o, key, l->stage_p50[i] / 1000.0);
 		}
 		kb_put_double(o, "floor_p50_us", kb_floor(l) / 1000.0);

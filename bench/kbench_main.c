@@ -51,44 +51,6 @@ void kb_sleep_ms(long ms)
 		;
 }
 
-int kb_busy_start(pid_t *pids, int max)
-{
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	int i;
-
-	for (i = 0; i < ncpu && i < max; i++) {
-		pids[i] = fork();
-		if (pids[i] < 0) {
-			int err = -errno;
-
-			kb_busy_stop(pids, i);
-			return err;
-		}
-		if (pids[i] == 0) {
-			cpu_set_t set;
-			volatile unsigned long spin = 0;
-
-			CPU_ZERO(&set);
-			CPU_SET(i, &set);
-			if (sched_setaffinity(0, sizeof(set), &set))
-				_exit(1);
-			for (;;)
-				spin++;
-		}
-	}
-	return i;
-}
-
-void kb_busy_stop(const pid_t *pids, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		kill(pids[i], SIGKILL);
-	for (i = 0; i < n; i++)
-		waitpid(pids[i], NULL, 0);
-}
-
 void kb_put_int(struct json_object *o, const char *key, int64_t v)
 {
 	json_object_object_add(o, key, json_object_new_int64(v));

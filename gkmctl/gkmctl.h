@@ -126,6 +126,8 @@ int gkmctl_group_dump(struct gkm_genl *g,
 		      void *data);
 const char *gkmctl_state_str(uint8_t state);
 const char *gkmctl_stat_name(int stat);
+/* The name of an enum gkm_lat_stage (gkmctl show, make bench); NULL if none. */
+const char *gkmctl_stage_name(int stage);
 
 /* --- xfrm policies of a group (policy.c) ------------------------------------ */
 

@@ -14,48 +14,6 @@
 #include "gkmctl.h"
 #include "genl.h"
 
-static const char *const stat_names[GKM_STAT_MAX + 1] = {
-	[GKM_STAT_RX] = "rx",
-	[GKM_STAT_ACCEPTED] = "accepted",
-	[GKM_STAT_DUPLICATE] = "duplicate",
-	[GKM_STAT_REPLAYED] = "replayed",
-	[GKM_STAT_BAD_TAG] = "bad_tag",
-	[GKM_STAT_BAD_SIG] = "bad_sig",
-	[GKM_STAT_MALFORMED] = "malformed",
-	[GKM_STAT_RATE_LIMITED] = "rate_limited",
-	[GKM_STAT_QUEUE_DROPS] = "queue_drops",
-	[GKM_STAT_OUT_OF_SYNC] = "out_of_sync",
-	[GKM_STAT_WRONG_GROUP] = "wrong_group",
-	[GKM_STAT_SA_INSTALLED] = "sa_installed",
-	[GKM_STAT_SA_REMOVED] = "sa_removed",
-	[GKM_STAT_SA_ERRORS] = "sa_errors",
-	[GKM_STAT_STATUS_IN_SYNC] = "status_in_sync",
-	[GKM_STAT_STATUS_MISSED] = "status_missed",
-	[GKM_STAT_GCKS_KEY_INVALID] = "gcks_key_invalid",
-	[GKM_STAT_SA_REPLACED] = "sa_replaced",
-};
-
-const char *gkmctl_stat_name(int stat)
-{
-	if (stat <= 0 || stat > GKM_STAT_MAX || !stat_names[stat])
-		return NULL;
-	return stat_names[stat];
-}
-
-const char *gkmctl_state_str(uint8_t state)
-{
-	switch (state) {
-	case GKM_STATE_UNREGISTERED:
-		return "unregistered";
-	case GKM_STATE_ACTIVE:
-		return "active";
-	case GKM_STATE_OUT_OF_SYNC:
-		return "out-of-sync";
-	default:
-		return "unknown";
-	}
-}
-
 static size_t addr_len(uint16_t family)
 {
 	return family == AF_INET ? 4 : 16;

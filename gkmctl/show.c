@@ -66,15 +66,6 @@ static const char *latency_str(uint64_t ns, char *buf, size_t len)
 	return buf;
 }
 
-/* The names of enum gkm_lat_stage, as in the YNL spec. */
-static const char *const stage_names[GKM_LAT_STAGE_MAX + 1] = {
-	[GKM_LAT_STAGE_QUEUE] = "queue",
-	[GKM_LAT_STAGE_AEAD] = "aead",
-	[GKM_LAT_STAGE_VERIFY] = "verify",
-	[GKM_LAT_STAGE_PARSE] = "parse",
-	[GKM_LAT_STAGE_INSTALL] = "install",
-};
-
 static json_object *json_u64(uint64_t v)
 {
 	return json_object_new_uint64(v);
@@ -154,7 +145,7 @@ static json_object *group_json(const struct gkmctl_group *grp)
 				json_object_object_add(one, "p50_ns", json_u64(v[GKM_LAT_P50]));
 				json_object_object_add(one, "p99_ns", json_u64(v[GKM_LAT_P99]));
 				json_object_object_add(one, "max_ns", json_u64(v[GKM_LAT_MAX]));
-				json_object_object_add(st, stage_names[i], one);
+				json_object_object_add(st, gkmctl_stage_name(i), one);
 			}
 			json_object_object_add(l, "stages", st);
 		}
@@ -222,7 +213,7 @@ static void group_human(const struct gkmctl_group *grp)
 	if (grp->has_stages && grp->latency[GKM_LAT_COUNT]) {
 		printf("  apply stages (p50 / p99):");
 		for (i = 1; i <= GKM_LAT_STAGE_MAX; i++)
-			printf("%s %s %s / %s", i > 1 ? "," : "", stage_names[i],
+			printf("%s %s %s / %s", i > 1 ? "," : "", gkmctl_stage_name(i),
 			       latency_str(grp->stages[i][GKM_LAT_P50], l1, sizeof(l1)),
 			       latency_str(grp->stages[i][GKM_LAT_P99], l2, sizeof(l2)));
 		putchar('\n');
@@ -259,7 +250,7 @@ static void group_dump(const struct gkmctl_group *grp)
 			       grp->stats[i]);
 	for (i = 1; grp->has_stages && i <= GKM_LAT_STAGE_MAX; i++)
 		printf("stage\t%u\t%s\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\n", grp->id,
-		       stage_names[i], grp->stages[i][GKM_LAT_P50], grp->stages[i][GKM_LAT_P99],
+		       gkmctl_stage_name(i), grp->stages[i][GKM_LAT_P50], grp->stages[i][GKM_LAT_P99],
 		       grp->stages[i][GKM_LAT_MAX]);
 }
 
