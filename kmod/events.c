@@ -7,6 +7,7 @@
  * that cannot be allocated is lost (user space also polls the state).
  */
 
+#include <linux/rwsem.h>
 #include <net/genetlink.h>
 #include <linux/gkm.h>
 
@@ -15,16 +16,23 @@
 #include "netlink.h"
 
 /*
- * Cleared (then synchronize_rcu) before the family is unregistered, so that
- * a worker still running during module unload never sends on a family (and
- * multicast group ids) that no longer exist.
+ * Cleared before the family is unregistered, so that a worker still running
+ * during module unload never sends on a family (and multicast group ids)
+ * that no longer exist. Senders are the receive worker and the apply timer
+ * (process context, under gkm_group.lock): each holds gkm_events_sem for
+ * reading while it sends, so once gkm_events_disable() has had it for
+ * writing, every sender is done or sees the flag cleared. A semaphore, not
+ * RCU: unload must not wait for a grace period before the groups' sockets
+ * are closed (Documentation/design.rst, "Teardown under a flood").
  */
+static DECLARE_RWSEM(gkm_events_sem);
 static bool gkm_events_enabled = true;
 
 void gkm_events_disable(void)
 {
-	WRITE_ONCE(gkm_events_enabled, false);
-	synchronize_rcu();
+	down_write(&gkm_events_sem);
+	gkm_events_enabled = false;
+	up_write(&gkm_events_sem);
 }
 
 /*
@@ -48,8 +56,9 @@ void gkm_events_send(struct gkm_group *group, u8 event, u64 msg_id, int reason)
 	struct sk_buff *skb;
 	void *hdr;
 
-	rcu_read_lock();
-	if (!READ_ONCE(gkm_events_enabled) ||
+	might_sleep();
+	down_read(&gkm_events_sem);
+	if (!gkm_events_enabled ||
 	    !genl_has_listeners(&gkm_genl_family, group->net, 0))
 		goto out;
 	skb = genlmsg_new(gkm_events_size(reason_str), GFP_ATOMIC);
@@ -72,5 +81,5 @@ void gkm_events_send(struct gkm_group *group, u8 event, u64 msg_id, int reason)
 err:
 	nlmsg_free(skb);
 out:
-	rcu_read_unlock();
+	up_read(&gkm_events_sem);
 }

@@ -177,23 +177,34 @@ static void gkm_group_free_rcu(struct rcu_head *rcu)
  *    and its socket's sk_user_data cleared (softirq, which reaches a group
  *    only through it under rcu_read_lock(), finds none from now on). The
  *    group joins the caller's batch through @dead_node.
- * 2. One grace period for the whole batch: after it no softirq reader still
+ * 2. gkm_group_destroy(), with no lock held (it sleeps: socket release takes
+ *    RTNL, cancel_work_sync() waits for a running worker, which takes
+ *    gkm_group.lock), closes every socket of the batch first, before it
+ *    waits for anything: leaving the control multicast group stops the
+ *    deliveries, and with them what a datagram flood makes the kernel do
+ *    for a member (a multicast route per datagram, each freed by call_rcu();
+ *    under a flood on a slow machine those callbacks pile up, and every
+ *    grace period wait, ours and the namespace core's, waits behind them:
+ *    Documentation/design.rst, "Teardown under a flood"). Closing before
+ *    the grace period is safe: UDP sockets are freed after a grace period
+ *    of their own (SOCK_RCU_FREE), and a softirq reader that found the
+ *    group before phase 1 uses the group, never group->sock.
+ * 3. One grace period for the whole batch: after it no softirq reader still
  *    holds a group of the batch, so nothing enqueues a datagram or schedules
  *    a worker any more. Since Linux 5.0 one grace period covers every RCU
  *    flavour (BH-disabled regions included): synchronize_net() is that wait.
- *    Namespace exit (and module unload, per namespace) waits for one per
- *    namespace, in .pre_exit. It cannot use the one the netns core waits
- *    for between .pre_exit and .exit: by .exit the namespace's devices are
- *    being unregistered, and that waits for the references a group's socket
- *    or SAs may hold (a test saw "waiting for lo to become free").
- * 3. gkm_group_destroy(), with no lock held (it sleeps: socket release takes
- *    RTNL, cancel_work_sync() waits for a running worker, which takes
- *    gkm_group.lock): per group, close the socket, mark it @dead (under its
- *    lock: the worker and the timer stop re-arming each other), stop the
- *    worker and the timer, remove the SAs, and free it after a grace period
- *    (call_rcu(): readers of the RCU list may still see it).
+ *    Namespace exit waits for one per namespace, in .pre_exit; module
+ *    unload for one for all namespaces (netns.c). Neither can use the one
+ *    the netns core waits for between .pre_exit and .exit: by .exit the
+ *    namespace's devices are being unregistered, and that waits for the
+ *    references a group's socket or SAs may hold (a test saw "waiting for
+ *    lo to become free").
+ * 4. Then, per group: mark it @dead (under its lock: the worker and the
+ *    timer stop re-arming each other), stop the worker and the timer,
+ *    remove the SAs, and free it after a grace period (call_rcu(): readers
+ *    of the RCU list may still see it).
  *
- * gkm_group_teardown_waits counts the grace periods phase 2 waited for
+ * gkm_group_teardown_waits counts the grace periods phase 3 waited for
  * itself, and each batch logs its size and that count (pr_debug), so that
  * tests can tell batched teardown from one wait per group.
  */
@@ -229,6 +240,8 @@ void gkm_group_destroy(struct list_head *batch, bool wait)
 	might_sleep();
 	if (list_empty(batch))
 		return;
+	list_for_each_entry(group, batch, dead_node)
+		gkm_socket_close(group);
 	if (wait) {
 		synchronize_net();
 		waits++;
@@ -236,7 +249,6 @@ void gkm_group_destroy(struct list_head *batch, bool wait)
 	}
 	list_for_each_entry_safe(group, tmp, batch, dead_node) {
 		list_del(&group->dead_node);
-		gkm_socket_close(group);
 		mutex_lock(&group->lock);
 		group->dead = true;
 		mutex_unlock(&group->lock);

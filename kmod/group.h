@@ -38,10 +38,10 @@ struct gkm_group_cfg {
  * removing many groups at once costs one RCU grace period, not one per
  * group: gkm_group_unlink() (under gkm_net.lock) takes it off the list and
  * its socket off the softirq path, adding it to a batch (@dead_node);
- * after one grace period for the whole batch, gkm_group_destroy() closes
- * the socket, marks it @dead, stops the worker and the timer, removes the
- * SAs, and frees it after another grace period (call_rcu(), for readers of
- * the RCU list; keys wiped).
+ * gkm_group_destroy() closes the batch's sockets, waits for one grace
+ * period for the whole batch, then marks each group @dead, stops the
+ * worker and the timer, removes the SAs, and frees it after another grace
+ * period (call_rcu(), for readers of the RCU list; keys wiped).
  *
  * Each part below has one owner file, which alone changes it; the locking
  * rule of a part is written next to its definition:
@@ -105,8 +105,9 @@ int gkm_group_create(struct gkm_net *gn, struct net *net, u32 id,
 /*
  * Two-phase teardown (group.c explains it): unlink under gkm_net.lock onto
  * @batch (a list of the caller's), then gkm_group_destroy(@batch) with no
- * lock held, after a grace period: @wait asks it to wait for one itself,
- * false only when the caller knows one has passed since the last unlink.
+ * lock held, which closes the sockets, then needs a grace period: @wait
+ * asks it to wait for one itself, false only when the caller knows one has
+ * passed since the last unlink and the sockets were closed.
  */
 void gkm_group_unlink(struct gkm_net *gn, struct gkm_group *group,
 		      struct list_head *batch);

@@ -19,6 +19,7 @@ struct gkm_net {
 	struct list_head groups;	/* struct gkm_group.node, RCU list */
 	unsigned int group_count;
 	unsigned int generation;	/* bumped on every change, for dumps */
+	struct list_head node;		/* on gkm_nets, under gkm_nets_lock (netns.c) */
 };
 
 struct gkm_net *gkm_netns_get(const struct net *net);

@@ -143,8 +143,8 @@ int gkm_socket_open(struct gkm_group *group, struct netlink_ext_ack *extack)
 
 /*
  * Teardown, phase 1 (group.c): softirq stops finding the group. Readers
- * find it through sk_user_data under RCU, so the socket may only be
- * released, and the group freed, after a grace period.
+ * find it through sk_user_data under RCU, so the group may only be freed
+ * after a grace period.
  */
 void gkm_socket_unpublish(struct gkm_group *group)
 {
@@ -152,7 +152,13 @@ void gkm_socket_unpublish(struct gkm_group *group)
 		rcu_assign_sk_user_data(group->sock->sk, NULL);
 }
 
-/* Teardown, phase 3: a grace period after gkm_socket_unpublish(). */
+/*
+ * Teardown, phase 2, before the grace period (group.c): leaves the
+ * multicast group, so that nothing is delivered here any more. A reader
+ * still in gkm_receive_encap() for this socket is safe: the socket is
+ * freed after a grace period (SOCK_RCU_FREE, set by the UDP bind) and the
+ * group later still.
+ */
 void gkm_socket_close(struct gkm_group *group)
 {
 	struct socket *sock = group->sock;

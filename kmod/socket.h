@@ -7,7 +7,7 @@
 struct gkm_group;
 
 int gkm_socket_open(struct gkm_group *group, struct netlink_ext_ack *extack);
-/* Teardown (group.c): unpublish, a grace period, then close. */
+/* Teardown (group.c): unpublish, close, a grace period, then the rest. */
 void gkm_socket_unpublish(struct gkm_group *group);
 void gkm_socket_close(struct gkm_group *group);
 
