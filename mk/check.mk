@@ -24,7 +24,13 @@ $(BUILD)/netlink/spec-uapi.ok: $(GKM_SPEC) uapi/linux/gkm.h uapi/linux/gkm_wire.
 		selftests/kernel/ynl/spec_uapi_check.py
 	$(PYTHON3) selftests/kernel/ynl/spec_uapi_check.py $(GKM_SPEC) uapi $(BUILD)/netlink $(CC)
 	@touch $@
-netlink-spec: $(BUILD)/netlink/spec-uapi.ok
+# And the spec is valid under the kernel's netlink schema, checked here once
+# rather than by every cli.py start in the VM (which run with --no-schema).
+$(BUILD)/netlink/spec-schema.ok: $(GKM_SPEC) selftests/kernel/ynl/spec_schema_check.py | ynl
+	@mkdir -p $(dir $@)
+	$(PYTHON3) selftests/kernel/ynl/spec_schema_check.py $(BUILD)/ynl/tools/net/ynl $(GKM_SPEC)
+	@touch $@
+netlink-spec: $(BUILD)/netlink/spec-uapi.ok $(BUILD)/netlink/spec-schema.ok
 .PHONY: netlink-spec
 
 # The YNL test runs the kernel's YNL CLI (make ynl), from the repository
@@ -33,7 +39,8 @@ $(BUILD)/obj/selftests/kernel/ynl_test.o: USER_CFLAGS += -DKT_YNL_DIR='"$(BUILD)
 	-DKT_PYTHON3='"$(PYTHON3)"'
 $(BUILD)/obj/selftests/kernel/ynl_test.o: | ynl
 
-unit-build: $(UNIT_BINS) $(PROGS) $(BUILD)/netlink/spec-uapi.ok
+unit-build: $(UNIT_BINS) $(PROGS) $(BUILD)/netlink/spec-uapi.ok \
+	$(BUILD)/netlink/spec-schema.ok
 # (The demo traffic tool and the benchmarks are built here too, so that
 # make check compiles them with -Werror.)
 ktest-build: $(KTEST_BINS) $(PROGS) $(BUILD)/demo-traffic $(BENCH_BINS) $(BUILD)/bench/kbench \
