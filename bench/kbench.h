@@ -62,6 +62,11 @@ int kb_load_start(struct kb_load *l, int hogs_per_cpu, bool flood, bool fifo);
 void kb_load_stop(struct kb_load *l);
 /* What the load was and what the flood achieved, into @o. */
 void kb_load_json(const struct kb_load *l, struct json_object *o);
+/*
+ * The bench process above the load's SCHED_FIFO hogs (priority 2), so that
+ * it keeps its pace under any load; whatever it forks is not real-time.
+ */
+int kb_self_fifo(bool on);
 
 /* Each part adds its object to @out; 0, or -1 when it could not measure. */
 int kb_apply_latency(struct json_object *out);

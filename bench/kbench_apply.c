@@ -332,21 +332,6 @@ static struct json_object *kb_lat_json(const struct kb_lat *l, bool kernel)
 	return o;
 }
 
-/*
- * The bench itself above the SCHED_FIFO hogs (priority 1), or back to
- * SCHED_OTHER; SCHED_RESET_ON_FORK: whatever it forks is not real-time.
- */
-static int kb_self_fifo(bool on)
-{
-	struct sched_param sp = { .sched_priority = on ? 2 : 0 };
-
-	if (sched_setscheduler(0, on ? SCHED_FIFO | SCHED_RESET_ON_FORK : SCHED_OTHER, &sp)) {
-		perror("kbench: sched_setscheduler");
-		return -1;
-	}
-	return 0;
-}
-
 /* kernel and userspace reference p50/p99 of one phase, side by side */
 static struct json_object *kb_side_json(const struct kb_lat *k, const struct kb_lat *r)
 {

@@ -281,3 +281,18 @@ void kb_load_json(const struct kb_load *l, struct json_object *o)
 	}
 	kb_put_double(o, "load_seconds", l->seconds);
 }
+
+/*
+ * The bench itself above the SCHED_FIFO hogs (priority 1), or back to
+ * SCHED_OTHER; SCHED_RESET_ON_FORK: whatever it forks is not real-time.
+ */
+int kb_self_fifo(bool on)
+{
+	struct sched_param sp = { .sched_priority = on ? 2 : 0 };
+
+	if (sched_setscheduler(0, on ? SCHED_FIFO | SCHED_RESET_ON_FORK : SCHED_OTHER, &sp)) {
+		perror("kbench: sched_setscheduler");
+		return -1;
+	}
+	return 0;
+}

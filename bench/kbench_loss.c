@@ -191,17 +191,24 @@ static int kb_setup(struct kt_gcks *k, struct gkm_genl *m1, struct gkm_genl *srv
 	return 0;
 }
 
-int kb_loss_under_rekeys(struct json_object *out)
+/*
+ * One run: @rekeys rekeys @period ms apart under @pps of traffic, into @o.
+ * With @hogs, the load of the apply part's busy phase (kbench_load.c: @hogs
+ * busy loops and a UDP flood sender per CPU) runs from the first rekey to
+ * the end of the traffic, and the bench process is SCHED_FIFO meanwhile so
+ * that it keeps the rekeys' pace; its traffic children are not (they are
+ * forked before), so they are the applications the hogs compete with.
+ */
+static int kb_loss_run(struct json_object *o, int rekeys, int period, int pps, int hogs)
 {
-	const int rekeys = kb_env("GKM_BENCH_LOSS_REKEYS", 1000);
-	const int period = kb_env("GKM_BENCH_LOSS_PERIOD_MS", 400);
-	const int pps = kb_env("GKM_BENCH_LOSS_PPS", 1000);
 	const int atd = 1, dtd = 3;
-	struct json_object *o = json_object_new_object(), *xs = json_object_new_object();
+	struct json_object *xs = json_object_new_object();
 	int stop_tx[2], stop_rx[2], res_tx[2], res_rx[2], rx = -1, tx = -1, i, len;
 	uint32_t sent = 0, send_errors = 0, received = 0, late = 0, seq_end = 0, gaps = 0;
 	struct gkm_genl m1 = { 0 }, srv = { 0 };
 	uint8_t buf[GKM_WIRE_MAX_DATAGRAM];
+	struct kb_load load = { 0 };
+	bool fifo = false;
 	pid_t txp = -1, rxp = -1;
 	struct kt_status st;
 	struct kt_gcks k;
@@ -209,7 +216,6 @@ int kb_loss_under_rekeys(struct json_object *out)
 	int64_t xfrm_errors;
 	int ret = -1, sz = 16 << 20;
 
-	json_object_object_add(out, "rekeys_under_traffic", o);
 	kb_put_int(o, "rekeys", rekeys);
 	kb_put_int(o, "period_ms", period);
 	kb_put_int(o, "pps", pps);
@@ -235,6 +241,17 @@ int kb_loss_under_rekeys(struct json_object *out)
 	if (rxp < 0 || txp < 0)
 		goto out;
 
+	if (hogs) {
+		int err = kb_load_start(&load, hogs, true, false);
+
+		if (err) {
+			fprintf(stderr, "kbench: loss: busy load: %s\n", strerror(-err));
+			goto out;
+		}
+		if (kb_self_fifo(true))
+			goto out;
+		fifo = true;
+	}
 	t0 = kb_now_ns();
 	kb_sleep_ms(300);
 	for (i = 0; i < rekeys; i++) {
@@ -270,6 +287,13 @@ int kb_loss_under_rekeys(struct json_object *out)
 	waitpid(txp, NULL, 0);
 	waitpid(rxp, NULL, 0);
 	txp = rxp = -1;
+	if (hogs) {
+		struct json_object *lo = json_object_new_object();
+
+		kb_load_stop(&load);
+		kb_load_json(&load, lo);
+		json_object_object_add(o, "load", lo);
+	}
 
 	kb_put_double(o, "duration_s", (double)(kb_now_ns() - t0) / 1e9);
 	kb_put_int(o, "periods_overrun", late);
@@ -302,6 +326,9 @@ int kb_loss_under_rekeys(struct json_object *out)
 	       (long long)sent - received, (long long)xfrm_errors);
 	ret = 0;
 out:
+	kb_load_stop(&load);
+	if (fifo)
+		kb_self_fifo(false);
 	json_object_put(xs);
 	if (txp > 0) {
 		kill(txp, SIGKILL);
@@ -325,5 +352,26 @@ out:
 	}
 	kt_sh("ip -n gk-srv xfrm policy flush; ip -n gk-m1 xfrm policy flush");
 	kt_gcks_free(&k);
+	return ret;
+}
+
+int kb_loss_under_rekeys(struct json_object *out)
+{
+	const int rekeys = kb_env("GKM_BENCH_LOSS_REKEYS", 1000);
+	const int busy_rekeys = kb_env("GKM_BENCH_LOSS_BUSY_REKEYS", 200);
+	const int period = kb_env("GKM_BENCH_LOSS_PERIOD_MS", 400);
+	const int pps = kb_env("GKM_BENCH_LOSS_PPS", 1000);
+	const int hogs = kb_env("GKM_BENCH_BUSY_HOGS", 8);
+	struct json_object *o = json_object_new_object();
+	int ret;
+
+	json_object_object_add(out, "rekeys_under_traffic", o);
+	ret = kb_loss_run(o, rekeys, period, pps, 0);
+	if (busy_rekeys > 0) {
+		o = json_object_new_object();
+		json_object_object_add(out, "rekeys_under_traffic_busy", o);
+		printf("#   the same under the busy load (%d hogs per CPU and a flood)\n", hogs);
+		ret |= kb_loss_run(o, busy_rekeys, period, pps, hogs);
+	}
 	return ret;
 }

@@ -324,6 +324,16 @@ int main(int argc, char **argv)
 	    num(kern, "rekeys_under_traffic.receiver_netdev_drops") +
 	    num(kern, "rekeys_under_traffic.bridge_netdev_drops");
 	row1("  device drops (sender, receiver, bridge)", v, "%.0f");
+	v = num(kern, "rekeys_under_traffic_busy.lost");
+	w = num(kern, "rekeys_under_traffic_busy.rekeys");
+	put(sum, "packets_lost_across_rekeys_busy", v);
+	put(sum, "rekeys_under_traffic_busy", w);
+	row2("packets lost / rekeys under traffic, busy", v, w, "%.0f / %.0f");
+	row2("  sent / received", num(kern, "rekeys_under_traffic_busy.sent"),
+	     num(kern, "rekeys_under_traffic_busy.received"), "%.0f / %.0f");
+	row2("  XfrmIn* errors at the receiver / periods overrun",
+	     num(kern, "rekeys_under_traffic_busy.xfrm_in_errors"),
+	     num(kern, "rekeys_under_traffic_busy.periods_overrun"), "%.0f / %.0f");
 
 	v = num(kern, "forged_flood.current_kek.absorbed_per_s");
 	w = num(kern, "forged_flood.current_kek.cpu_ns_per_datagram");
