@@ -291,6 +291,10 @@ static int etcd_key(struct parse_state *ps, const char *name, const char *v)
 		if (!parse_u32(v, 1, 1000000, &u))
 			return fail(ps, "snapshot_entries: must be 1..1000000");
 		e->snapshot_entries = u;
+	} else if (!strcmp(name, "load_page_kib")) {
+		if (!parse_u32(v, 1, 16384, &u))
+			return fail(ps, "load_page_kib: must be 1..16384");
+		e->load_page_kib = u;
 	} else {
 		return fail(ps, "unknown key '%s' in [etcd]", name);
 	}
@@ -516,6 +520,7 @@ int gkmd_config_load(struct gkmd_config *cfg, const char *path, char *err,
 	cfg->etcd.lease_ttl = 3;
 	cfg->etcd.request_timeout_ms = 1000;
 	cfg->etcd.snapshot_entries = 1024;
+	cfg->etcd.load_page_kib = 512;
 
 	ps.f = fopen(path, "r");
 	if (!ps.f) {

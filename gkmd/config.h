@@ -81,6 +81,7 @@ struct gkmd_etcd_cfg {
 	unsigned int lease_ttl;			/* seconds */
 	unsigned int request_timeout_ms;
 	unsigned int snapshot_entries;		/* journal entries between snapshots */
+	unsigned int load_page_kib;		/* a load's read requests aim at this */
 };
 
 struct gkmd_config {

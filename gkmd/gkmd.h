@@ -200,6 +200,12 @@ struct gkmd {
 	const struct gkmd_store_ops *store;	/* store.h */
 	void *store_priv;			/* the backend's state */
 	struct gkmd_election *election;		/* store = etcd only */
+	/*
+	 * Whether this gkmd still leads with fencing token @token (group.c
+	 * sets it; NULL: a bench or test without an election, always).
+	 * A leader's load asks before it tries a read again.
+	 */
+	bool (*still_leads)(struct gkmd *d, int64_t token);
 	uint64_t led_generation;		/* groups loaded as leader; 0: not */
 	bool led_lapsed;		/* leading in led_generation was interrupted */
 	uint64_t stat_reloads;		/* groups reloaded on becoming the leader */
@@ -273,7 +279,12 @@ int gkmd_authorize(const struct gkmd *d, uint32_t group, const char *identity,
 		   uint16_t role, const char **why);
 
 /* group.c */
-int gkmd_groups_init(struct gkmd *d);		/* load or create, 0 or -1 */
+/*
+ * Load or create the groups, then the bans and departures; 0 or -1.  On
+ * etcd, a state that cannot be loaded leaves the groups unloaded (0):
+ * they are loaded when this gkmd leads.
+ */
+int gkmd_groups_init(struct gkmd *d);
 void gkmd_groups_fini(struct gkmd *d);
 /* Under d->lock: does this gkmd lead, with its groups loaded as leader? */
 bool gkmd_leading(struct gkmd *d);

@@ -1128,12 +1128,23 @@ bool gkmd_leading(struct gkmd *d)
 	return gkmd_election_leading(d, &gen, &token) && gen == d->led_generation;
 }
 
+/* gkmd->still_leads: the election says we lead, with that token. */
+static bool still_leads(struct gkmd *d, int64_t token)
+{
+	uint64_t gen;
+	int64_t now;
+
+	return gkmd_election_leading(d, &gen, &now) && now == token;
+}
+
 int gkmd_groups_init(struct gkmd *d)
 {
 	uint64_t gen;
 	int64_t token;
 	bool leader = gkmd_election_leading(d, &gen, &token);
+	bool failed = false;
 
+	d->still_leads = still_leads;
 	d->groups = calloc(d->cfg.ngroups, sizeof(*d->groups));
 	if (!d->groups)
 		return -1;
@@ -1145,8 +1156,30 @@ int gkmd_groups_init(struct gkmd *d)
 		g->id = d->cfg.groups[i].id;
 		g->cfg = d->cfg.groups[i];
 		g->sock = -1;
-		if (gkmd_mcast_open(g) || group_load(d, g, leader))
+		if (gkmd_mcast_open(g))
 			return -1;
+	}
+	for (unsigned int i = 0; i < d->ngroups && !failed; i++)
+		failed = group_load(d, &d->groups[i], leader);
+	failed = failed || gkmd_bans_load(d) || gkmd_departures_load(d);
+	if (failed && !d->election)
+		return -1;
+	if (failed) {
+		/*
+		 * etcd did not give the state (it is down, has no quorum,
+		 * or stayed too slow for every try of a page): the groups
+		 * stay unloaded, as after a reload that failed, and are
+		 * loaded when this gkmd leads (the controller's first
+		 * round if it leads already).  Exiting instead would only
+		 * have the service manager start it again into the same.
+		 */
+		for (unsigned int i = 0; i < d->ngroups; i++) {
+			group_unload(&d->groups[i], "the key server has not loaded its state; retry");
+			gkmd_departures_free(&d->groups[i]);
+		}
+		gkmd_log("store: the state could not be loaded; it is loaded when this gkmd leads");
+		d->led_generation = 0;
+		return 0;
 	}
 	d->led_generation = leader ? gen : 0;
 	return 0;

@@ -193,7 +193,7 @@ int main(int argc, char **argv)
 	gkm_ossl_crypto(&d.crypto);
 
 	if (load_signer(&d) || gkmd_store_open(&d) || gkmd_election_start(&d) ||
-	    gkmd_groups_init(&d) || gkmd_bans_load(&d) || gkmd_departures_load(&d))
+	    gkmd_groups_init(&d))
 		goto out;
 	if (pthread_create(&ctl, NULL, gkmd_controller, &d))
 		goto out;

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
@@ -40,8 +41,22 @@
 #define ETCD_CHUNK		(1u << 20)
 /* Journal bytes since the snapshot that always wait for the next one. */
 #define ETCD_SNAP_MIN_BYTES	(4u << 20)
-/* Keys per range request while loading (each up to 1 MiB). */
-#define ETCD_PAGE		2
+/*
+ * A load reads in pages (gkmd.rst 7.3, "Loading"): range requests at one
+ * revision, each continuing after the last key of the one before, each
+ * within its own timeout.  A page asks for as many keys as make about
+ * load_page_kib (512 KiB by default) by the size of the keys read so far,
+ * one at least (a snapshot chunk is a MiB), ETCD_PAGE_KEYS at most.
+ */
+#define ETCD_PAGE_KIB		512
+#define ETCD_PAGE_KEYS		1024
+/*
+ * A page that etcd did not answer in time, or could not serve (no
+ * endpoint reachable, no leader), is asked for again from the same key
+ * at the same revision, after a pause that grows, up to this many times
+ * in all; after a timeout with fewer keys.  What was read stays read.
+ */
+#define ETCD_PAGE_TRIES		5
 /*
  * Commits, loads and snapshots wait this many times request_timeout_ms:
  * they carry up to a MiB, and waiting longer is safe (a commit that
@@ -49,7 +64,7 @@
  * campaigns (election.c) wait request_timeout_ms.
  */
 #define ETCD_STORE_TIMEOUT	5
-/* Loads retried when etcd compacted the revision being read. */
+/* Loads read again from the start when etcd compacted their revision. */
 #define ETCD_LOAD_TRIES		3
 
 struct egroup {
@@ -76,6 +91,7 @@ struct echange {
 };
 
 struct store_etcd {
+	struct gkmd *d;
 	struct gkmd_etcd *c;
 	const struct gkmd_etcd_cfg *cfg;
 	struct egroup *groups;
@@ -145,6 +161,7 @@ static int et_open(struct gkmd *d)
 
 	if (!s)
 		return -1;
+	s->d = d;
 	s->cfg = &d->cfg.etcd;
 	d->store_priv = s;
 	/* before any other thread exists (main, at start) */
@@ -536,6 +553,9 @@ struct page_ctx {
 	int (*fn)(void *ctx, const struct gkmd_etcd_kv *kv);
 	void *ctx;
 	char *last;
+	unsigned int keys;		/* in this page */
+	uint64_t bytes;			/* of keys and values, in every page */
+	uint64_t nkeys;			/* in every page */
 };
 
 static int page_kv(void *p, const struct gkmd_etcd_kv *kv)
@@ -547,26 +567,88 @@ static int page_kv(void *p, const struct gkmd_etcd_kv *kv)
 		return -ENOMEM;
 	free(pc->last);
 	pc->last = k;
+	pc->keys++;
+	pc->nkeys++;
+	pc->bytes += kv->key_len + kv->value_len;
 	return pc->fn(pc->ctx, kv);
 }
 
-/* Read [@from, @to) at @rev in pages, passing every kv to @fn in order. */
+/* Failures of a read that asking again may cure (etcd_client.h). */
+static bool transient(int rc)
+{
+	return rc == -ETIMEDOUT || rc == -EAGAIN || rc == -ECONNREFUSED ||
+	       rc == -EHOSTUNREACH;
+}
+
+static void pause_ms(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/*
+ * A leader's load (the fence is its token) that lost the lead meanwhile
+ * stops: the next leader loads.  A standby's, or a test's, goes on.
+ */
+static bool still_leading(struct store_etcd *s)
+{
+	return s->fence <= 0 || !s->d->still_leads || s->d->still_leads(s->d, s->fence);
+}
+
+/* Keys for the next page: about the configured bytes, by what was read. */
+static unsigned int page_keys(const struct store_etcd *s, const struct page_ctx *pc)
+{
+	uint64_t want = (uint64_t)(s->cfg->load_page_kib ? s->cfg->load_page_kib :
+				   ETCD_PAGE_KIB) * 1024;
+	uint64_t n = pc->bytes ? want * pc->nkeys / pc->bytes : 1;
+
+	return n < 1 ? 1 : n > ETCD_PAGE_KEYS ? ETCD_PAGE_KEYS : (unsigned int)n;
+}
+
+/*
+ * Read [@from, @to) (@to NULL: @from alone) at @rev (0: the newest) in
+ * pages, passing every kv to @fn in order; a page that fails for a while
+ * is asked for again (ETCD_PAGE_TRIES).  With @rev 0, the revision read
+ * is that of the first page, and every later page reads at it.
+ */
 static int range_pages(struct store_etcd *s, const char *from, const char *to,
 		       int64_t rev, int (*fn)(void *, const struct gkmd_etcd_kv *),
 		       void *ctx)
 {
-	struct page_ctx pc = { fn, ctx, NULL };
+	struct page_ctx pc = { fn, ctx, NULL, 0, 0, 0 };
+	unsigned int limit = to ? page_keys(s, &pc) : 0, tries = 0;
 	bool more = true;
-	int rc = gkmd_etcd_range(s->c, from, to, rev, ETCD_PAGE, false, page_kv,
-				 &pc, &more);
+	int rc = 0;
 
-	while (!rc && more && pc.last) {
-		char *after = pc.last;
-
-		pc.last = NULL;
-		rc = gkmd_etcd_range(s->c, after, to, rev, ETCD_PAGE, true,
-				     page_kv, &pc, &more);
-		free(after);
+	while (more) {
+		pc.keys = 0;
+		rc = gkmd_etcd_range(s->c, pc.last ? pc.last : from, to, rev, limit,
+				     pc.last != NULL, page_kv, &pc, &more);
+		if (!rc) {
+			if (!rev)
+				rev = gkmd_etcd_revision(s->c);
+			if (more && !pc.last) {
+				gkmd_log("etcd: a page of keys from %s said more but had none", from);
+				rc = -EPROTO;
+				break;
+			}
+			tries = 0;
+			limit = to ? page_keys(s, &pc) : 0;
+			continue;
+		}
+		if (!transient(rc) || pc.keys || ++tries >= ETCD_PAGE_TRIES ||
+		    !still_leading(s))
+			break;
+		if (rc == -ETIMEDOUT && limit > 1)
+			limit /= 2;
+		gkmd_log("etcd: reading %s%s (revision %lld) failed: %s; again in %u ms (try %u of %u)",
+			 pc.last ? "after " : "", pc.last ? pc.last : from, (long long)rev,
+			 gkmd_etcd_error(s->c), tries * s->cfg->request_timeout_ms / 2,
+			 tries + 1, ETCD_PAGE_TRIES);
+		pause_ms(tries * s->cfg->request_timeout_ms / 2);
+		more = true;
 	}
 	free(pc.last);
 	return rc;
@@ -582,7 +664,7 @@ static int read_head(struct store_etcd *s, struct egroup *eg,
 	memset(hr, 0, sizeof(*hr));
 	if (!k)
 		return -ENOMEM;
-	rc = gkmd_etcd_range(s->c, k, NULL, 0, 0, false, on_head, hr, NULL);
+	rc = range_pages(s, k, NULL, 0, on_head, hr);
 	free(k);
 	*rev = gkmd_etcd_revision(s->c);
 	if (!rc && hr->found && hr->rc) {

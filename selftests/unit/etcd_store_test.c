@@ -10,11 +10,14 @@
  * its own against a plain list (no etcd needed).  Needs root (unshare).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <json-c/json.h>
 
@@ -51,12 +54,18 @@ static int member_append(struct gkmd_group *g, const struct gkmd_member *m)
 	return 0;
 }
 
-static int ks_open(struct ks *k, const char *prefix, unsigned int snap_entries)
+/* A store on @prefix; @page_kib, @timeout_ms: [etcd]'s, 0 for the default. */
+static int ks_open(struct ks *k, const char *prefix, unsigned int snap_entries,
+		   unsigned int page_kib, unsigned int timeout_ms)
 {
 	memset(k, 0, sizeof(*k));
 	k->d.cfg.store = GKMD_STORE_ETCD;
 	etcd_env_cfg(&k->d.cfg.etcd, prefix);
 	k->d.cfg.etcd.snapshot_entries = snap_entries;
+	if (page_kib)
+		k->d.cfg.etcd.load_page_kib = page_kib;
+	if (timeout_ms)
+		k->d.cfg.etcd.request_timeout_ms = timeout_ms;
 	k->g.id = 7;
 	k->g.cfg.tek_lifetime = 3600;
 	return gkmd_store_open(&k->d);
@@ -225,16 +234,29 @@ static int cmp_member(const void *a, const void *b)
 		      ((const struct gkmd_member *)b)->identity);
 }
 
+/*
+ * How a second store reads: its [etcd] load_page_kib and
+ * request_timeout_ms (0: the defaults), and what to do once it is open.
+ */
+struct load_how {
+	unsigned int page_kib, timeout_ms;
+	void (*opened)(void *arg);
+	void *arg;
+};
+
 /* Load group 7 with a second store on @prefix; 1: not found, -1: error. */
-static int load(const char *prefix, struct loaded *l)
+static int load_how(const char *prefix, struct loaded *l, const struct load_how *how)
 {
 	struct ks k2;
 	bool found = false;
 	int rc = -1;
 
 	memset(l, 0, sizeof(*l));
-	if (ks_open(&k2, prefix, 1024))
+	if (ks_open(&k2, prefix, 1024, how ? how->page_kib : 0,
+		    how ? how->timeout_ms : 0))
 		goto out;
+	if (how && how->opened)
+		how->opened(how->arg);
 	l->g.id = 7;
 	l->g.cfg.tek_lifetime = 3600;
 	if (gkmd_store_load_group(&k2.d, &l->g, &found))
@@ -250,6 +272,11 @@ static int load(const char *prefix, struct loaded *l)
 out:
 	ks_close(&k2);
 	return rc;
+}
+
+static int load(const char *prefix, struct loaded *l)
+{
+	return load_how(prefix, l, NULL);
 }
 
 static void loaded_free(struct loaded *l)
@@ -401,7 +428,7 @@ TEST_F_TIMEOUT(etcd, commits_read_back, ETCD_TEST_TIMEOUT)
 	const char *why;
 	int crc;
 
-	ASSERT_EQ(0, ks_open(&k, "/t1/", 1024));
+	ASSERT_EQ(0, ks_open(&k, "/t1/", 1024, 0, 0));
 	ASSERT_EQ(1, load("/t1/", &l));		/* nothing there yet */
 	loaded_free(&l);
 	ASSERT_EQ(0, ks_create(&k, 300));
@@ -445,13 +472,13 @@ TEST_F_TIMEOUT(etcd, bans_read_back, ETCD_TEST_TIMEOUT)
 	snprintf(b1.identity, sizeof(b1.identity), "host/with slashes and %s",
 		 "a name longer than a key's tail buffer: 0123456789012345678901234567890123456789012345678901234567");
 	snprintf(b2.identity, sizeof(b2.identity), "m2");
-	ASSERT_EQ(0, ks_open(&k, "/tb/", 1024));
+	ASSERT_EQ(0, ks_open(&k, "/tb/", 1024, 0, 0));
 	ASSERT_EQ(0, gkmd_store_begin(&k.d));
 	ASSERT_EQ(0, gkmd_store_ban_put(&k.d, &b1));
 	ASSERT_EQ(0, gkmd_store_ban_put(&k.d, &b2));
 	ASSERT_EQ(0, gkmd_store_commit(&k.d));
 
-	ASSERT_EQ(0, ks_open(&k2, "/tb/", 1024));
+	ASSERT_EQ(0, ks_open(&k2, "/tb/", 1024, 0, 0));
 	ASSERT_EQ(0, gkmd_store_bans(&k2.d, take_ban, got));
 	EXPECT_EQ(7, got[0].group);
 	EXPECT_STREQ(b1.identity, got[0].identity);
@@ -500,13 +527,13 @@ TEST_F_TIMEOUT(etcd, departures_beside_bans, ETCD_TEST_TIMEOUT)
 
 	snprintf(d1.identity, sizeof(d1.identity), "m1");
 	snprintf(b.identity, sizeof(b.identity), "m1");
-	ASSERT_EQ(0, ks_open(&k, "/td/", 1024));
+	ASSERT_EQ(0, ks_open(&k, "/td/", 1024, 0, 0));
 	ASSERT_EQ(0, gkmd_store_begin(&k.d));
 	ASSERT_EQ(0, gkmd_store_departure_put(&k.d, &d1));
 	ASSERT_EQ(0, gkmd_store_ban_put(&k.d, &b));
 	ASSERT_EQ(0, gkmd_store_commit(&k.d));
 
-	ASSERT_EQ(0, ks_open(&k2, "/td/", 1024));
+	ASSERT_EQ(0, ks_open(&k2, "/td/", 1024, 0, 0));
 	ASSERT_EQ(0, gkmd_store_departures(&k2.d, take_departure, got));
 	EXPECT_EQ(7, got[0].group);
 	EXPECT_STREQ("m1", got[0].identity);
@@ -540,7 +567,7 @@ TEST_F_TIMEOUT(etcd, snapshots_fold_the_journal, 2 * ETCD_TEST_TIMEOUT)
 	int crc, logs;
 
 	/* 20,000 members: a snapshot over 1 MiB, so more than one chunk */
-	ASSERT_EQ(0, ks_open(&k, "/t2/", 5));
+	ASSERT_EQ(0, ks_open(&k, "/t2/", 5, 0, 0));
 	ASSERT_EQ(0, ks_create(&k, 20000));
 	for (int i = 0; i < 23; i++) {
 		ASSERT_EQ(0, ks_batch(&k, 7, 9, 1 + i % 16, &crc));
@@ -564,6 +591,183 @@ TEST_F_TIMEOUT(etcd, snapshots_fold_the_journal, 2 * ETCD_TEST_TIMEOUT)
 	ks_close(&k);
 }
 
+/* A state loaded or committed: enough to tell two apart. */
+struct state_mark {
+	uint64_t msg_id;
+	uint32_t nmembers;
+	uint8_t tree[32];	/* SHA-256 of the key tree's image */
+};
+
+static int mark_of(const struct gkmd_group *g, uint32_t nmembers, struct state_mark *m)
+{
+	struct gkmd_tree_image img;
+	unsigned int n;
+
+	if (gkmd_tree_image_of(&img, g->tree))
+		return -1;
+	m->msg_id = g->msg_id;
+	m->nmembers = nmembers;
+	EVP_Digest(img.blob, img.len, m->tree, &n, EVP_sha256(), NULL);
+	gkmd_tree_image_free(&img);
+	return 0;
+}
+
+/* Loads again and again, every key its own page, until told to stop. */
+struct reader {
+	const char *prefix;
+	volatile bool stop;
+	struct state_mark seen[512];
+	int nseen, failed;
+};
+
+static void *reader_run(void *arg)
+{
+	struct load_how how = { .page_kib = 1 };
+	struct reader *r = arg;
+
+	while (!r->stop && r->nseen < 512) {
+		struct loaded l;
+
+		if (load_how(r->prefix, &l, &how) ||
+		    mark_of(&l.g, l.nm, &r->seen[r->nseen]))
+			r->failed++;
+		else
+			r->nseen++;
+		loaded_free(&l);
+	}
+	return NULL;
+}
+
+/*
+ * A load reads in pages (load_page_kib; 1 KiB: one key a page), all at
+ * the revision of the head it read first: a snapshot of two chunks and
+ * the journal after it read back equal, and loads that run while a
+ * writer commits and folds the journal (deleting what a page still to
+ * come would read at a newer revision) each read one committed state.
+ */
+TEST_F_TIMEOUT(etcd, loads_in_pages_at_one_revision, 2 * ETCD_TEST_TIMEOUT)
+{
+	static struct state_mark done[64];
+	struct load_how how = { .page_kib = 1 };
+	struct reader r = { .prefix = "/t10/" };
+	int ndone = 0, crc;
+	struct loaded l;
+	pthread_t th;
+	struct ks k;
+
+	/* 14,000 members: a snapshot over 1 MiB, 2 chunks */
+	ASSERT_EQ(0, ks_open(&k, "/t10/", 4, 0, 0));
+	ASSERT_EQ(0, ks_create(&k, 14000));
+	gkmd_store_idle(&k.d, &k.g);
+	ASSERT_EQ(2, count_keys("/t10/", "group/7/snap/"));
+	for (int i = 0; i < 3; i++) {
+		ASSERT_EQ(0, ks_batch(&k, 2, 3, 2, &crc));
+		ASSERT_EQ(0, crc);
+	}
+	ASSERT_EQ(3, count_keys("/t10/", "group/7/log/"));
+	ASSERT_EQ(0, load_how("/t10/", &l, &how));
+	EXPECT_EQ(NULL, same(&k, &l));
+	loaded_free(&l);
+
+	/* The writer: a snapshot at every fourth entry. */
+	ASSERT_EQ(0, mark_of(&k.g, k.g.nmembers, &done[ndone++]));
+	ASSERT_EQ(0, pthread_create(&th, NULL, reader_run, &r));
+	for (int i = 0; i < 40; i++) {
+		ASSERT_EQ(0, ks_batch(&k, 3, 5, 1 + i % 3, &crc));
+		ASSERT_EQ(0, crc);
+		ASSERT_EQ(0, mark_of(&k.g, k.g.nmembers, &done[ndone++]));
+		gkmd_store_idle(&k.d, &k.g);
+	}
+	r.stop = true;
+	pthread_join(th, NULL);
+	EXPECT_EQ(0, r.failed);
+	EXPECT_LT(1, r.nseen);
+	for (int i = 0; i < r.nseen; i++) {
+		int j = 0;
+
+		while (j < ndone && done[j].msg_id != r.seen[i].msg_id)
+			j++;
+		ASSERT_GT(ndone, j) TH_LOG("load %d: message %llu was never committed", i,
+					   (unsigned long long)r.seen[i].msg_id);
+		EXPECT_EQ(done[j].nmembers, r.seen[i].nmembers);
+		EXPECT_EQ(0, memcmp(done[j].tree, r.seen[i].tree, 32)) {
+			TH_LOG("load %d: the key tree of message %llu is not the one committed",
+			       i, (unsigned long long)r.seen[i].msg_id);
+		}
+	}
+	TH_LOG("%d loads in pages of one key during 40 commits and their snapshots, messages %llu..%llu",
+	       r.nseen, (unsigned long long)(r.nseen ? r.seen[0].msg_id : 0),
+	       (unsigned long long)(r.nseen ? r.seen[r.nseen - 1].msg_id : 0));
+	ks_close(&k);
+}
+
+/* etcd stopped (SIGSTOP) for @for_ms, @after_ms after start; then going again. */
+struct pause {
+	pid_t pid;
+	unsigned int after_ms, for_ms;
+	pthread_t th;
+	bool started;
+};
+
+static void *pause_run(void *arg)
+{
+	struct pause *p = arg;
+
+	usleep(p->after_ms * 1000);
+	kill(p->pid, SIGSTOP);
+	usleep(p->for_ms * 1000);
+	kill(p->pid, SIGCONT);
+	return NULL;
+}
+
+/* load_how()'s hook: once the store is open (its first status call answered). */
+static void pause_start(void *arg)
+{
+	struct pause *p = arg;
+
+	p->started = !pthread_create(&p->th, NULL, pause_run, p);
+}
+
+static void pause_end(struct pause *p)
+{
+	if (p->started)
+		pthread_join(p->th, NULL);
+	p->started = false;
+}
+
+/*
+ * etcd stops answering for 1.5 s while a store with request_timeout_ms
+ * 100 (a read may take 500 ms) loads, one key a page: the read that
+ * times out is asked for again, from the same key at the same revision,
+ * and the load comes out whole rather than failing (issue 13: a gkmd
+ * that timed out loading exited).  Once right as the load starts, once
+ * in its middle.
+ */
+TEST_F_TIMEOUT(etcd, a_load_waits_out_an_etcd_pause, ETCD_TEST_TIMEOUT)
+{
+	struct pause p = { .pid = self->ee.pid, .for_ms = 1500 };
+	struct load_how how = { .page_kib = 1, .timeout_ms = 100, .opened = pause_start,
+				.arg = &p };
+	struct loaded l;
+	struct ks k;
+	int crc;
+
+	ASSERT_EQ(0, ks_open(&k, "/t11/", 1024, 0, 0));
+	ASSERT_EQ(0, ks_create(&k, 2000));
+	for (int i = 0; i < 30; i++) {
+		ASSERT_EQ(0, ks_batch(&k, 1, 2, 1, &crc));
+		ASSERT_EQ(0, crc);
+	}
+	for (int round = 0; round < 2; round++) {
+		p.after_ms = round ? 20 : 0;
+		EXPECT_EQ(0, load_how("/t11/", &l, &how));
+		pause_end(&p);
+		EXPECT_EQ(NULL, same(&k, &l));
+		loaded_free(&l);
+	}
+	ks_close(&k);
+}
+
 /* Two writers on one group: the second one's commit changes nothing. */
 TEST_F_TIMEOUT(etcd, a_stale_writer_is_refused, ETCD_TEST_TIMEOUT)
 {
@@ -572,9 +776,9 @@ TEST_F_TIMEOUT(etcd, a_stale_writer_is_refused, ETCD_TEST_TIMEOUT)
 	bool found;
 	int crc;
 
-	ASSERT_EQ(0, ks_open(&a, "/t3/", 1024));
+	ASSERT_EQ(0, ks_open(&a, "/t3/", 1024, 0, 0));
 	ASSERT_EQ(0, ks_create(&a, 50));
-	ASSERT_EQ(0, ks_open(&b, "/t3/", 1024));
+	ASSERT_EQ(0, ks_open(&b, "/t3/", 1024, 0, 0));
 	b.g.cfg.tek_lifetime = 3600;
 	ASSERT_EQ(0, gkmd_store_load_group(&b.d, &b.g, &found));
 	ASSERT_TRUE(found);
@@ -625,7 +829,7 @@ TEST_F_TIMEOUT(etcd, fencing_on_the_leader_key, ETCD_TEST_TIMEOUT)
 	ASSERT_EQ(0, gkmd_etcd_range(c, "/t4/leader", NULL, 0, 0, false,
 				     grab_create, &token, NULL));
 	ASSERT_LT(0, token);
-	ASSERT_EQ(0, ks_open(&k, "/t4/", 1024));
+	ASSERT_EQ(0, ks_open(&k, "/t4/", 1024, 0, 0));
 	gkmd_store_fence(&k.d, token);
 	ASSERT_EQ(0, ks_create(&k, 10));
 	ASSERT_EQ(0, ks_batch(&k, 1, 1, 1, &crc));
@@ -657,7 +861,7 @@ TEST_F_TIMEOUT(etcd, too_large_an_entry_changes_nothing, ETCD_TEST_TIMEOUT)
 	struct loaded l;
 	int crc;
 
-	ASSERT_EQ(0, ks_open(&k, "/t5/", 1024));
+	ASSERT_EQ(0, ks_open(&k, "/t5/", 1024, 0, 0));
 	ASSERT_EQ(0, ks_create(&k, 20));
 	ASSERT_EQ(0, gkmd_store_begin(&k.d));
 	for (int i = 0; i < 9000; i++) {
@@ -686,7 +890,7 @@ TEST_F_TIMEOUT(etcd, damaged_state_is_refused, ETCD_TEST_TIMEOUT)
 	struct loaded l;
 	int crc;
 
-	ASSERT_EQ(0, ks_open(&k, "/t6/", 1024));
+	ASSERT_EQ(0, ks_open(&k, "/t6/", 1024, 0, 0));
 	ASSERT_EQ(0, ks_create(&k, 20));
 	ASSERT_EQ(0, ks_batch(&k, 1, 1, 1, &crc));
 	ASSERT_EQ(0, crc);

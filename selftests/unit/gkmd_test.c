@@ -1042,6 +1042,8 @@ TEST_F_TIMEOUT(gkmd, config_errors_etcd, UT_TIMEOUT)
 		  "lease_ttl: must be 2..60 seconds" },
 		{ "store = etcd\\n[etcd]\\nendpoints = http://a:1\\nlease_ttl = 3\\nrequest_timeout_ms = 1500\\n",
 		  "request_timeout_ms 1500 must be at most a third of lease_ttl" },
+		{ "store = etcd\\n[etcd]\\nendpoints = http://a:1\\nload_page_kib = 0\\n",
+		  "load_page_kib: must be 1..16384" },
 		{ "store = etcd\\n[etcd]\\nendpoints = http://a:1\\nwatch = yes\\n",
 		  "unknown key 'watch' in [etcd]" },
 	};
@@ -1059,7 +1061,7 @@ TEST_F_TIMEOUT(gkmd, config_errors_etcd, UT_TIMEOUT)
 			TH_LOG("case %zu: %s", i, cases[i].want);
 	}
 	/* and a good one */
-	ASSERT_EQ(0, ut_sh("sed 's|^\\[group |store = etcd\\n[etcd]\\nendpoints = https://10.0.0.1:2379, https://[::1]:2379\\nca = /e/ca.pem\\ncert = /e/c.pem\\nkey = /e/c.key\\nlease_ttl = 6\\nrequest_timeout_ms = 2000\\nsnapshot_entries = 10\\n&|' %s > %s",
+	ASSERT_EQ(0, ut_sh("sed 's|^\\[group |store = etcd\\n[etcd]\\nendpoints = https://10.0.0.1:2379, https://[::1]:2379\\nca = /e/ca.pem\\ncert = /e/c.pem\\nkey = /e/c.key\\nlease_ttl = 6\\nrequest_timeout_ms = 2000\\nsnapshot_entries = 10\\nload_page_kib = 64\\n&|' %s > %s",
 			e->g.conf, bad));
 	EXPECT_EQ(0, ut_sh("%s --check-config -c %s >/dev/null", gkmd_bin, bad));
 }
