@@ -29,6 +29,7 @@ static const char *const stat_names[GKM_STAT_MAX + 1] = {
 	[GKM_STAT_STATUS_MISSED] = "status_missed",
 	[GKM_STAT_GCKS_KEY_INVALID] = "gcks_key_invalid",
 	[GKM_STAT_SA_REPLACED] = "sa_replaced",
+	[GKM_STAT_INCOMPLETE] = "incomplete",
 };
 
 const char *gkmctl_stat_name(int stat)

@@ -401,7 +401,8 @@ struct gkmd_rekey_common {
  * Bytes the data SAs of @cm take in a body (new DATA_SAs with their wrapped
  * TEKs, deletes of the old ones), and the SA message that carries them
  * when they do not go in the common part of the rekey (group.c,
- * build_msgs()): fragments each with a share of them, sealed under @seal.
+ * build_msgs()): fragments each with a share of them, sealed under @seal,
+ * each with MSG_FLAGS EVERY_MEMBER (a member lacking one re-registers).
  * Returns the fragment count or -EMSGSIZE / -errno.
  */
 uint32_t gkmd_sa_part_len(const struct gkmd_group *g,

@@ -369,7 +369,9 @@ int gkmd_build_sa_msg(struct gkmd *d, struct gkmd_group *g,
 	/* fragment f: SAs sa_first[f] .. sa_first[f + 1] - 1, same for
 	 * the deletes */
 	uint32_t sa_first[GKM_WIRE_MAX_FRAGS + 1], del_first[GKM_WIRE_MAX_FRAGS + 1];
-	uint32_t base = GKM_TLV_HDR_LEN + GKM_TLV_NEXT_SPI_LEN, used = base;
+	/* every fragment: NEXT_SPI and MSG_FLAGS */
+	uint32_t base = 2 * GKM_TLV_HDR_LEN + GKM_TLV_NEXT_SPI_LEN +
+			GKM_TLV_MSG_FLAGS_LEN, used = base;
 	uint32_t nfrags = 0, i = 0, j = 0;
 	uint8_t body[GKM_WIRE_MAX_DATAGRAM];
 	int64_t now_ms = gkmd_wall_ms();
@@ -426,6 +428,8 @@ int gkmd_build_sa_msg(struct gkmd *d, struct gkmd_group *g,
 			gkm_enc_delete(&b, GKM_DELETE_KEY, cm->del_key[j]);
 		}
 		gkm_enc_next_spi(&b, g->next_spi);
+		/* Each fragment is for every member: lacking one is out of sync. */
+		gkm_enc_msg_flags(&b, GKM_MSG_F_EVERY_MEMBER);
 		for (i = sa_first[f]; i < sa_first[f + 1]; i++) {
 			tek_of(&g->sas[i], &tek);
 			gkm_enc_wrapped_key(&b, &d->crypto, &tek, &rootk);

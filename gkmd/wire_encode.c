@@ -159,6 +159,14 @@ int gkm_enc_cert(struct gkm_enc_buf *b, const u8 *der, u32 len)
 	return gkm_enc_tlv(b, CRIT(GKM_TLV_GCKS_CERT), der, len);
 }
 
+int gkm_enc_msg_flags(struct gkm_enc_buf *b, u32 flags)
+{
+	u8 v[GKM_TLV_MSG_FLAGS_LEN];
+
+	put_unaligned_be32(flags, v);
+	return gkm_enc_tlv(b, GKM_TLV_MSG_FLAGS, v, sizeof(v));
+}
+
 int gkm_enc_sig_len(const struct gkm_enc_rekey *p)
 {
 	int n;

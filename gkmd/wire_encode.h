@@ -29,7 +29,7 @@ void gkm_enc_init(struct gkm_enc_buf *b, u8 *data, u32 cap);
 
 /* Any TLV; @type is written as is (critical bit included or not). */
 int gkm_enc_tlv(struct gkm_enc_buf *b, u16 type, const void *val, u32 len);
-/* Typed TLVs, always with the critical bit. */
+/* Typed TLVs, with the critical bit but for MSG_FLAGS. */
 int gkm_enc_rekey_sa(struct gkm_enc_buf *b, const struct gkm_wire_rekey_sa *r);
 int gkm_enc_data_sa(struct gkm_enc_buf *b, const struct gkm_wire_sa *sa);
 /* @key wrapped (zero-padded to 8 bytes, RFC 3394) under @kwk. */
@@ -40,6 +40,11 @@ int gkm_enc_delete(struct gkm_enc_buf *b, u8 kind, u32 value);
 int gkm_enc_next_spi(struct gkm_enc_buf *b, u32 spi);
 int gkm_enc_member(struct gkm_enc_buf *b, const struct gkm_wire_member *mb);
 int gkm_enc_cert(struct gkm_enc_buf *b, const u8 *der, u32 len);
+/*
+ * GKM_MSG_F_* flags, without the critical bit: a member that predates
+ * the TLV skips it and handles the message as before.
+ */
+int gkm_enc_msg_flags(struct gkm_enc_buf *b, u32 flags);
 
 struct gkm_enc_rekey {
 	u32 group;

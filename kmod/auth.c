@@ -151,7 +151,8 @@ void gkm_auth_publish(struct gkm_auth *a, const struct gkm_keystore *ks)
 		next[i] = ks->valid && want[i]->id ? kek_find(a, want[i], true) : NULL;
 	}
 	/* Replay state first: a datagram it now calls old must not pass. */
-	atomic64_set(&a->frags, ks->seen_mask | (u64)ks->last_frag_cnt << 32);
+	atomic64_set(&a->frags, ks->seen_mask | (u64)ks->last_frag_cnt << 32 |
+		     (gkm_keystore_incomplete(ks) ? GKM_AUTH_INCOMPLETE : 0));
 	atomic64_set_release(&a->last_msg_id, ks->last_msg_id);
 	for (i = 0; i < 2; i++)
 		rcu_assign_pointer(a->kek[i], next[i]);

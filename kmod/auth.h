@@ -36,7 +36,8 @@ struct gkm_auth {
 	struct gkm_auth_kek __rcu *kek[2];
 	struct gkm_auth_kek *staged[2];
 	atomic64_t last_msg_id;
-	atomic64_t frags;		/* seen_mask | last_frag_cnt << 32 */
+	/* seen_mask | last_frag_cnt << 32 | GKM_AUTH_INCOMPLETE */
+	atomic64_t frags;
 	bool ready;			/* a registration is in: READ_ONCE */
 
 	spinlock_t lock;		/* the requests, @buf and @iv */
@@ -77,6 +78,20 @@ enum gkm_wire_err gkm_auth_check(struct gkm_auth *a, const struct sk_buff *skb,
 static inline u64 gkm_auth_last_msg_id(struct gkm_auth *a)
 {
 	return atomic64_read_acquire(&a->last_msg_id);
+}
+
+/* In @frags: gkm_keystore_incomplete() of the published store. */
+#define GKM_AUTH_INCOMPLETE	BIT_ULL(40)
+
+/*
+ * Softirq: was the published store's last message (read with
+ * gkm_auth_last_msg_id(), before this) one every member needs whole and
+ * seen incomplete? Lock-free, so possibly of a newer store: the worker
+ * checks again under the group lock.
+ */
+static inline bool gkm_auth_incomplete(struct gkm_auth *a)
+{
+	return atomic64_read(&a->frags) & GKM_AUTH_INCOMPLETE;
 }
 
 /*

@@ -7,9 +7,10 @@
  * only what could change something: a rekey that is new (message id
  * against a lock-free copy of the replay state) and authentic (AES-GCM
  * open with the keyed transform of the KEK it names, auth.c), or a status
- * naming a newer message (its own budget of GKM_STATUS_BURST slots). All
- * else is counted and dropped there, without allocating: outsiders cannot
- * take a queue slot. A full queue drops (counted).
+ * naming a newer message, or the member's own while that one lacks a
+ * fragment every member needs (its own budget of GKM_STATUS_BURST slots).
+ * All else is counted and dropped there, without allocating: outsiders
+ * cannot take a queue slot. A full queue drops (counted).
  *
  * The worker (gkm_receive_work, process context, group->lock held per
  * datagram) runs the verification stages of Documentation/protocol.rst in
@@ -21,7 +22,10 @@
  *
  * Group status datagrams (type STATUS, no AEAD) take a shorter path, see
  * gkm_receive_status(): only a verified one naming a newer message id
- * than the member's has an effect (OUT_OF_SYNC, one event).
+ * than the member's, or the member's own while it lacks a fragment of a
+ * message every member needs whole, has an effect (OUT_OF_SYNC, one
+ * event). A verified rekey newer than such an incomplete message has the
+ * same effect (gkm_keystore_check_complete()), and is applied as usual.
  *
  * Registrations (GKM_CMD_GROUP_SET) come in here too: they are the other
  * way keys reach the key store. The flow is one way: socket.c and
@@ -86,8 +90,9 @@ static enum gkm_wire_err gkm_receive_hdr(struct gkm_group *group,
  * May this datagram (header @h) take a queue slot? Rekeys only when new
  * and authentic under a KEK the member holds (auth.c); status datagrams
  * (no AEAD: anyone can forge one) only when they name a newer message
- * than the member's, since nothing else can change anything. Softirq or
- * BH disabled; allocates nothing. GKM_OK, or the reason to drop.
+ * than the member's, or the member's own while it is incomplete
+ * (gkm_keystore_incomplete()), since nothing else can change anything.
+ * Softirq or BH disabled; allocates nothing. GKM_OK, or the reason to drop.
  */
 static enum gkm_wire_err gkm_receive_admit(struct gkm_group *group,
 					   const struct sk_buff *skb,
@@ -109,7 +114,7 @@ static enum gkm_wire_err gkm_receive_admit(struct gkm_group *group,
 	last = gkm_auth_last_msg_id(&group->rx.auth);
 	if (h->msg_id < last)
 		return GKM_E_OLD;
-	if (h->msg_id == last) {
+	if (h->msg_id == last && !gkm_auth_incomplete(&group->rx.auth)) {
 		gkm_stats_count(&group->stats, GKM_STAT_STATUS_IN_SYNC);
 		return GKM_E_PENDING;	/* counted */
 	}
@@ -325,9 +330,22 @@ static void gkm_receive_release_held(struct gkm_group *group)
 }
 
 /*
+ * The member lacks a fragment of its last message, which every member
+ * needs whole, and all its copies have gone out: out of sync (reason
+ * GKM_E_INCOMPLETE, @msg_id that message's), counted once.
+ */
+static void gkm_receive_incomplete(struct gkm_group *group, u64 msg_id)
+{
+	lockdep_assert_held(&group->lock);
+	if (gkm_apply_out_of_sync(group, msg_id, GKM_E_INCOMPLETE))
+		gkm_stats_count(&group->stats, GKM_STAT_INCOMPLETE);
+}
+
+/*
  * A group status datagram (Documentation/protocol.rst, "Group status"):
  * header → group → message id compared with the member's last one; only
- * a newer id (the member missed a rekey) is worth a signature check,
+ * a newer id (the member missed a rekey), or its own while it lacks a
+ * fragment of it (GKM_E_INCOMPLETE), is worth a signature check,
  * rate-limited, and only a verified one moves the group out of sync,
  * with one event.  No key material is involved.  Called with the
  * datagram in @s->buf.
@@ -344,13 +362,13 @@ static void gkm_receive_status(struct gkm_group *group, struct gkm_scratch *s,
 		err = GKM_E_WRONG_GROUP;
 	if (err == GKM_OK)
 		err = gkm_keystore_check_status(group->ks, m);
-	if (err == GKM_E_MISSED) {
+	if (err == GKM_E_MISSED || err == GKM_E_INCOMPLETE) {
 		if (!gkm_receive_may_verify_status(group)) {
 			gkm_stats_count(&group->stats, GKM_STAT_RATE_LIMITED);
 			goto out;
 		}
 		err = gkm_wire_verify(m, &group->rx.crypto, group->rx.gcks,
-				      group->ks->sig_alg) ?: GKM_E_MISSED;
+				      group->ks->sig_alg) ?: err;
 	}
 
 	switch (err) {
@@ -360,6 +378,11 @@ static void gkm_receive_status(struct gkm_group *group, struct gkm_scratch *s,
 	case GKM_E_MISSED:
 		gkm_stats_count(&group->stats, GKM_STAT_STATUS_MISSED);
 		gkm_apply_out_of_sync(group, m->hdr.msg_id, err);
+		break;
+	case GKM_E_INCOMPLETE:
+		/* It names the member's message: it lost part of a rekey. */
+		gkm_stats_count(&group->stats, GKM_STAT_STATUS_MISSED);
+		gkm_receive_incomplete(group, m->hdr.msg_id);
 		break;
 	default:
 		gkm_receive_count(group, err);
@@ -383,6 +406,7 @@ static void gkm_receive_one(struct gkm_group *group, struct sk_buff *skb,
 	unsigned long arrival = jiffies - nsecs_to_jiffies(waited_ns);
 	enum gkm_wire_err err;
 	bool opened = false;
+	u64 incomplete = 0;	/* the message a verified newer one shows incomplete */
 
 	lockdep_assert_held(&group->lock);
 	/* Softirq stops accepting a KEK the apply timer retired. */
@@ -416,6 +440,9 @@ static void gkm_receive_one(struct gkm_group *group, struct sk_buff *skb,
 		err = gkm_wire_verify(m, &group->rx.crypto, group->rx.gcks, ks->sig_alg);
 		st.ns[GKM_LAT_STAGE_VERIFY - 1] = ktime_get_ns() - t;
 	}
+	if (err == GKM_OK &&
+	    gkm_keystore_check_complete(ks, m) == GKM_E_INCOMPLETE)
+		incomplete = ks->last_msg_id;
 	if (err == GKM_OK)
 		err = gkm_wire_parse_body(m);
 	if (err == GKM_OK) {
@@ -432,6 +459,9 @@ static void gkm_receive_one(struct gkm_group *group, struct sk_buff *skb,
 		gkm_auth_publish(&group->rx.auth, group->ks);
 	}
 	gkm_receive_count(group, err);
+	/* Before the datagram's own outcome, so that the reason is this one. */
+	if (incomplete)
+		gkm_receive_incomplete(group, incomplete);
 
 	switch (err) {
 	case GKM_OK:

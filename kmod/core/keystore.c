@@ -194,6 +194,23 @@ bool gkm_keystore_pending(const struct gkm_keystore *ks)
 	return ks->valid && ks->last_frag_cnt && !ks->last_resolved;
 }
 
+bool gkm_keystore_incomplete(const struct gkm_keystore *ks)
+{
+	return ks->valid && ks->last_every && ks->last_frag_cnt &&
+	       ks->seen_mask != (1u << ks->last_frag_cnt) - 1;
+}
+
+enum gkm_wire_err gkm_keystore_check_complete(const struct gkm_keystore *ks,
+					      const struct gkm_wire_msg *m)
+{
+	/* Only an authentic newer message shows the copies have gone out. */
+	if (m->stage < GKM_WIRE_ST_VERIFIED || m->hdr.type != GKM_WIRE_T_REKEY)
+		return GKM_E_INTERNAL;
+	if (m->hdr.msg_id > ks->last_msg_id && gkm_keystore_incomplete(ks))
+		return GKM_E_INCOMPLETE;
+	return GKM_OK;
+}
+
 static u8 tek_len(u8 transform)
 {
 	return transform == GKM_ESP_AES_GCM_256 ? GKM_KEY_TEK256_LEN :
@@ -482,7 +499,7 @@ enum gkm_wire_err gkm_keystore_check_status(const struct gkm_keystore *ks,
 	if (h->msg_id < ks->last_msg_id)
 		return GKM_E_OLD;
 	if (h->msg_id == ks->last_msg_id)
-		return GKM_OK;
+		return gkm_keystore_incomplete(ks) ? GKM_E_INCOMPLETE : GKM_OK;
 	return GKM_E_MISSED;
 }
 
@@ -543,8 +560,11 @@ enum gkm_wire_err gkm_keystore_stage(const struct gkm_keystore *live,
 		staged->last_frag_cnt = h->frag_cnt;
 		staged->seen_mask = 0;
 		staged->last_resolved = false;
+		staged->last_every = false;
 	}
 	staged->seen_mask |= 1u << h->frag_idx;
+	if (m->b.msg_flags & GKM_MSG_F_EVERY_MEMBER)
+		staged->last_every = true;
 	if (resolved) {
 		staged->last_resolved = true;
 		return GKM_OK;

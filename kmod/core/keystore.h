@@ -67,11 +67,14 @@ struct gkm_keystore {
 	 * last_msg_id itself, seen_mask holds the fragments already
 	 * consumed (last_frag_cnt == 0: all of them).  last_resolved is
 	 * false while no fragment of last_msg_id could be applied.
+	 * last_every: a fragment of last_msg_id carried MSG_FLAGS
+	 * EVERY_MEMBER, so this member needs every fragment of it.
 	 */
 	u64 last_msg_id;
 	u32 seen_mask;
 	u8 last_frag_cnt;
 	bool last_resolved;
+	bool last_every;
 
 	u32 nkeys;
 	u32 nsas;
@@ -134,12 +137,25 @@ enum gkm_wire_err gkm_keystore_check_replay(const struct gkm_keystore *ks,
  * Stage 3 for a status datagram (gkm_wire_parse_status()).  Changes
  * nothing.  GKM_OK: the member has the GCKS's newest message id (in
  * sync); GKM_E_OLD: an older one (a replay or a heartbeat sent before the
- * member's last rekey); GKM_E_MISSED: newer, the member lost a rekey.
- * Only GKM_E_MISSED can lead to an action, and only once
- * gkm_wire_verify() has passed, so the others are never verified.
+ * member's last rekey); GKM_E_MISSED: newer, the member lost a rekey;
+ * GKM_E_INCOMPLETE: the member's own, but it lacks a fragment of that
+ * message and needs them all (gkm_keystore_incomplete()): the GCKS has
+ * sent every copy, so the fragment is lost.  Only GKM_E_MISSED and
+ * GKM_E_INCOMPLETE can lead to an action, and only once gkm_wire_verify()
+ * has passed, so the others are never verified.
  */
 enum gkm_wire_err gkm_keystore_check_status(const struct gkm_keystore *ks,
 					    const struct gkm_wire_msg *m);
+/*
+ * After stage 5, for a rekey datagram @m: GKM_E_INCOMPLETE when @m is
+ * newer than the member's last message and that one is incomplete
+ * (gkm_keystore_incomplete()): the GCKS sends every copy of a message
+ * before the first of the next, so the missing fragment is lost.  GKM_OK
+ * otherwise.  Changes nothing; @m is staged as usual whatever it returns
+ * (what it carries is still used until the member re-registers).
+ */
+enum gkm_wire_err gkm_keystore_check_complete(const struct gkm_keystore *ks,
+					      const struct gkm_wire_msg *m);
 /* Stage 4: AEAD open with the KEK named in the header, if held. */
 enum gkm_wire_err gkm_keystore_open(const struct gkm_keystore *ks,
 				    struct gkm_wire_msg *m,
@@ -176,6 +192,8 @@ bool gkm_keystore_commit(struct gkm_keystore *live,
 /*
  * All seven stages in order, for callers that do not rate-limit between
  * them (user space; core/stages.c).  @scratch is a second store for staging.
+ * GKM_E_INCOMPLETE when the datagram was applied (committed) but showed
+ * that the previous message lacks a fragment (gkm_keystore_check_complete()).
  */
 enum gkm_wire_err gkm_keystore_receive(struct gkm_keystore *live,
 				       struct gkm_keystore *scratch,
@@ -187,9 +205,10 @@ enum gkm_wire_err gkm_keystore_receive(struct gkm_keystore *live,
  * A status datagram through parse, check and (for GKM_E_MISSED) signature
  * verification, for callers that do not rate-limit (user space;
  * core/stages.c).
- * Returns what gkm_keystore_check_status() does, GKM_E_MISSED only once
- * the signature verified, or the error of the failing stage.  @ks is
- * never modified: acting on GKM_E_MISSED (re-registering) is the caller's.
+ * Returns what gkm_keystore_check_status() does, GKM_E_MISSED and
+ * GKM_E_INCOMPLETE only once the signature verified, or the error of the
+ * failing stage.  @ks is never modified: acting on GKM_E_MISSED or
+ * GKM_E_INCOMPLETE (re-registering) is the caller's.
  */
 enum gkm_wire_err gkm_keystore_receive_status(const struct gkm_keystore *ks,
 					      struct gkm_wire_msg *m,
@@ -213,5 +232,13 @@ void gkm_keystore_retire_prev_kek(struct gkm_keystore *ks);
  * caller arms a timer and treats expiry as out of sync.
  */
 bool gkm_keystore_pending(const struct gkm_keystore *ks);
+/*
+ * True while the newest message is one every member needs whole (its
+ * fragments carry MSG_FLAGS EVERY_MEMBER: the data SA message) and a
+ * fragment of it has not been seen.  Not an error by itself (later copies
+ * may be on their way): gkm_keystore_check_status() and
+ * gkm_keystore_check_complete() tell when it is.
+ */
+bool gkm_keystore_incomplete(const struct gkm_keystore *ks);
 
 #endif /* _GKM_CORE_KEYSTORE_H */

@@ -83,6 +83,7 @@ static const char * const gkm_wire_errstr[__GKM_E_MAX] = {
 	[GKM_E_INTERNAL] = "internal error",
 	[GKM_E_MISSED] = "missed a rekey (status)",
 	[GKM_E_GCKS_KEY] = "GCKS key revoked or expired",
+	[GKM_E_INCOMPLETE] = "a fragment every member needs was lost",
 };
 
 const char *gkm_wire_strerror(int err)
@@ -339,6 +340,7 @@ static bool tlv_allowed(u8 msg_type, u16 type)
 		return true;
 	case GKM_TLV_WRAPPED_KEY:
 	case GKM_TLV_DELETE:
+	case GKM_TLV_MSG_FLAGS:
 		return msg_type == GKM_WIRE_T_REKEY;
 	case GKM_TLV_PLAIN_KEY:
 	case GKM_TLV_MEMBER:
@@ -365,13 +367,15 @@ static u16 tlv_fixed_len(u16 type)
 		return GKM_TLV_NEXT_SPI_LEN;
 	case GKM_TLV_MEMBER:
 		return GKM_TLV_MEMBER_LEN;
+	case GKM_TLV_MSG_FLAGS:
+		return GKM_TLV_MSG_FLAGS_LEN;
 	}
 	return 0;
 }
 
 static bool tlv_known(u16 type)
 {
-	return type >= GKM_TLV_REKEY_SA && type <= GKM_TLV_GCKS_CERT;
+	return type >= GKM_TLV_REKEY_SA && type <= GKM_TLV_MSG_FLAGS;
 }
 
 static bool key_len_ok(u8 usage, u8 len)
@@ -557,6 +561,19 @@ static enum gkm_wire_err parse_member(struct gkm_wire_body *b, const u8 *v)
 	return GKM_OK;
 }
 
+static enum gkm_wire_err parse_msg_flags(struct gkm_wire_body *b, const u8 *v)
+{
+	u32 flags = get_unaligned_be32(v);
+
+	if (b->has_msg_flags)
+		return GKM_E_DUP_TLV;
+	if (flags & ~GKM_MSG_F_ALL)
+		return GKM_E_MALFORMED_TLV;
+	b->msg_flags = flags;
+	b->has_msg_flags = true;
+	return GKM_OK;
+}
+
 static enum gkm_wire_err parse_cert(struct gkm_wire_body *b,
 				    const u8 *v, u16 len)
 {
@@ -619,7 +636,10 @@ static enum gkm_wire_err parse_tlvs(struct gkm_wire_body *b, u8 msg_type,
 		case GKM_TLV_MEMBER:
 			err = parse_member(b, p);
 			break;
-		default: /* GKM_TLV_GCKS_CERT, the last known type */
+		case GKM_TLV_MSG_FLAGS:
+			err = parse_msg_flags(b, p);
+			break;
+		default: /* GKM_TLV_GCKS_CERT */
 			err = parse_cert(b, p, vlen);
 			break;
 		}

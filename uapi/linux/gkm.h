@@ -184,6 +184,11 @@ enum gkm_stat {
 	GKM_STAT_STATUS_MISSED,	/* verified status naming a newer message */
 	GKM_STAT_GCKS_KEY_INVALID,	/* not verified: GCKS key revoked or expired */
 	GKM_STAT_SA_REPLACED,	/* installed SPI listed again with another key */
+	/*
+	 * Messages found incomplete (GKM_E_INCOMPLETE) that sent the member
+	 * out of sync; not one of the per-datagram outcomes.
+	 */
+	GKM_STAT_INCOMPLETE,
 
 	__GKM_STAT_MAX
 };
@@ -235,7 +240,9 @@ enum gkm_event {
 	 * Reason GKM_E_OUT_OF_SYNC: a rekey the member cannot follow;
 	 * GKM_E_PENDING: fragments missing for too long; GKM_E_MISSED: a
 	 * signed status datagram names a message id newer than the
-	 * member's, so it lost every copy of a rekey.
+	 * member's, so it lost every copy of a rekey; GKM_E_INCOMPLETE: a
+	 * message every member needs whole (the data SA message) lacks a
+	 * fragment after all its copies went out (msg_id names it).
 	 */
 	GKM_EVENT_OUT_OF_SYNC,
 	GKM_EVENT_KEYS_EXPIRING,

@@ -121,6 +121,11 @@ enum gkm_tlv_type {
 	GKM_TLV_NEXT_SPI = 6,	/* SPI of a future data SA, for loss detection */
 	GKM_TLV_MEMBER = 7,	/* the member's own identity (registration only) */
 	GKM_TLV_GCKS_CERT = 8,	/* GCKS certificate, DER (registration only) */
+	/*
+	 * Message flags (rekey only; sent without the critical bit, so a
+	 * receiver that predates it skips it): GKM_MSG_F_*.
+	 */
+	GKM_TLV_MSG_FLAGS = 9,
 };
 
 /* Fixed value lengths (WRAPPED_KEY, PLAIN_KEY and GCKS_CERT vary). */
@@ -131,6 +136,18 @@ enum gkm_tlv_type {
 #define GKM_TLV_DELETE_LEN	8
 #define GKM_TLV_NEXT_SPI_LEN	4
 #define GKM_TLV_MEMBER_LEN	12
+#define GKM_TLV_MSG_FLAGS_LEN	4	/* __be32 GKM_MSG_F_* */
+
+/*
+ * MSG_FLAGS bits; a receiver rejects a body with a bit it does not know
+ * (GKM_E_MALFORMED_TLV).  EVERY_MEMBER: every fragment of this message
+ * concerns every member (the data SA message, Documentation/gkmd.rst
+ * section 6), so a member that lacks one fragment once all copies have
+ * gone out is out of sync (GKM_E_INCOMPLETE).  Every fragment of such a
+ * message carries it.
+ */
+#define GKM_MSG_F_EVERY_MEMBER	0x00000001
+#define GKM_MSG_F_ALL		GKM_MSG_F_EVERY_MEMBER
 
 /* What a key may be used for (WRAPPED_KEY / PLAIN_KEY "usage" byte). */
 enum gkm_key_usage {
@@ -213,6 +230,12 @@ enum gkm_wire_err {
 	GKM_E_INTERNAL,		/* crypto backend failure (e.g. no memory) */
 	GKM_E_MISSED,		/* status: the GCKS sent a newer message id */
 	GKM_E_GCKS_KEY,		/* the GCKS key is revoked, expired or invalidated */
+	/*
+	 * A message every member needs whole (MSG_FLAGS EVERY_MEMBER) lacks
+	 * a fragment after all its copies went out (a signed status names
+	 * it, or a newer message arrived): rejoin.
+	 */
+	GKM_E_INCOMPLETE,
 	__GKM_E_MAX,
 };
 
