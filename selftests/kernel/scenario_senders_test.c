@@ -19,10 +19,20 @@
  * and the delays), none failed to be sent, and every receiver's kernel
  * state is active at the end.
  *
+ * Then one fragment lost (issue #14, Documentation/gkmd.rst section 6):
+ * nftables in gk-r4 drops every copy of fragment 1 of the next SA message
+ * (matching its message id and fragment index in the header) and x1
+ * joins again. r4 applies fragment 0 and lacks fragment 1, whose senders'
+ * new SAs it would otherwise miss without noticing; the status heartbeat
+ * after the last copy makes its kernel report OUT_OF_SYNC (reason
+ * INCOMPLETE, counted), `gkmctl join` re-registers, and r4 ends up holding
+ * every SA that r1 (which lost nothing) holds.
+ *
  * GKM_TEST_LIGHT=1: the same 16 senders, 4 receivers and 20 changes, at
  * 4 datagrams/s per sender instead of 50.
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,6 +180,91 @@ static int gkmctl_retry(const char *ns, const char *args)
 	return rc;
 }
 
+/*
+ * The SPIs of the active data SAs @ns's kernel holds for the group, in
+ * @spi (room for GKM_WIRE_MAX_SAS); their count, or -1. @st: its stats.
+ */
+static int active_spis(const char *ns, uint32_t *spi, struct kt_status *st)
+{
+	struct gkm_genl g;
+	int n = 0;
+
+	if (kt_genl_in(ns, &g))
+		return -1;
+	if (kt_group_status(&g, GROUP, st))
+		n = -1;
+	gkm_genl_close(&g);
+	for (int i = 0; n >= 0 && i < st->nsas; i++)
+		if (st->sas[i].state == 1)
+			spi[n++] = st->sas[i].spi;
+	return n;
+}
+
+/* Does @a (@na SPIs) hold every SPI of @b (@nb)? */
+static bool holds_all(const uint32_t *a, int na, const uint32_t *b, int nb)
+{
+	for (int j = 0; j < nb; j++) {
+		int i = 0;
+
+		while (i < na && a[i] != b[j])
+			i++;
+		if (i == na)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Every copy of fragment 1 of the next SA message is lost at gk-r4 (see
+ * the top of the file); r4 must notice, re-register and hold every SA.
+ */
+static void lose_one_fragment(struct __test_metadata *_metadata,
+			      FIXTURE_DATA(senders) *self)
+{
+	static uint32_t s1[GKM_WIRE_MAX_SAS], s4[GKM_WIRE_MAX_SAS];
+	static struct kt_status st1, st4;
+	int64_t msg = kt_gkmd_group_value(&self->d, GROUP, "msg_id"), t0;
+	int n1 = -1, n4 = -1;
+
+	ASSERT_LT(0, msg);
+	/*
+	 * x1's join: the key tree's message msg + 1, then the SA message
+	 * msg + 2 (17 SAs, 2 fragments). Header bytes 20..27 are the message
+	 * id, byte 28 the fragment index (after the 8-byte UDP header).
+	 */
+	ASSERT_EQ(0, kt_sh("ip netns exec gk-r4 nft -f - <<'EOF'\n"
+			   "table inet gkfrag {\n"
+			   "  chain in { type filter hook input priority 0;\n"
+			   "    udp dport 4079 @th,224,64 0x%016llx @th,288,8 1 counter drop; }\n"
+			   "}\nEOF", (unsigned long long)msg + 2)) {
+		TH_LOG("nft failed (nftables: make deps)");
+	}
+	t0 = kt_mono_ms();
+	ASSERT_EQ(0, gkmctl_retry("gk-x1", JOIN_ARGS " --role sender --cert " DIR "/x1.crt"));
+	/* r1 has all 17 new SAs; r4 must come to hold them too. */
+	for (int64_t t = kt_mono_ms(); kt_mono_ms() - t < 30000; usleep(200000)) {
+		n1 = active_spis("gk-r1", s1, &st1);
+		n4 = active_spis("gk-r4", s4, &st4);
+		if (n1 == NS + 1 && n4 >= n1 && holds_all(s4, n4, s1, n1) &&
+		    st4.state == GKM_STATE_ACTIVE)
+			break;
+	}
+	kt_sh("ip netns exec gk-r4 nft list table inet gkfrag | grep counter | "
+	      "sed 's/^ */# r4 nft: /' >&2; true");
+	TH_LOG("lost fragment: r1 %d active SAs, r4 %d, r4 state %u, msg %llu, incomplete %llu; "
+	       "%lld ms after the join", n1, n4, st4.state,
+	       (unsigned long long)st4.msg_id,
+	       (unsigned long long)st4.stats[GKM_STAT_INCOMPLETE],
+	       (long long)(kt_mono_ms() - t0));
+	kt_sh("ip netns exec gk-r4 nft delete table inet gkfrag");
+	EXPECT_EQ(NS + 1, n1);
+	EXPECT_TRUE(n4 >= n1 && holds_all(s4, n4, s1, n1));
+	EXPECT_EQ(GKM_STATE_ACTIVE, st4.state);
+	/* Noticed once (the heartbeat), not by the pending timer or another way. */
+	EXPECT_EQ(1, st4.stats[GKM_STAT_INCOMPLETE]);
+	EXPECT_EQ(0, st1.stats[GKM_STAT_INCOMPLETE]);
+}
+
 TEST_F_TIMEOUT(senders, every_receiver_decrypts_every_sender, 1200)
 {
 	const int rate = kt_scale(50, 4);
@@ -285,6 +380,7 @@ TEST_F_TIMEOUT(senders, every_receiver_decrypts_every_sender, 1200)
 		snprintf(ns, sizeof(ns), "gk-r%d", j);
 		EXPECT_EQ(GKM_STATE_ACTIVE, member_state(ns));
 	}
+	lose_one_fragment(_metadata, self);
 }
 
 TEST_HARNESS_MAIN
