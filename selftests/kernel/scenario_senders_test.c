@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include "ktest.h"
 #include "kselftest_harness.h"
@@ -51,9 +52,10 @@
 #define CHANGES		20
 #define CAP		200000
 
-#define JOIN_ARGS	"join 1 --server 198.18.0.1:4078 --ca " DIR "/ca.crt " \
+#define JOIN_FG_ARGS	"join 1 --server 198.18.0.1:4078 --ca " DIR "/ca.crt " \
 			"--key " DIR "/member.key --ctrl " CTRL ":4079 --data " DATA " " \
-			"--dev eth0 --detach --timeout 120"
+			"--dev eth0 --timeout 120"
+#define JOIN_ARGS	JOIN_FG_ARGS " --detach"
 #define LEAVE_ARGS	"leave 1 --server 198.18.0.1:4078 --ca " DIR "/ca.crt " \
 			"--key " DIR "/member.key --timeout 60"
 
@@ -77,6 +79,7 @@ FIXTURE(senders) {
 	struct kt_seq_tx tx[NS];
 	struct kt_seq_rx rx[NR][NS];
 	char backlog[32];
+	pid_t r4;		/* r4's `gkmctl join` in the foreground */
 };
 
 FIXTURE_SETUP(senders)
@@ -129,6 +132,11 @@ FIXTURE_SETUP(senders)
 
 FIXTURE_TEARDOWN(senders)
 {
+	if (self->r4 > 0) {
+		kill(self->r4, SIGTERM);
+		waitpid(self->r4, NULL, 0);
+		kt_sh("sed 's/^/# r4: /' " DIR "/r4.log >&2; true");
+	}
 	for (int i = 0; i < NS; i++)
 		kt_seq_tx_free(&self->tx[i]);
 	for (int j = 0; j < NR; j++)
@@ -262,6 +270,7 @@ static void lose_one_fragment(struct __test_metadata *_metadata,
 	EXPECT_EQ(GKM_STATE_ACTIVE, st4.state);
 	/* Noticed once (the heartbeat), not by the pending timer or another way. */
 	EXPECT_EQ(1, st4.stats[GKM_STAT_INCOMPLETE]);
+	EXPECT_EQ(0, kt_sh("grep -q 'group 1: re-registered' " DIR "/r4.log"));
 	EXPECT_EQ(0, st1.stats[GKM_STAT_INCOMPLETE]);
 }
 
@@ -281,10 +290,20 @@ TEST_F_TIMEOUT(senders, every_receiver_decrypts_every_sender, 1200)
 			 DIR "/s%d.crt", i);
 		ASSERT_EQ(0, gkmctl_retry(ns, args));
 	}
-	for (int j = 1; j <= NR; j++) {
+	for (int j = 1; j < NR; j++) {
 		snprintf(ns, sizeof(ns), "gk-r%d", j);
 		snprintf(args, sizeof(args), JOIN_ARGS " --cert " DIR "/r%d.crt", j);
 		ASSERT_EQ(0, gkmctl_retry(ns, args));
+	}
+	/* r4 stays in the foreground: it re-registers when out of sync. */
+	self->r4 = kt_gkmctl_spawn("gk-r4", JOIN_FG_ARGS " --cert " DIR "/r4.crt 2>"
+				   DIR "/r4.log");
+	ASSERT_LT(0, self->r4);
+	for (int64_t t = kt_mono_ms(); kt_mono_ms() - t < 60000 &&
+	     member_state("gk-r4") != GKM_STATE_ACTIVE; usleep(100000))
+		;
+	ASSERT_EQ(GKM_STATE_ACTIVE, member_state("gk-r4")) {
+		kt_sh("cat " DIR "/r4.log >&2");
 	}
 	EXPECT_EQ(NS + NR, kt_gkmd_group_value(&self->d, GROUP, "members"));
 	TH_LOG("joins %lld ms", (long long)(kt_mono_ms() - t0));
