@@ -1816,6 +1816,15 @@ TEST_F_TIMEOUT(gkmd, many_senders, 2 * UT_TIMEOUT)
 	maxfrag = frag_count(after);
 	TH_LOG("SA message: %u fragments for %d SAs", maxfrag, n);
 	EXPECT_LE(6u, maxfrag);
+	/*
+	 * Its fragments say each is for every member (MSG_FLAGS), and the
+	 * members that followed saw them all: complete, in sync.
+	 */
+	for (int i = 0; i < 2; i++) {
+		EXPECT_EQ(after, m[i].ks.last_msg_id);
+		EXPECT_TRUE(m[i].ks.last_every);
+		EXPECT_FALSE(gkm_keystore_incomplete(&m[i].ks));
+	}
 	conf_bulk_role = "receiver";
 	conf_max_senders = 0;
 	conf_dtd = 5;

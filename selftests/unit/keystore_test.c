@@ -352,6 +352,123 @@ TEST_F(grp, fragments_reordered_and_lost)
 	ASSERT_TRUE(same(self, &self->c));
 }
 
+/*
+ * An SA message (gkmd.rst section 6) of @n fragments, message @id under
+ * G1: fragment f adds SA 0x3000 + f with its TEK wrapped under the root
+ * key (every member holds it), and carries MSG_FLAGS EVERY_MEMBER.
+ */
+struct sa_msg {
+	u8 pkt[3][GKM_WIRE_MAX_DATAGRAM];
+	u32 len[3];
+};
+
+static int sa_msg(FIXTURE_DATA(grp) *self, struct sa_msg *f, u64 id, u8 n)
+{
+	struct gkm_wire_sa sa;
+	struct gkm_enc_buf b;
+	struct gkm_key t, r1;
+	u8 i;
+
+	tw_kwk(&r1, TW_ROOT, 1);
+	for (i = 0; i < n; i++) {
+		gkm_enc_init(&b, self->body, sizeof(self->body));
+		tw_sa(&sa, 0x3000 + i, TW_T + 10 + i, 1);
+		gkm_enc_data_sa(&b, &sa);
+		gkm_enc_next_spi(&b, 0x4000);
+		gkm_enc_msg_flags(&b, GKM_MSG_F_EVERY_MEMBER);
+		tw_tek(&t, TW_T + 10 + i, 1, GKM_KEY_TEK128_LEN);
+		gkm_enc_wrapped_key(&b, &W.c, &t, &r1);
+		if (b.err || tw_rekey(&W, &self->g1, id, i, n, b.data, b.len,
+				      f->pkt[i], &f->len[i]))
+			return -1;
+	}
+	return 0;
+}
+
+static int rx_status(FIXTURE_DATA(grp) *self, const struct gkm_keystore *ks,
+		     u64 id)
+{
+	struct gkm_enc_rekey p = {
+		.group = W.group, .kek = &self->g1, .msg_id = id, .frag_cnt = 1,
+		.sig_alg = tw_sig_alg(&W), .signer = W.pkey,
+	};
+
+	if (gkm_enc_status(&W.c, &p, self->pkt, GKM_WIRE_MAX_DATAGRAM, &self->len))
+		return 1000;
+	return gkm_keystore_receive_status(ks, &self->m, &W.c, W_pub, self->pkt,
+					   self->len);
+}
+
+/* A message with NEXT_SPI only, message @id under G1. */
+static int rx_next(FIXTURE_DATA(grp) *self, struct gkm_keystore *ks, u64 id)
+{
+	struct gkm_enc_buf b;
+
+	gkm_enc_init(&b, self->body, sizeof(self->body));
+	gkm_enc_next_spi(&b, 0x5000);
+	return deliver(self, ks, &self->g1, id, &b);
+}
+
+TEST_F(grp, sa_message_fragment_lost_is_incomplete)
+{
+	static struct sa_msg f;
+
+	ASSERT_EQ(0, sa_msg(self, &f, 11, 3));
+	/* A loses every copy of fragment 1: each other one applies. */
+	ASSERT_EQ(GKM_OK, rx(self, &self->a, f.pkt[0], f.len[0]));
+	EXPECT_TRUE(gkm_keystore_incomplete(&self->a));
+	ASSERT_EQ(GKM_OK, rx(self, &self->a, f.pkt[2], f.len[2]));
+	EXPECT_NE(NULL, gkm_keystore_find_sa(&self->a, 0x3000));
+	EXPECT_EQ(NULL, gkm_keystore_find_sa(&self->a, 0x3001));
+	EXPECT_NE(NULL, gkm_keystore_find_sa(&self->a, 0x3002));
+	/* Resolved, so no pending timer would ever catch it ... */
+	EXPECT_FALSE(gkm_keystore_pending(&self->a));
+	EXPECT_TRUE(gkm_keystore_incomplete(&self->a));
+	/* ... but the heartbeat naming it does (after verification), */
+	snap(self, &self->a);
+	EXPECT_EQ(GKM_E_INCOMPLETE, rx_status(self, &self->a, 11));
+	EXPECT_TRUE(same(self, &self->a));
+	/* an older or newer heartbeat says what it always did, */
+	EXPECT_EQ(GKM_E_OLD, rx_status(self, &self->a, 10));
+	EXPECT_EQ(GKM_E_MISSED, rx_status(self, &self->a, 12));
+	/* and so does the next message, which still applies. */
+	ASSERT_EQ(GKM_E_INCOMPLETE, rx_next(self, &self->a, 12));
+	EXPECT_EQ(12, self->a.last_msg_id);
+	EXPECT_EQ(0x5000, self->a.next_spi[0]);
+	EXPECT_FALSE(gkm_keystore_incomplete(&self->a));
+	EXPECT_EQ(GKM_OK, rx_status(self, &self->a, 12));
+
+	/* B gets every fragment, in any order: complete, in sync. */
+	ASSERT_EQ(GKM_OK, rx(self, &self->b, f.pkt[2], f.len[2]));
+	ASSERT_EQ(GKM_OK, rx(self, &self->b, f.pkt[0], f.len[0]));
+	EXPECT_TRUE(gkm_keystore_incomplete(&self->b));
+	ASSERT_EQ(GKM_OK, rx(self, &self->b, f.pkt[1], f.len[1]));
+	EXPECT_FALSE(gkm_keystore_incomplete(&self->b));
+	EXPECT_EQ(GKM_OK, rx_status(self, &self->b, 11));
+	EXPECT_EQ(GKM_OK, rx_next(self, &self->b, 12));
+
+	/* C gets none of it: the heartbeat says it missed the message. */
+	EXPECT_FALSE(gkm_keystore_incomplete(&self->c));
+	EXPECT_EQ(GKM_E_MISSED, rx_status(self, &self->c, 11));
+}
+
+/*
+ * Fragments of a key tree message concern some members only: C, whose
+ * chain is in fragment 0, lacks fragment 1 and is in sync.
+ */
+TEST_F(grp, key_tree_fragment_for_others_lost_is_not_incomplete)
+{
+	static struct tw_frags f;
+
+	ASSERT_EQ(0, tw_leave_frags(&W, &f, &self->g1, 11));
+	ASSERT_EQ(GKM_OK, rx(self, &self->c, f.pkt[0], f.len[0]));
+	EXPECT_FALSE(self->c.last_every);
+	EXPECT_FALSE(gkm_keystore_incomplete(&self->c));
+	EXPECT_EQ(GKM_OK, rx_status(self, &self->c, 11));
+	tw_gkek(&self->g1, 2);		/* the next message, under G2 */
+	EXPECT_EQ(GKM_OK, rx_next(self, &self->c, 12));
+}
+
 TEST_F(grp, delete_sa_and_key)
 {
 	struct gkm_enc_buf b;

@@ -395,6 +395,50 @@ TEST_F(rx, tlv_duplicates)
 		  gkm_enc_next_spi(&b, 0x5000));
 }
 
+/*
+ * MSG_FLAGS (rekey only, sent without the critical bit): one per body, a
+ * 4-byte value, no unknown bit; accepted with or without the critical bit.
+ */
+TEST_F(rx, tlv_msg_flags)
+{
+	static const u8 v[5] = { 0, 0, 0, 1, 0 };
+	struct gkm_wire_rekey_sa rs = { TW_G, 1, 100, 1 };
+
+	BODY_CASE(GKM_E_DUP_TLV, gkm_enc_msg_flags(&b, GKM_MSG_F_EVERY_MEMBER);
+		  gkm_enc_msg_flags(&b, GKM_MSG_F_EVERY_MEMBER));
+	BODY_CASE(GKM_E_MALFORMED_TLV, gkm_enc_msg_flags(&b, 2));
+	BODY_CASE(GKM_E_MALFORMED_TLV, gkm_enc_msg_flags(&b, 0x80000001));
+	BODY_CASE(GKM_E_MALFORMED_TLV, gkm_enc_tlv(&b, GKM_TLV_MSG_FLAGS, v, 3));
+	BODY_CASE(GKM_E_MALFORMED_TLV, gkm_enc_tlv(&b, GKM_TLV_MSG_FLAGS, v, 5));
+	{
+		struct gkm_enc_buf b;
+
+		gkm_enc_init(&b, self->body, sizeof(self->body));
+		ASSERT_EQ(0, gkm_enc_msg_flags(&b, GKM_MSG_F_EVERY_MEMBER));
+		/* The encoder leaves the critical bit off (older members skip it). */
+		ASSERT_EQ(GKM_TLV_MSG_FLAGS, get_unaligned_be16(self->body));
+		ASSERT_EQ(GKM_TLV_MSG_FLAGS_LEN, get_unaligned_be16(self->body + 2));
+		gkm_enc_rekey_sa(&b, &rs);
+		ASSERT_EQ(GKM_OK, rx_body(self, b.data, b.len));
+		EXPECT_TRUE(self->ks.last_every);
+		/* One fragment of one: nothing is missing. */
+		EXPECT_FALSE(gkm_keystore_incomplete(&self->ks));
+	}
+	{
+		static const u8 none[4];
+		struct gkm_enc_buf b;
+
+		/* The next message: flags 0, critical bit set. */
+		gkm_enc_init(&b, self->body, sizeof(self->body));
+		gkm_enc_tlv(&b, GKM_TLV_CRITICAL | GKM_TLV_MSG_FLAGS, none, 4);
+		ASSERT_EQ(0, tw_rekey(&W, &self->g1, REG_MSG_ID + 2, 0, 1, b.data,
+				      b.len, self->tmp, &self->len));
+		ASSERT_EQ(GKM_OK, rx(self, self->tmp, self->len));
+		EXPECT_EQ(REG_MSG_ID + 2, self->ks.last_msg_id);
+		EXPECT_FALSE(self->ks.last_every);
+	}
+}
+
 /* Re-emit the last TLV written to @b with its length changed by @d. */
 static void bump_last_len(struct gkm_enc_buf *b, u32 last_off, int d)
 {
@@ -797,6 +841,8 @@ TEST_F(reg, elements)
 		 tw_sa(&sa, TW_SPI + 1, TW_T + 1, 1); gkm_enc_data_sa(&b, &sa));
 	tw_kwk(&k, TW_L(1), 1);
 	REG_CASE(GKM_E_DUP_TLV, reg_parts(&b, ""); gkm_enc_plain_key(&b, &k));
+	REG_CASE(GKM_E_TLV_NOT_ALLOWED, reg_parts(&b, "");
+		 gkm_enc_msg_flags(&b, GKM_MSG_F_EVERY_MEMBER));
 	tw_kwk(&r1, TW_ROOT, 1);
 	REG_CASE(GKM_E_TLV_NOT_ALLOWED, reg_parts(&b, "");
 		 gkm_enc_wrapped_key(&b, &W.c, &k, &r1));
