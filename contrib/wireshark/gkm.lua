@@ -49,6 +49,7 @@ local sig_algs = {
 local tlv_types = {
 	[1] = "REKEY_SA", [2] = "DATA_SA", [3] = "WRAPPED_KEY", [4] = "PLAIN_KEY",
 	[5] = "DELETE", [6] = "NEXT_SPI", [7] = "MEMBER", [8] = "GCKS_CERT",
+	[9] = "MSG_FLAGS",
 }
 local usages = { [1] = "KWK", [2] = "GROUP", [3] = "TEK" }
 local transforms = { [1] = "AES-GCM-16 128-bit", [2] = "AES-GCM-16 256-bit" }
@@ -127,6 +128,10 @@ local f = {
 	del_value = ProtoField.uint32("gkm.delete.value", "Value", base.DEC),
 
 	next_spi = ProtoField.uint32("gkm.next_spi", "Next SPI", base.HEX_DEC),
+
+	msg_flags = ProtoField.uint32("gkm.msg_flags", "Message flags", base.HEX),
+	msg_flag_every = ProtoField.bool("gkm.msg_flags.every_member",
+		"EVERY_MEMBER (each fragment is for every member)", 32, nil, 0x00000001),
 
 	mb_leaf_id = ProtoField.uint32("gkm.member.leaf_id", "Leaf key id", base.DEC),
 	mb_sender_id = ProtoField.uint32("gkm.member.sender_id", "Sender id", base.DEC),
@@ -263,6 +268,11 @@ local function dissect_tlv_value(t, v, vlen, tree)
 		zero_check(tree:add(f.mb_reserved, v(10, 2)), v(10, 2))
 		tree:append_text(string.format(": leaf %u, sender id %u",
 			v(0, 4):uint(), v(4, 4):uint()))
+	elseif t == 9 and vlen == 4 then
+		-- Rekey bodies only (inside the AEAD): seen when decrypted.
+		local fl = tree:add(f.msg_flags, v(0, 4))
+		fl:add(f.msg_flag_every, v(0, 4))
+		tree:append_text(string.format(": 0x%08x", v(0, 4):uint()))
 	elseif t == 8 then
 		if v then
 			tree:add(f.cert_len, v, vlen)
