@@ -20,7 +20,8 @@
  * state is active at the end.
  *
  * Then one fragment lost (issue #14, Documentation/gkmd.rst section 6):
- * nftables in gk-r4 drops every copy of fragment 1 of the next SA message
+ * r4's `gkmctl join` runs in the foreground from the start (the others
+ * detach), so that it re-registers when out of sync. nftables in gk-r4 drops every copy of fragment 1 of the next SA message
  * (matching its message id and fragment index in the header) and x1
  * joins again. r4 applies fragment 0 and lacks fragment 1, whose senders'
  * new SAs it would otherwise miss without noticing; the status heartbeat
