@@ -217,20 +217,20 @@ int kt_gkmd_restart(struct kt_gkmd *d)
 
 void kt_gkmd_stop(struct kt_gkmd *d, int sig)
 {
-	int status;
-
 	if (d->pid <= 0)
 		return;
 	kill(d->pid, sig);
+	/* (a gkmd an earlier test started is not our child: kt_pid_alive) */
 	for (int i = 0; i < 100; i++) {
-		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+		if (!kt_pid_alive(d->pid)) {
 			d->pid = 0;
 			return;
 		}
 		usleep(100000);
 	}
 	kill(d->pid, SIGKILL);
-	waitpid(d->pid, &status, 0);
+	for (int i = 0; i < 100 && kt_pid_alive(d->pid); i++)
+		usleep(100000);
 	d->pid = 0;
 }
 

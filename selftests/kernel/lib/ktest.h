@@ -29,6 +29,12 @@
  */
 int kt_scale(int full, int light);
 /*
+ * Whether process @pid still runs: a child is reaped once it ended; any
+ * other process (a child of an earlier test, reparented) is read from
+ * /proc, a zombie counting as ended.
+ */
+bool kt_pid_alive(pid_t pid);
+/*
  * GKM_SLOW_GUEST=1: a guest that is slow at everything, not just loaded
  * (the debug kernel's KASAN and lockdep, the arm64 guest under TCG): a
  * fork of ip(8) can take seconds there, so deadlines that a test's own

@@ -134,7 +134,13 @@ int kt_socket_in(const char *ns, int domain, int type, int proto)
 	ret = kt_netns_enter(ns);
 	if (ret)
 		return ret;
-	fd = socket(domain, type, proto);
+	/*
+	 * Close-on-exec: a gkmd or gkmctl a test starts later must not hold
+	 * the test's sockets (the failover tests share one world, whose
+	 * gkmd outlive the test that started them: a capture socket they
+	 * inherited kept its port bound for the next test).
+	 */
+	fd = socket(domain, type | SOCK_CLOEXEC, proto);
 	ret = fd < 0 ? -errno : fd;
 	kt_netns_enter(NULL);
 	return ret;

@@ -17,6 +17,34 @@
 
 #include "ktest.h"
 
+bool kt_pid_alive(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd, status;
+	pid_t r;
+
+	if (pid <= 0)
+		return false;
+	r = waitpid(pid, &status, WNOHANG);
+	if (r == pid)
+		return false;
+	if (r == 0)
+		return true;
+	/* not our child: what /proc says (a zombie is gone) */
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] != 'Z' && p[2] != 'X';
+}
+
 int kt_scale(int full, int light)
 {
 	const char *v = getenv("GKM_TEST_LIGHT");
