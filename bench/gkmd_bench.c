@@ -43,6 +43,8 @@
  *    committed.
  * 4. Failover on etcd: three gkmd, the leader killed GKMD_BENCH_KILLS times
  *    (default 10); kill to the next leader's first datagram, p50 and max.
+ *    The group is empty, or has GKMD_BENCH_FO_MEMBERS members (each start
+ *    and takeover loads them).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -672,8 +674,11 @@ static int stop(pid_t pid)
 	return 0;
 }
 
-/* @r's group in its store grown to @n members; the store is gkmd's, stopped. */
-static int reg_grow(struct store_fig *r, uint32_t n)
+/*
+ * @r's group in its store (keys or file named @name) grown to @n
+ * members; the store is gkmd's, stopped.
+ */
+static int reg_grow(struct store_fig *r, uint32_t n, const char *name)
 {
 	static struct gkmd d;
 	static struct gkmd_group g;
@@ -682,7 +687,7 @@ static int reg_grow(struct store_fig *r, uint32_t n)
 
 	memset(&d, 0, sizeof(d));
 	memset(&g, 0, sizeof(g));
-	store_cfg(&d, r, "reg");
+	store_cfg(&d, r, name);
 	g.id = 1;
 	g.members = calloc(n + NID, sizeof(*g.members));
 	g.members_cap = n + NID;
@@ -731,7 +736,7 @@ static int reg_prepare(const char *gkmd, struct store_fig *r, int b, uint32_t n)
 	fclose(f);
 
 	pid = gkmd_start(gkmd, conf, log);
-	if (wait_log(pid, log, "group 1: 0 members", 30) || stop(pid) || reg_grow(r, n))
+	if (wait_log(pid, log, "group 1: 0 members", 30) || stop(pid) || reg_grow(r, n, "reg"))
 		return -1;
 	pid = gkmd_start(gkmd, conf, log);
 	snprintf(what, sizeof(what), "group 1: %u members", n);
@@ -906,6 +911,7 @@ static int cmp_i64(const void *a, const void *b)
 }
 
 struct failover_fig {
+	uint32_t members;		/* GKMD_BENCH_FO_MEMBERS */
 	int kills, done;
 	double ms[64];
 	double p50_ms, max_ms;
@@ -913,10 +919,9 @@ struct failover_fig {
 
 /*
  * NKS gkmd (the same gkmd.conf but for name, port and admin socket) on
- * etcd, keys under /fo/: the first leader creates the group, empty (with
- * 10^5 members every start and takeover loads 8 MB through the JSON
- * gateway, which on a loaded host times out at the default
- * request_timeout_ms; the VM test's group is small too).  The leader is
+ * etcd, keys under /fo/: the first leader creates the group, empty, or
+ * grown to r->members (GKMD_BENCH_FO_MEMBERS) while the gkmd are stopped,
+ * so that every start and takeover loads it.  The leader is
  * killed (SIGKILL) @kills times, and started again as a standby.  The
  * failover time of a kill runs from the kill to the first control
  * datagram another gkmd sends (kernel receive time; the killed one's are
@@ -950,8 +955,21 @@ static int failover_bench(const char *gkmd, struct failover_fig *r)
 			"allow = 1 receiver m0\n", 47180 + i, dir, dir, dir, dir, dir,
 			dir, i, etcd_url, i);
 		fclose(f);
-		pid[i] = gkmd_start(gkmd, conf[i], log[i]);
 	}
+	if (r->members) {
+		struct store_fig etcd = { .name = "etcd", .kind = GKMD_STORE_ETCD };
+
+		pid[0] = gkmd_start(gkmd, conf[0], log[0]);
+		if (wait_log(pid[0], log[0], "group 1: created", 30) || stop(pid[0]) ||
+		    reg_grow(&etcd, r->members, "fo")) {
+			fprintf(stderr, "gkmd_bench: failover: cannot grow the group to %u\n",
+				r->members);
+			pid[0] = 0;
+			goto out;
+		}
+	}
+	for (int i = 0; i < NKS; i++)
+		pid[i] = gkmd_start(gkmd, conf[i], log[i]);
 	for (int k = 0; k < r->kills; k++) {
 		int l = -1, standbys = 0;
 		int64_t t0, dead, t1 = -1;
@@ -1051,7 +1069,8 @@ int main(int argc, char **argv)
 	uint32_t members = (uint32_t)env_num("GKMD_BENCH_MEMBERS", 100000);
 	int reps = (int)env_num("GKMD_BENCH_REKEYS", 1024);
 	int reg_s = (int)env_num("GKMD_BENCH_REG_S", 5);
-	struct failover_fig fo = { .kills = (int)env_num("GKMD_BENCH_KILLS", 10) };
+	struct failover_fig fo = { .kills = (int)env_num("GKMD_BENCH_KILLS", 10),
+				   .members = (uint32_t)env_num("GKMD_BENCH_FO_MEMBERS", 0) };
 	int failed = 0, have_etcd;
 	ssize_t n = readlink("/proc/self/exe", gkmd, sizeof(gkmd) - 16);
 	FILE *f;
@@ -1104,8 +1123,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "failover bench failed\n");
 		failed = 1;
 	}
-	printf("failover, etcd, %d gkmd, lease_ttl 3 s: kill to the next leader's first datagram p50 %.0f ms, max %.0f ms (%d kills)\n",
-	       NKS, fo.p50_ms, fo.max_ms, fo.done);
+	printf("failover, etcd, %d gkmd, lease_ttl 3 s, %u members: kill to the next leader's first datagram p50 %.0f ms, max %.0f ms (%d kills)\n",
+	       NKS, fo.members, fo.p50_ms, fo.max_ms, fo.done);
 	etcd_stop();
 	curl_global_cleanup();
 	f = fopen(argv[1], "w");
@@ -1117,8 +1136,8 @@ int main(int argc, char **argv)
 	fig_json(f, &st[0]);
 	fprintf(f, ", ");
 	fig_json(f, &st[1]);
-	fprintf(f, "}, \"failover\": {\"servers\": %d, \"lease_ttl_s\": 3,"
-		" \"kills\": %d, \"takeover_ms\": [", NKS, fo.done);
+	fprintf(f, "}, \"failover\": {\"servers\": %d, \"lease_ttl_s\": 3, \"members\": %u,"
+		" \"kills\": %d, \"takeover_ms\": [", NKS, fo.members, fo.done);
 	for (int i = 0; i < fo.done; i++)
 		fprintf(f, "%s%.1f", i ? ", " : "", fo.ms[i]);
 	fprintf(f, "], \"takeover_ms_p50\": %.1f, \"takeover_ms_max\": %.1f}",
