@@ -74,6 +74,32 @@ static void row1(const char *what, double a, const char *fmt)
 	row(what, v);
 }
 
+/*
+ * The loss part's first rows for its object @part ("rekeys_under_traffic",
+ * or its busy run's), into the summary with the keys' suffix @sfx.
+ */
+static void loss_rows(struct json_object *sum, struct json_object *kern,
+		      const char *part, const char *sfx)
+{
+	char path[96], key[96], what[96];
+	double lost, rekeys;
+
+	snprintf(path, sizeof(path), "%s.lost", part);
+	lost = num(kern, path);
+	snprintf(path, sizeof(path), "%s.rekeys", part);
+	rekeys = num(kern, path);
+	snprintf(key, sizeof(key), "packets_lost_across_rekeys%s", sfx);
+	put(sum, key, lost);
+	snprintf(key, sizeof(key), "rekeys_under_traffic%s", sfx);
+	put(sum, key, rekeys);
+	snprintf(what, sizeof(what), "packets lost / rekeys under traffic%s",
+		 *sfx ? ", busy" : "");
+	row2(what, lost, rekeys, "%.0f / %.0f");
+	snprintf(path, sizeof(path), "%s.sent", part);
+	snprintf(key, sizeof(key), "%s.received", part);
+	row2("  sent / received", num(kern, path), num(kern, key), "%.0f / %.0f");
+}
+
 /* The lkh result for degree @d and @n members, or NULL. */
 static struct json_object *lkh_result(struct json_object *lkh, int d, long n)
 {
@@ -305,13 +331,7 @@ int main(int argc, char **argv)
 	row2("  TLS-only ceiling here / registrations reach", v,
 	     num(fc, "ratio_to_tls_ceiling") * 100, "%.0f /s / %.0f%%");
 
-	v = num(kern, "rekeys_under_traffic.lost");
-	w = num(kern, "rekeys_under_traffic.rekeys");
-	put(sum, "packets_lost_across_rekeys", v);
-	put(sum, "rekeys_under_traffic", w);
-	row2("packets lost / rekeys under traffic", v, w, "%.0f / %.0f");
-	row2("  sent / received", num(kern, "rekeys_under_traffic.sent"),
-	     num(kern, "rekeys_under_traffic.received"), "%.0f / %.0f");
+	loss_rows(sum, kern, "rekeys_under_traffic", "");
 	row1("  XfrmIn* errors at the receiver", num(kern, "rekeys_under_traffic.xfrm_in_errors"),
 	     "%.0f");
 	row2("  lost at the end / runs of losses before it",
@@ -324,13 +344,7 @@ int main(int argc, char **argv)
 	    num(kern, "rekeys_under_traffic.receiver_netdev_drops") +
 	    num(kern, "rekeys_under_traffic.bridge_netdev_drops");
 	row1("  device drops (sender, receiver, bridge)", v, "%.0f");
-	v = num(kern, "rekeys_under_traffic_busy.lost");
-	w = num(kern, "rekeys_under_traffic_busy.rekeys");
-	put(sum, "packets_lost_across_rekeys_busy", v);
-	put(sum, "rekeys_under_traffic_busy", w);
-	row2("packets lost / rekeys under traffic, busy", v, w, "%.0f / %.0f");
-	row2("  sent / received", num(kern, "rekeys_under_traffic_busy.sent"),
-	     num(kern, "rekeys_under_traffic_busy.received"), "%.0f / %.0f");
+	loss_rows(sum, kern, "rekeys_under_traffic_busy", "_busy");
 	row2("  XfrmIn* errors at the receiver / periods overrun",
 	     num(kern, "rekeys_under_traffic_busy.xfrm_in_errors"),
 	     num(kern, "rekeys_under_traffic_busy.periods_overrun"), "%.0f / %.0f");
