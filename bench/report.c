@@ -219,7 +219,7 @@ static void apply_rows(struct json_object *kern, struct json_object *sum)
 				 lat[0][1] / lat[1][1]);
 		row(what, v);
 	}
-	/* The in-kernel p50 against its own floor (decrypt + verify + install). */
+	/* The in-kernel p50 against its own floor (decrypt + verify + keys + install). */
 	for (p = 0; p < 3; p++) {
 		double fl, ratio;
 

@@ -40,6 +40,7 @@ struct gkm_kcrypto {
 	struct crypto_aes_ctx aes;	/* the KEK's schedule during one unwrap */
 	u8 digest[SHA256_DIGEST_SIZE];
 	u8 der[GKM_ECDSA_DER_MAX];
+	u64 unwrap_ns;			/* since gkm_crypto_take_unwrap_ns() */
 };
 
 static int gkm_kc_aead_open(void *priv, const u8 *key, u32 key_len,
@@ -69,6 +70,7 @@ static int gkm_kc_unwrap(void *priv, const u8 *kek, u32 kek_len,
 			 const u8 *src, u32 src_len, u8 *dst)
 {
 	struct gkm_kcrypto *kc = priv;
+	u64 start = ktime_get_ns();
 	int ret;
 
 	ret = aes_expandkey(&kc->aes, kek, kek_len);
@@ -76,7 +78,17 @@ static int gkm_kc_unwrap(void *priv, const u8 *kek, u32 kek_len,
 		ret = gkm_keywrap_unwrap(gkm_kc_aes_decrypt, &kc->aes, src,
 					 src_len, dst);
 	memzero_explicit(&kc->aes, sizeof(kc->aes));
+	kc->unwrap_ns += ktime_get_ns() - start;
 	return ret;
+}
+
+u64 gkm_crypto_take_unwrap_ns(struct gkm_crypto *c)
+{
+	struct gkm_kcrypto *kc = c->priv;
+	u64 ns = kc->unwrap_ns;
+
+	kc->unwrap_ns = 0;
+	return ns;
 }
 
 /* The kernel never wraps keys; only the key server does. */

@@ -14,6 +14,13 @@ struct gkm_auth;
 int gkm_crypto_create(struct gkm_crypto *c, struct gkm_auth *auth);
 void gkm_crypto_destroy(struct gkm_crypto *c);
 
+/*
+ * The time spent unwrapping keys since the last call (the worker's KEYS
+ * latency stage, uapi enum gkm_lat_stage); under the same rule as the
+ * operations: the group's worker, one message at a time.
+ */
+u64 gkm_crypto_take_unwrap_ns(struct gkm_crypto *c);
+
 struct key;
 struct netlink_ext_ack;
 

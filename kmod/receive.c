@@ -446,13 +446,17 @@ static void gkm_receive_one(struct gkm_group *group, struct sk_buff *skb,
 	if (err == GKM_OK)
 		err = gkm_wire_parse_body(m);
 	if (err == GKM_OK) {
+		gkm_crypto_take_unwrap_ns(&group->rx.crypto);
 		err = gkm_keystore_stage(ks, &s->ks, m, &group->rx.crypto);
+		st.ns[GKM_LAT_STAGE_KEYS - 1] = gkm_crypto_take_unwrap_ns(&group->rx.crypto);
 		/* A new KEK is keyed before the commit: no half-done update. */
+		t = ktime_get_ns();
 		if (gkm_keystore_must_commit(err) &&
 		    gkm_auth_prepare(&group->rx.auth, &s->ks)) {
 			gkm_keystore_wipe(&s->ks);
 			err = GKM_E_INTERNAL;
 		}
+		st.ns[GKM_LAT_STAGE_KEYS - 1] += ktime_get_ns() - t;
 		if (gkm_keystore_must_commit(err) && !gkm_keys_commit(group, &s->ks))
 			err = GKM_E_INTERNAL;
 		/* gkm_keys_commit() may have replaced the store. */
@@ -470,7 +474,8 @@ static void gkm_receive_one(struct gkm_group *group, struct sk_buff *skb,
 		gkm_apply_sync(group, false, arrival, NULL);
 		st.ns[GKM_LAT_STAGE_QUEUE - 1] = waited_ns;
 		st.ns[GKM_LAT_STAGE_PARSE - 1] = t - start - st.ns[GKM_LAT_STAGE_AEAD - 1] -
-						 st.ns[GKM_LAT_STAGE_VERIFY - 1];
+						 st.ns[GKM_LAT_STAGE_VERIFY - 1] -
+						 st.ns[GKM_LAT_STAGE_KEYS - 1];
 		st.ns[GKM_LAT_STAGE_INSTALL - 1] = ktime_get_ns() - t;
 		gkm_stats_record_latency(&group->stats, &st);
 		gkm_events_send(group, GKM_EVENT_REKEY_APPLIED, m->hdr.msg_id, 0);

@@ -216,9 +216,12 @@ enum gkm_latency {
  *   VERIFY:  checking the key server's signature;
  *   PARSE:   everything else in the worker before the SAs change: the
  *            header and replay checks, the body, staging and committing
- *            the keys;
+ *            the keys (but not KEYS);
  *   INSTALL: the data SAs' changes (xfrm states added, updated, marked
- *            to die).
+ *            to die);
+ *   KEYS:    the key crypto of the body, taken out of PARSE: unwrapping
+ *            the wrapped keys (RFC 3394) and keying the transform of a new
+ *            KEK. Last only because it was added last (gkm 0.25).
  */
 enum gkm_lat_stage {
 	GKM_LAT_STAGE_UNSPEC,
@@ -227,6 +230,7 @@ enum gkm_lat_stage {
 	GKM_LAT_STAGE_VERIFY,
 	GKM_LAT_STAGE_PARSE,
 	GKM_LAT_STAGE_INSTALL,
+	GKM_LAT_STAGE_KEYS,
 
 	__GKM_LAT_STAGE_MAX
 };
