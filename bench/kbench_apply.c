@@ -412,8 +412,9 @@ int kb_apply_latency(struct json_object *out)
 		}
 		printf("#   %s: kernel p50 %.0f us p99 %.0f us; userspace p50 %.0f us p99 %.0f us\n",
 		       phase[p], kl.p50 / 1e3, kl.p99 / 1e3, rl.p50 / 1e3, rl.p99 / 1e3);
-		printf("#   %s: kernel stage p50 queue %.0f aead %.0f verify %.0f keys %.0f parse %.0f install %.0f us (floor %.0f us)\n",
-		       phase[p], kl.stage_p50[GKM_LAT_STAGE_QUEUE] / 1e3,
+		printf("#   %s: kernel stage p50 admit %.0f queue %.0f aead %.0f verify %.0f keys %.0f parse %.0f install %.0f us (floor %.0f us)\n",
+		       phase[p], kl.stage_p50[GKM_LAT_STAGE_ADMIT] / 1e3,
+		       kl.stage_p50[GKM_LAT_STAGE_QUEUE] / 1e3,
 		       kl.stage_p50[GKM_LAT_STAGE_AEAD] / 1e3,
 		       kl.stage_p50[GKM_LAT_STAGE_VERIFY] / 1e3,
 		       kl.stage_p50[GKM_LAT_STAGE_KEYS] / 1e3,

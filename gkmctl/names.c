@@ -47,6 +47,7 @@ static const char *const stage_names[GKM_LAT_STAGE_MAX + 1] = {
 	[GKM_LAT_STAGE_PARSE] = "parse",
 	[GKM_LAT_STAGE_INSTALL] = "install",
 	[GKM_LAT_STAGE_KEYS] = "keys",
+	[GKM_LAT_STAGE_ADMIT] = "admit",
 };
 
 const char *gkmctl_stage_name(int stage)

@@ -39,6 +39,7 @@ static const char *const stage_names[GKM_LAT_STAGE_MAX + 1] = {
 	[GKM_LAT_STAGE_QUEUE] = "queue", [GKM_LAT_STAGE_AEAD] = "aead",
 	[GKM_LAT_STAGE_VERIFY] = "verify", [GKM_LAT_STAGE_PARSE] = "parse",
 	[GKM_LAT_STAGE_INSTALL] = "install", [GKM_LAT_STAGE_KEYS] = "keys",
+	[GKM_LAT_STAGE_ADMIT] = "admit",
 };
 
 static const char *const stat_names[GKM_STAT_MAX + 1] = {

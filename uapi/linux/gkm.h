@@ -211,7 +211,8 @@ enum gkm_latency {
  * each other and add up to its apply latency. Each is a nest of enum
  * gkm_latency (count, p50, p99 over the last GKM_LAT_STAGE_SAMPLES
  * applies, max over all), nanoseconds.
- *   QUEUE:   arrival in softirq until the group's worker takes it;
+ *   QUEUE:   arrival in softirq until the group's worker takes it, less
+ *            ADMIT;
  *   AEAD:    decrypting and authenticating it under the KEK;
  *   VERIFY:  checking the key server's signature;
  *   PARSE:   everything else in the worker before the SAs change: the
@@ -221,7 +222,11 @@ enum gkm_latency {
  *            to die);
  *   KEYS:    the key crypto of the body, taken out of PARSE: unwrapping
  *            the wrapped keys (RFC 3394) and keying the transform of a new
- *            KEK. Last only because it was added last (gkm 0.25).
+ *            KEK;
+ *   ADMIT:   softirq's admission, taken out of QUEUE: the header and replay
+ *            checks and the authentication (one AES-GCM pass) that decide
+ *            whether the datagram may take a queue slot.
+ * KEYS and ADMIT come last only because they were added last.
  */
 enum gkm_lat_stage {
 	GKM_LAT_STAGE_UNSPEC,
@@ -231,6 +236,7 @@ enum gkm_lat_stage {
 	GKM_LAT_STAGE_PARSE,
 	GKM_LAT_STAGE_INSTALL,
 	GKM_LAT_STAGE_KEYS,
+	GKM_LAT_STAGE_ADMIT,
 
 	__GKM_LAT_STAGE_MAX
 };
