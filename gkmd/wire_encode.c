@@ -163,6 +163,12 @@ int gkm_enc_msg_flags(struct gkm_enc_buf *b, u32 flags)
 {
 	u8 v[GKM_TLV_MSG_FLAGS_LEN];
 
+	/* Members ignore unknown bits: the GCKS sends none. */
+	if (flags & ~GKM_MSG_F_ALL) {
+		if (!b->err)
+			b->err = -EINVAL;
+		return b->err;
+	}
 	put_unaligned_be32(flags, v);
 	return gkm_enc_tlv(b, GKM_TLV_MSG_FLAGS, v, sizeof(v));
 }

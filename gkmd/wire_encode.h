@@ -42,7 +42,9 @@ int gkm_enc_member(struct gkm_enc_buf *b, const struct gkm_wire_member *mb);
 int gkm_enc_cert(struct gkm_enc_buf *b, const u8 *der, u32 len);
 /*
  * GKM_MSG_F_* flags, without the critical bit: a member that predates
- * the TLV skips it and handles the message as before.
+ * the TLV skips it and handles the message as before.  A bit outside
+ * GKM_MSG_F_ALL is -EINVAL (members would ignore it; tests that need
+ * one on the wire write the TLV with gkm_enc_tlv()).
  */
 int gkm_enc_msg_flags(struct gkm_enc_buf *b, u32 flags);
 

@@ -561,15 +561,17 @@ static enum gkm_wire_err parse_member(struct gkm_wire_body *b, const u8 *v)
 	return GKM_OK;
 }
 
+/*
+ * MSG_FLAGS bits are advisory: a bit this version does not know is
+ * ignored (masked off, never stored as if known), so a later GCKS can
+ * add one without older members dropping its rekeys.  A flag a member
+ * must understand comes in a critical TLV instead (protocol.rst 2.11).
+ */
 static enum gkm_wire_err parse_msg_flags(struct gkm_wire_body *b, const u8 *v)
 {
-	u32 flags = get_unaligned_be32(v);
-
 	if (b->has_msg_flags)
 		return GKM_E_DUP_TLV;
-	if (flags & ~GKM_MSG_F_ALL)
-		return GKM_E_MALFORMED_TLV;
-	b->msg_flags = flags;
+	b->msg_flags = get_unaligned_be32(v) & GKM_MSG_F_ALL;
 	b->has_msg_flags = true;
 	return GKM_OK;
 }

@@ -102,7 +102,7 @@ struct gkm_wire_body {
 	bool has_rekey_sa;
 	bool has_member;
 	bool has_msg_flags;
-	u32 msg_flags;		/* GKM_MSG_F_*, 0 without MSG_FLAGS */
+	u32 msg_flags;		/* known GKM_MSG_F_* only, 0 without MSG_FLAGS */
 	struct gkm_wire_rekey_sa rekey_sa;
 	struct gkm_wire_member member;
 	const u8 *cert;		/* GCKS_CERT DER, registration only */

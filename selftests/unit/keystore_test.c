@@ -355,27 +355,35 @@ TEST_F(grp, fragments_reordered_and_lost)
 /*
  * An SA message (gkmd.rst section 6) of @n fragments, message @id under
  * G1: fragment f adds SA 0x3000 + f with its TEK wrapped under the root
- * key (every member holds it), and carries MSG_FLAGS EVERY_MEMBER.
+ * key (every member holds it), and carries MSG_FLAGS EVERY_MEMBER (or
+ * @flags, unknown bits included, for sa_msg_flags()).
  */
 struct sa_msg {
 	u8 pkt[3][GKM_WIRE_MAX_DATAGRAM];
 	u32 len[3];
 };
 
-static int sa_msg(FIXTURE_DATA(grp) *self, struct sa_msg *f, u64 id, u8 n)
+static int sa_msg_flags(FIXTURE_DATA(grp) *self, struct sa_msg *f, u64 id,
+			u8 n, u32 flags)
 {
+	u8 fv[GKM_TLV_MSG_FLAGS_LEN];
 	struct gkm_wire_sa sa;
 	struct gkm_enc_buf b;
 	struct gkm_key t, r1;
 	u8 i;
 
+	put_unaligned_be32(flags, fv);
 	tw_kwk(&r1, TW_ROOT, 1);
 	for (i = 0; i < n; i++) {
 		gkm_enc_init(&b, self->body, sizeof(self->body));
 		tw_sa(&sa, 0x3000 + i, TW_T + 10 + i, 1);
 		gkm_enc_data_sa(&b, &sa);
 		gkm_enc_next_spi(&b, 0x4000);
-		gkm_enc_msg_flags(&b, GKM_MSG_F_EVERY_MEMBER);
+		/* The encoder refuses unknown bits: those go in raw. */
+		if (flags & ~GKM_MSG_F_ALL)
+			gkm_enc_tlv(&b, GKM_TLV_MSG_FLAGS, fv, sizeof(fv));
+		else
+			gkm_enc_msg_flags(&b, flags);
 		tw_tek(&t, TW_T + 10 + i, 1, GKM_KEY_TEK128_LEN);
 		gkm_enc_wrapped_key(&b, &W.c, &t, &r1);
 		if (b.err || tw_rekey(&W, &self->g1, id, i, n, b.data, b.len,
@@ -383,6 +391,11 @@ static int sa_msg(FIXTURE_DATA(grp) *self, struct sa_msg *f, u64 id, u8 n)
 			return -1;
 	}
 	return 0;
+}
+
+static int sa_msg(FIXTURE_DATA(grp) *self, struct sa_msg *f, u64 id, u8 n)
+{
+	return sa_msg_flags(self, f, id, n, GKM_MSG_F_EVERY_MEMBER);
 }
 
 static int rx_status(FIXTURE_DATA(grp) *self, const struct gkm_keystore *ks,
@@ -450,6 +463,36 @@ TEST_F(grp, sa_message_fragment_lost_is_incomplete)
 	/* C gets none of it: the heartbeat says it missed the message. */
 	EXPECT_FALSE(gkm_keystore_incomplete(&self->c));
 	EXPECT_EQ(GKM_E_MISSED, rx_status(self, &self->c, 11));
+}
+
+/*
+ * MSG_FLAGS bits a member does not know are advisory and ignored: beside
+ * EVERY_MEMBER, the flag still makes a lost fragment out of sync; alone,
+ * they make the message one without flags, whose lost fragment may be
+ * for other members.
+ */
+TEST_F(grp, sa_message_unknown_flag_bits_ignored)
+{
+	static struct sa_msg f, g;
+
+	ASSERT_EQ(0, sa_msg_flags(self, &f, 11, 3,
+				  GKM_MSG_F_EVERY_MEMBER | 0x80000002));
+	/* A loses fragment 1 of the EVERY_MEMBER message. */
+	ASSERT_EQ(GKM_OK, rx(self, &self->a, f.pkt[0], f.len[0]));
+	ASSERT_EQ(GKM_OK, rx(self, &self->a, f.pkt[2], f.len[2]));
+	EXPECT_NE(NULL, gkm_keystore_find_sa(&self->a, 0x3002));
+	EXPECT_TRUE(self->a.last_every);
+	EXPECT_TRUE(gkm_keystore_incomplete(&self->a));
+	EXPECT_EQ(GKM_E_INCOMPLETE, rx_status(self, &self->a, 11));
+
+	ASSERT_EQ(0, sa_msg_flags(self, &g, 11, 3, 0xfffffffe));
+	/* B loses fragment 1 of the message with unknown bits only. */
+	ASSERT_EQ(GKM_OK, rx(self, &self->b, g.pkt[0], g.len[0]));
+	ASSERT_EQ(GKM_OK, rx(self, &self->b, g.pkt[2], g.len[2]));
+	EXPECT_NE(NULL, gkm_keystore_find_sa(&self->b, 0x3002));
+	EXPECT_FALSE(self->b.last_every);
+	EXPECT_FALSE(gkm_keystore_incomplete(&self->b));
+	EXPECT_EQ(GKM_OK, rx_status(self, &self->b, 11));
 }
 
 /*

@@ -395,9 +395,19 @@ TEST_F(rx, tlv_duplicates)
 		  gkm_enc_next_spi(&b, 0x5000));
 }
 
+/* A MSG_FLAGS TLV with any @flags, unknown bits included. */
+static void raw_msg_flags(struct gkm_enc_buf *b, u32 flags)
+{
+	u8 v[GKM_TLV_MSG_FLAGS_LEN];
+
+	put_unaligned_be32(flags, v);
+	gkm_enc_tlv(b, GKM_TLV_MSG_FLAGS, v, sizeof(v));
+}
+
 /*
  * MSG_FLAGS (rekey only, sent without the critical bit): one per body, a
- * 4-byte value, no unknown bit; accepted with or without the critical bit.
+ * 4-byte value; accepted with or without the critical bit.  Its bits are
+ * advisory: unknown ones are ignored (masked off), known ones still count.
  */
 TEST_F(rx, tlv_msg_flags)
 {
@@ -406,8 +416,7 @@ TEST_F(rx, tlv_msg_flags)
 
 	BODY_CASE(GKM_E_DUP_TLV, gkm_enc_msg_flags(&b, GKM_MSG_F_EVERY_MEMBER);
 		  gkm_enc_msg_flags(&b, GKM_MSG_F_EVERY_MEMBER));
-	BODY_CASE(GKM_E_MALFORMED_TLV, gkm_enc_msg_flags(&b, 2));
-	BODY_CASE(GKM_E_MALFORMED_TLV, gkm_enc_msg_flags(&b, 0x80000001));
+	BODY_CASE(GKM_E_DUP_TLV, raw_msg_flags(&b, 2); raw_msg_flags(&b, 4));
 	BODY_CASE(GKM_E_MALFORMED_TLV, gkm_enc_tlv(&b, GKM_TLV_MSG_FLAGS, v, 3));
 	BODY_CASE(GKM_E_MALFORMED_TLV, gkm_enc_tlv(&b, GKM_TLV_MSG_FLAGS, v, 5));
 	{
@@ -437,6 +446,97 @@ TEST_F(rx, tlv_msg_flags)
 		EXPECT_EQ(REG_MSG_ID + 2, self->ks.last_msg_id);
 		EXPECT_FALSE(self->ks.last_every);
 	}
+}
+
+/*
+ * The body of @pkt as the parser leaves it (gkm_keystore_receive() wipes
+ * its message): the stages up to parse_body against self->ks.
+ */
+static int parse_only(FIXTURE_DATA(rx) *self, const u8 *pkt, u32 len,
+		      struct gkm_wire_body *out)
+{
+	static struct gkm_wire_msg m;
+	int err;
+
+	err = gkm_wire_parse_header(&m, pkt, len);
+	if (!err)
+		err = gkm_keystore_open(&self->ks, &m, &W.c);
+	if (!err)
+		err = gkm_wire_verify(&m, &W.c, W_pub, self->ks.sig_alg);
+	if (!err)
+		err = gkm_wire_parse_body(&m);
+	*out = m.b;
+	gkm_wire_msg_wipe(&m);
+	return err;
+}
+
+/*
+ * Unknown MSG_FLAGS bits (a later GCKS's advisory flags) are ignored: the
+ * datagram applies, EVERY_MEMBER beside them still counts, and they never
+ * reach the parsed body as if known.
+ */
+TEST_F(rx, tlv_msg_flags_unknown_bits_ignored)
+{
+	static const u32 unknown[] = { 2, 0x80000000, 0xfffffffe };
+	u64 id = REG_MSG_ID + 1;
+	struct gkm_wire_body pb;
+	struct gkm_enc_buf b;
+	u32 i;
+
+	for (i = 0; i < ARRAY_SIZE(unknown); i++) {
+		/* EVERY_MEMBER plus unknown bits: applies, flag honoured. */
+		gkm_enc_init(&b, self->body, sizeof(self->body));
+		raw_msg_flags(&b, GKM_MSG_F_EVERY_MEMBER | unknown[i]);
+		gkm_enc_next_spi(&b, 0x3100 + i);
+		ASSERT_EQ(0, b.err);
+		ASSERT_EQ(0, tw_rekey(&W, &self->g1, id, 0, 1, b.data, b.len,
+				      self->tmp, &self->len));
+		ASSERT_EQ(GKM_OK, parse_only(self, self->tmp, self->len, &pb));
+		EXPECT_TRUE(pb.has_msg_flags);
+		EXPECT_EQ(GKM_MSG_F_EVERY_MEMBER, pb.msg_flags);
+		ASSERT_EQ(GKM_OK, rx(self, self->tmp, self->len))
+			TH_LOG("flags 0x%08x", GKM_MSG_F_EVERY_MEMBER | unknown[i]);
+		EXPECT_EQ(id, self->ks.last_msg_id);
+		EXPECT_EQ(0x3100 + i, self->ks.next_spi[0]);
+		EXPECT_TRUE(self->ks.last_every);
+		id++;
+
+		/* Unknown bits only: applies as a message without flags. */
+		gkm_enc_init(&b, self->body, sizeof(self->body));
+		raw_msg_flags(&b, unknown[i]);
+		gkm_enc_next_spi(&b, 0x3200 + i);
+		ASSERT_EQ(0, b.err);
+		ASSERT_EQ(0, tw_rekey(&W, &self->g1, id, 0, 1, b.data, b.len,
+				      self->tmp, &self->len));
+		ASSERT_EQ(GKM_OK, parse_only(self, self->tmp, self->len, &pb));
+		EXPECT_TRUE(pb.has_msg_flags);
+		EXPECT_EQ(0, pb.msg_flags);
+		ASSERT_EQ(GKM_OK, rx(self, self->tmp, self->len))
+			TH_LOG("flags 0x%08x", unknown[i]);
+		EXPECT_EQ(id, self->ks.last_msg_id);
+		EXPECT_EQ(0x3200 + i, self->ks.next_spi[0]);
+		EXPECT_FALSE(self->ks.last_every);
+		id++;
+	}
+}
+
+/* The encoder sends no bit members would ignore. */
+TEST(enc_msg_flags_refuses_unknown_bits)
+{
+	u8 buf[64];
+	struct gkm_enc_buf b;
+
+	gkm_enc_init(&b, buf, sizeof(buf));
+	EXPECT_EQ(-EINVAL, gkm_enc_msg_flags(&b, GKM_MSG_F_EVERY_MEMBER | 2));
+	EXPECT_EQ(-EINVAL, b.err);
+	EXPECT_EQ(0, b.len);
+	gkm_enc_init(&b, buf, sizeof(buf));
+	EXPECT_EQ(-EINVAL, gkm_enc_msg_flags(&b, 0x80000000));
+	EXPECT_EQ(0, b.len);
+	gkm_enc_init(&b, buf, sizeof(buf));
+	EXPECT_EQ(0, gkm_enc_msg_flags(&b, GKM_MSG_F_ALL));
+	EXPECT_EQ(GKM_TLV_HDR_LEN + GKM_TLV_MSG_FLAGS_LEN, b.len);
+	EXPECT_EQ(GKM_MSG_F_ALL, get_unaligned_be32(buf + GKM_TLV_HDR_LEN));
 }
 
 /* Re-emit the last TLV written to @b with its length changed by @d. */

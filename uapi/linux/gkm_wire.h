@@ -139,12 +139,16 @@ enum gkm_tlv_type {
 #define GKM_TLV_MSG_FLAGS_LEN	4	/* __be32 GKM_MSG_F_* */
 
 /*
- * MSG_FLAGS bits; a receiver rejects a body with a bit it does not know
- * (GKM_E_MALFORMED_TLV).  EVERY_MEMBER: every fragment of this message
- * concerns every member (the data SA message, Documentation/gkmd.rst
- * section 6), so a member that lacks one fragment once all copies have
- * gone out is out of sync (GKM_E_INCOMPLETE).  Every fragment of such a
- * message carries it.
+ * MSG_FLAGS bits, all advisory: a receiver ignores the bits it does not
+ * know (those outside its GKM_MSG_F_ALL), so a later version may add a
+ * bit without older members dropping the rekeys that carry it.  A flag
+ * whose meaning a member must understand needs a new critical TLV
+ * instead.  A sender sets no bit outside its GKM_MSG_F_ALL.
+ *
+ * EVERY_MEMBER: every fragment of this message concerns every member
+ * (the data SA message, Documentation/gkmd.rst section 6), so a member
+ * that lacks one fragment once all copies have gone out is out of sync
+ * (GKM_E_INCOMPLETE).  Every fragment of such a message carries it.
  */
 #define GKM_MSG_F_EVERY_MEMBER	0x00000001
 #define GKM_MSG_F_ALL		GKM_MSG_F_EVERY_MEMBER
