@@ -119,6 +119,24 @@ int main(int argc, char **argv)
 	gkm_enc_delete(&b, GKM_DELETE_KEY, TW_T);
 	seed("sender-sa-delete.bin", &b, 11, 0, 1, GKM_OK);
 
+	/*
+	 * MSG_FLAGS with EVERY_MEMBER and a bit version 1 does not know
+	 * (advisory, ignored); the encoder refuses it, so written raw.
+	 */
+	gkm_enc_init(&b, body, sizeof(body));
+	tw_sa(&sa, 0x3001, 3000, 1);
+	gkm_enc_data_sa(&b, &sa);
+	gkm_enc_next_spi(&b, 0x3002);
+	{
+		u8 fv[GKM_TLV_MSG_FLAGS_LEN];
+
+		put_unaligned_be32(GKM_MSG_F_EVERY_MEMBER | 0x80000000, fv);
+		gkm_enc_tlv(&b, GKM_TLV_MSG_FLAGS, fv, sizeof(fv));
+	}
+	tw_tek(&t, 3000, 1, GKM_KEY_TEK128_LEN);
+	gkm_enc_wrapped_key(&b, &W.c, &t, &r1);
+	seed("msg-flags-unknown-bit.bin", &b, 11, 0, 1, GKM_OK);
+
 	/* Fragments: 1 of 2 resolves for A, 0 of 2 does not (yet). */
 	{
 		static struct tw_frags fr;
