@@ -132,6 +132,9 @@ local f = {
 	msg_flags = ProtoField.uint32("gkm.msg_flags", "Message flags", base.HEX),
 	msg_flag_every = ProtoField.bool("gkm.msg_flags.every_member",
 		"EVERY_MEMBER (each fragment is for every member)", 32, nil, 0x00000001),
+	-- Bits version 1 does not know: advisory, members ignore them (protocol.rst 2.11).
+	msg_flag_unknown = ProtoField.uint32("gkm.msg_flags.unknown",
+		"Unknown bits (advisory: ignored by members)", base.HEX),
 
 	mb_leaf_id = ProtoField.uint32("gkm.member.leaf_id", "Leaf key id", base.DEC),
 	mb_sender_id = ProtoField.uint32("gkm.member.sender_id", "Sender id", base.DEC),
@@ -272,6 +275,11 @@ local function dissect_tlv_value(t, v, vlen, tree)
 		-- Rekey bodies only (inside the AEAD): seen when decrypted.
 		local fl = tree:add(f.msg_flags, v(0, 4))
 		fl:add(f.msg_flag_every, v(0, 4))
+		-- Not an error: a later GCKS may set advisory bits.
+		local flags = v(0, 4):uint()
+		if flags > 1 then	-- a bit above EVERY_MEMBER
+			fl:add(f.msg_flag_unknown, v(0, 4), flags - flags % 2)
+		end
 		tree:append_text(string.format(": 0x%08x", v(0, 4):uint()))
 	elseif t == 8 then
 		if v then
