@@ -16,6 +16,13 @@
  *     silent a third of the TTL before a standby can get the key;
  *   - every second, asks etcd how it is (for gkmctl gcks status).
  *
+ * "leadership: lost (why); standby" is logged when this gkmd stops
+ * sending: at the deadline, by whoever looks first (lead_now(): the
+ * controller's round, which wakes at the deadline, a status request, or
+ * this thread), not when the keep-alive this thread may be blocked in
+ * gives up, up to every endpoint's request_timeout_ms later; at a
+ * step-down, by the caller.  Once per loss: lose() does it.
+ *
  * The controller (group.c) asks gkmd_election_leading() at every round
  * and reloads the groups from etcd whenever the leadership generation
  * changed; every commit it makes carries the fencing token (the leader
@@ -56,6 +63,9 @@
 #include "etcd_client.h"
 #include "gkmd.h"
 
+/* Why a leader stopped when its send deadline passed (lead_now()). */
+#define SILENT_WHY	"stopped sending rekeys: no keep-alive answered within 2/3 of the lease TTL, the lease may have expired"
+
 /* Monotonic ms until which this process may send; 0: it may not. */
 static _Atomic uint64_t send_until = UINT64_MAX;	/* no election: always */
 
@@ -75,7 +85,6 @@ struct gkmd_election {
 	/* guarded by lock: */
 	bool stop;
 	bool leading;
-	bool step_down;			/* the controller asks to stop leading */
 	uint64_t generation;		/* +1 at every acquisition with a new token */
 	uint64_t acquisitions;		/* +1 at every acquisition */
 	int64_t lease;			/* 0: none */
@@ -137,6 +146,20 @@ static void lose(struct gkmd_election *el, const char *why)
 	atomic_store(&send_until, 0);
 	snprintf(el->lost_why, sizeof(el->lost_why), "%s", why);
 	gkmd_log("leadership: lost (%s); standby", why);
+}
+
+/*
+ * Under el->lock: whether this gkmd leads now.  A leader past its send
+ * deadline has already stopped sending (mcast.c checks the deadline before
+ * every datagram): it is lost here and then, so the log and the status
+ * say so when it happens, not when the keep-alive this thread may be
+ * blocked in gives up.
+ */
+static bool lead_now(struct gkmd_election *el)
+{
+	if (el->leading && !gkmd_election_may_send())
+		lose(el, SILENT_WHY);
+	return el->leading;
 }
 
 struct leader_read {
@@ -287,20 +310,10 @@ static void *election_thread(void *arg)
 	pthread_mutex_lock(&el->lock);
 	while (!el->stop) {
 		uint64_t now = gkmd_now_ms(), next;
-		bool leading = el->leading, step_down = el->step_down;
+		bool leading;
 		struct timespec ts;
 
-		el->step_down = false;
-		if (step_down) {
-			char why[sizeof(el->lost_why)];
-
-			snprintf(why, sizeof(why), "%s", el->lost_why);
-			el->leading = true;	/* so that lose() logs it */
-			lose(el, why);
-		}
-		if (leading && now >= atomic_load(&send_until))
-			lose(el, "no keep-alive answered in time");
-		leading = el->leading;
+		leading = lead_now(el);
 		pthread_mutex_unlock(&el->lock);
 
 		if (!el->lease) {
@@ -325,7 +338,7 @@ sleep:
 			next = after(el->ka_sent_ms, el->ttl_ms / 3);
 		if (el->leading && atomic_load(&send_until) < next)
 			next = atomic_load(&send_until);
-		if (next <= now || el->stop || el->step_down)
+		if (next <= now || el->stop)
 			continue;
 		gkmd_abstime(&ts, next - now);
 		pthread_cond_timedwait(&el->wake, &el->lock, &ts);
@@ -353,11 +366,26 @@ bool gkmd_election_leading(struct gkmd *d, uint64_t *generation,
 		return true;		/* the one and only key server */
 	}
 	pthread_mutex_lock(&el->lock);
-	leading = el->leading && gkmd_election_may_send();
+	leading = lead_now(el);
 	*generation = el->generation;
 	*token = el->token;
 	pthread_mutex_unlock(&el->lock);
 	return leading;
+}
+
+uint64_t gkmd_election_send_until(void)
+{
+	return atomic_load(&send_until);
+}
+
+/*
+ * Stop leading (under el->lock), logged now; the thread, woken, campaigns
+ * when its time comes.
+ */
+static void step_down(struct gkmd_election *el, const char *why)
+{
+	lose(el, why);
+	pthread_cond_signal(&el->wake);
 }
 
 void gkmd_election_step_down(struct gkmd *d, const char *why)
@@ -367,14 +395,7 @@ void gkmd_election_step_down(struct gkmd *d, const char *why)
 	if (!el)
 		return;
 	pthread_mutex_lock(&el->lock);
-	if (el->leading) {
-		atomic_store(&send_until, 0);
-		el->leading = false;
-		el->token = 0;
-		snprintf(el->lost_why, sizeof(el->lost_why), "%s", why);
-		el->step_down = true;
-		pthread_cond_signal(&el->wake);
-	}
+	step_down(el, why);
 	pthread_mutex_unlock(&el->lock);
 }
 
@@ -401,8 +422,7 @@ struct json_object *gkmd_election_status(struct gkmd *d)
 	pthread_mutex_lock(&el->lock);
 	json_object_object_add(o, "name", json_object_new_string(el->cfg->name));
 	json_object_object_add(o, "role", json_object_new_string(
-				       el->leading && gkmd_election_may_send() ?
-				       "leader" : "standby"));
+				       lead_now(el) ? "leader" : "standby"));
 	json_object_object_add(o, "leader", json_object_new_string(el->leader));
 	snprintf(id, sizeof(id), "%" PRIx64, (uint64_t)el->lease);
 	json_object_object_add(o, "lease", json_object_new_string(el->lease ? id : ""));

@@ -444,6 +444,8 @@ bool gkmd_election_leading(struct gkmd *d, uint64_t *generation,
 bool gkmd_election_may_send(void);
 /* A commit failed: stop leading now; the election may lead again later. */
 void gkmd_election_step_down(struct gkmd *d, const char *why);
+/* Monotonic ms at which this process stops sending (UINT64_MAX: never). */
+uint64_t gkmd_election_send_until(void);
 /* "standby key server; the leader is NAME" */
 void gkmd_election_standby_reason(struct gkmd *d, char *out, size_t len);
 /* Role, leader, lease, etcd's health, for the admin status. */

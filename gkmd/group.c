@@ -1350,6 +1350,9 @@ void *gkmd_controller(void *arg)
 			if (g->nops && g->batch_due_ms < next)
 				next = g->batch_due_ms;
 		}
+		/* at the send deadline, a round notices it (election.c) */
+		if (gkmd_election_send_until() < next)
+			next = gkmd_election_send_until();
 wait:
 		now = gkmd_now_ms();
 		if (next <= now)

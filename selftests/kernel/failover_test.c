@@ -1023,9 +1023,8 @@ static int lost_lines(int i)
 
 /*
  * Wait (up to @ms) until gkmd @i logged more than @before such lines:
- * its election thread writes the line when the request it was blocked
- * in (a keep-alive to an etcd it cannot reach) gives up, which can be
- * after the gkmd already fell silent (gkmd_election_may_send()).
+ * it writes one when it stops sending (at its send deadline, or at a
+ * failed commit), which may come a little after the role the test saw.
  */
 static int wait_lost(int i, int before, int ms)
 {

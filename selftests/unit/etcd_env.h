@@ -86,6 +86,7 @@ static inline void etcd_env_stop(struct etcd_env *ee, int sig)
 {
 	if (ee->pid > 0) {
 		kill(ee->pid, sig);
+		kill(ee->pid, SIGCONT);	/* a test may have stopped it */
 		waitpid(ee->pid, NULL, 0);
 	}
 	ee->pid = 0;

@@ -17,6 +17,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <json-c/json.h>
@@ -1063,6 +1066,163 @@ TEST_F_TIMEOUT(etcd, same_token_is_the_same_generation, ETCD_TEST_TIMEOUT)
 	pthread_cond_destroy(&d->wake);
 	pthread_mutex_destroy(&d->lock);
 	free(d);
+}
+
+/* ---- what the election logs, and when ----------------------------------------- */
+
+/*
+ * gkmd_log() writes to stderr: from log_to() to log_back(), a copy of it
+ * goes to @path too (the harness's own messages still reach stderr).
+ */
+struct tee {
+	int in, out, file;
+	pthread_t th;
+};
+
+static void *tee_run(void *arg)
+{
+	struct tee *t = arg;
+	char buf[4096];
+	ssize_t n;
+
+	while ((n = read(t->in, buf, sizeof(buf))) > 0)
+		if (write(t->out, buf, (size_t)n) != n || write(t->file, buf, (size_t)n) != n)
+			break;
+	return NULL;
+}
+
+static int log_to(struct tee *t, const char *path)
+{
+	int p[2];
+
+	t->file = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	t->out = dup(2);
+	if (t->file < 0 || t->out < 0 || pipe2(p, O_CLOEXEC))
+		return -1;
+	t->in = p[0];
+	dup2(p[1], 2);
+	close(p[1]);
+	return pthread_create(&t->th, NULL, tee_run, t) ? -1 : 0;
+}
+
+/* Back to stderr alone; the copy is complete once this returns. */
+static void log_back(struct tee *t)
+{
+	dup2(t->out, 2);	/* the pipe's last writer gone: tee_run ends */
+	pthread_join(t->th, NULL);
+	close(t->in);
+	close(t->out);
+	close(t->file);
+}
+
+/* Lines gkmd logged in @path that contain @what. */
+static int log_count(const char *path, const char *what)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024];
+	int n = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		n += !strncmp(line, "gkmd: ", 6) && strstr(line, what);
+	if (f)
+		fclose(f);
+	return n;
+}
+
+/* An endpoint that takes connections and never answers: its port, or -1. */
+static int black_hole(int *fd)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	*fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (*fd < 0 || bind(*fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(*fd, 64) || getsockname(*fd, (struct sockaddr *)&sa, &len))
+		return -1;
+	return ntohs(sa.sin_port);
+}
+
+static struct gkmd *election_new(const char *prefix)
+{
+	struct gkmd *d = calloc(1, sizeof(*d));
+
+	if (!d)
+		return NULL;
+	d->cfg.store = GKMD_STORE_ETCD;
+	etcd_env_cfg(&d->cfg.etcd, prefix);
+	pthread_mutex_init(&d->lock, NULL);
+	pthread_cond_init(&d->wake, NULL);
+	return d;
+}
+
+static void election_free(struct gkmd *d)
+{
+	gkmd_election_stop(d);
+	pthread_cond_destroy(&d->wake);
+	pthread_mutex_destroy(&d->lock);
+	free(d);
+}
+
+static const char *election_text(struct gkmd *d, const char *key, char *out, size_t len)
+{
+	json_object *o = gkmd_election_status(d), *v;
+
+	snprintf(out, len, "%s", json_object_object_get_ex(o, key, &v) ?
+		 json_object_get_string(v) : "");
+	json_object_put(o);
+	return out;
+}
+
+/*
+ * A leader whose keep-alive hangs (etcd stopped, and two more endpoints
+ * that never answer: 3 x request_timeout_ms, 3 s, against a send deadline
+ * 2 s after the last keep-alive) stops sending at the deadline, and says
+ * so then: the first look at the election after it (here the
+ * controller's gkmd_election_leading()) finds the leadership lost, with
+ * why, while the keep-alive is still blocked for about 2 s more.  It used
+ * to be logged (and the status to say so) only when the keep-alive gave
+ * up.  One "leadership: lost" line for the loss, whatever comes after.
+ */
+TEST_F_TIMEOUT(etcd, leadership_lost_when_it_stops_sending, ETCD_TEST_TIMEOUT)
+{
+	struct gkmd *d = election_new("/t12/");
+	char log[128], why[200];
+	int hole[2], port;
+	struct tee tee;
+	uint64_t gen;
+	int64_t token;
+
+	ASSERT_NE(NULL, d);
+	for (int i = 0; i < 2; i++) {
+		port = black_hole(&hole[i]);
+		ASSERT_LT(0, port);
+		snprintf(d->cfg.etcd.endpoints[1 + i], GKMD_ETCD_URL_MAX,
+			 "http://127.0.0.1:%d", port);
+	}
+	d->cfg.etcd.nendpoints = 3;
+	snprintf(log, sizeof(log), "%s/election.log", self->dir);
+	ASSERT_EQ(0, log_to(&tee, log));
+	ASSERT_EQ(0, gkmd_election_start(d));
+	ASSERT_TRUE(wait_leading(d, true, &gen, &token));
+	ASSERT_EQ(0, kill(self->ee.pid, SIGSTOP));
+	for (int i = 0; i < 2000 && gkmd_election_may_send(); i++)
+		usleep(10000);
+	ASSERT_FALSE(gkmd_election_may_send());
+	/* the controller's round at the deadline */
+	EXPECT_FALSE(gkmd_election_leading(d, &gen, &token));
+	EXPECT_EQ(-1, election_value(d, "leading_ms"));
+	EXPECT_NE(NULL, strstr(election_text(d, "last_loss", why, sizeof(why)),
+			       "the lease may have expired"));
+	ASSERT_EQ(0, kill(self->ee.pid, SIGCONT));
+	/* It leads again (resumed, or a new lease): still that one line. */
+	EXPECT_TRUE(wait_leading(d, true, &gen, &token));
+	election_free(d);
+	log_back(&tee);
+	EXPECT_EQ(1, log_count(log, "leadership: lost"));
+	EXPECT_EQ(1, log_count(log, "leadership: lost (stopped sending rekeys: "));
+	close(hole[0]);
+	close(hole[1]);
 }
 
 TEST_HARNESS_MAIN
