@@ -120,6 +120,9 @@ static void print_election(json_object *reply)
 		printf("  lease: none\n");
 	if (*jtext(el, "last_loss"))
 		printf("  last loss of leadership: %s\n", jtext(el, "last_loss"));
+	if (jint(el, "load_failures") > 0)
+		printf("  state: %s loads failed in a row; the next campaign %s ms after the last\n",
+		       jtext(el, "load_failures"), jtext(el, "campaign_backoff_ms"));
 	if (jfield(el, "leadership_changes"))
 		printf("  leadership: won %s times; groups reloaded %s times, resumed without reload %s times\n",
 		       jtext(el, "leadership_changes"), jtext(el, "reloads"),

@@ -23,6 +23,11 @@
  * gives up, up to every endpoint's request_timeout_ms later; at a
  * step-down, by the caller.  Once per loss: lose() does it.
  *
+ * A takeover whose load fails (gkmd_election_load_failed()) campaigns
+ * again only after a delay that starts at the campaign interval and
+ * doubles with every failure in a row, up to LOAD_BACKOFF_TTLS lease
+ * TTLs; a load that succeeds (gkmd_election_loaded()) ends it.
+ *
  * The controller (group.c) asks gkmd_election_leading() at every round
  * and reloads the groups from etcd whenever the leadership generation
  * changed; every commit it makes carries the fencing token (the leader
@@ -63,6 +68,9 @@
 #include "etcd_client.h"
 #include "gkmd.h"
 
+/* The back-off after failed loads stops doubling at this many lease TTLs. */
+#define LOAD_BACKOFF_TTLS	4
+
 /* Why a leader stopped when its send deadline passed (lead_now()). */
 #define SILENT_WHY	"stopped sending rekeys: no keep-alive answered within 2/3 of the lease TTL, the lease may have expired"
 
@@ -95,6 +103,9 @@ struct gkmd_election {
 	char lost_why[160];
 	bool etcd_ok;
 	bool etcd_seen;			/* note_etcd() ran once */
+	unsigned int load_failures;	/* failed loads in a row (load_failed()) */
+	uint64_t backoff_ms;		/* the delay after the last of them; 0: none */
+	uint64_t hold_until_ms;		/* no campaign before (monotonic ms) */
 	char etcd_error[320];
 	struct gkmd_etcd_status status;
 	char endpoint[GKMD_ETCD_URL_MAX];
@@ -309,11 +320,12 @@ static void *election_thread(void *arg)
 
 	pthread_mutex_lock(&el->lock);
 	while (!el->stop) {
-		uint64_t now = gkmd_now_ms(), next;
+		uint64_t now = gkmd_now_ms(), next, hold;
 		bool leading;
 		struct timespec ts;
 
 		leading = lead_now(el);
+		hold = el->hold_until_ms;
 		pthread_mutex_unlock(&el->lock);
 
 		if (!el->lease) {
@@ -322,7 +334,7 @@ static void *election_thread(void *arg)
 		} else if (now >= after(el->ka_sent_ms, el->ttl_ms / 3)) {
 			keepalive(el, now);
 		}
-		if (el->lease && !leading && now >= el->campaign_ms) {
+		if (el->lease && !leading && now >= el->campaign_ms && now >= hold) {
 			el->campaign_ms = after(now, step);
 			campaign(el, gkmd_now_ms(), true);
 		}
@@ -338,6 +350,9 @@ sleep:
 			next = after(el->ka_sent_ms, el->ttl_ms / 3);
 		if (el->leading && atomic_load(&send_until) < next)
 			next = atomic_load(&send_until);
+		if (!el->leading && el->lease && el->hold_until_ms > now &&
+		    el->hold_until_ms < next)
+			next = el->hold_until_ms;	/* a held campaign's time */
 		if (next <= now || el->stop)
 			continue;
 		gkmd_abstime(&ts, next - now);
@@ -388,6 +403,45 @@ static void step_down(struct gkmd_election *el, const char *why)
 	pthread_cond_signal(&el->wake);
 }
 
+void gkmd_election_load_failed(struct gkmd *d, const char *why)
+{
+	struct gkmd_election *el = d->election;
+	uint64_t step, cap, was;
+
+	if (!el)
+		return;
+	pthread_mutex_lock(&el->lock);
+	step_down(el, why);
+	step = el->cfg->lease_ttl * 1000 / 6;
+	cap = (uint64_t)el->cfg->lease_ttl * 1000 * LOAD_BACKOFF_TTLS;
+	was = el->backoff_ms;
+	el->load_failures++;
+	el->backoff_ms = was ? was * 2 : step;
+	if (el->backoff_ms > cap)
+		el->backoff_ms = cap;
+	el->hold_until_ms = after(gkmd_now_ms(), el->backoff_ms);
+	if (el->backoff_ms != was)
+		gkmd_log("leadership: failed loads in a row: %u; next campaign in %" PRIu64 " ms",
+			 el->load_failures, el->backoff_ms);
+	pthread_mutex_unlock(&el->lock);
+}
+
+void gkmd_election_loaded(struct gkmd *d)
+{
+	struct gkmd_election *el = d->election;
+
+	if (!el)
+		return;
+	pthread_mutex_lock(&el->lock);
+	if (el->load_failures)
+		gkmd_log("leadership: loaded after %u failed loads; the campaign back-off is over",
+			 el->load_failures);
+	el->load_failures = 0;
+	el->backoff_ms = 0;
+	el->hold_until_ms = 0;
+	pthread_mutex_unlock(&el->lock);
+}
+
 void gkmd_election_step_down(struct gkmd *d, const char *why)
 {
 	struct gkmd_election *el = d->election;
@@ -436,6 +490,9 @@ struct json_object *gkmd_election_status(struct gkmd *d)
 	json_object_object_add(o, "leadership_changes",
 			       json_object_new_int64((int64_t)el->acquisitions));
 	json_object_object_add(o, "last_loss", json_object_new_string(el->lost_why));
+	json_object_object_add(o, "load_failures", json_object_new_int64(el->load_failures));
+	json_object_object_add(o, "campaign_backoff_ms",
+			       json_object_new_int64((int64_t)el->backoff_ms));
 	e = json_object_new_object();
 	json_object_object_add(e, "healthy", json_object_new_boolean(el->etcd_ok));
 	json_object_object_add(e, "endpoint", json_object_new_string(el->endpoint));

@@ -444,6 +444,13 @@ bool gkmd_election_leading(struct gkmd *d, uint64_t *generation,
 bool gkmd_election_may_send(void);
 /* A commit failed: stop leading now; the election may lead again later. */
 void gkmd_election_step_down(struct gkmd *d, const char *why);
+/*
+ * A takeover's load failed: stop leading now, and campaign again only
+ * after a delay doubling with every failure in a row (gkmd.rst 7.3).
+ */
+void gkmd_election_load_failed(struct gkmd *d, const char *why);
+/* A takeover's load succeeded: the next failure starts the delay anew. */
+void gkmd_election_loaded(struct gkmd *d);
 /* Monotonic ms at which this process stops sending (UINT64_MAX: never). */
 uint64_t gkmd_election_send_until(void);
 /* "standby key server; the leader is NAME" */

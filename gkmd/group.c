@@ -1186,6 +1186,20 @@ int gkmd_groups_init(struct gkmd *d)
 }
 
 /*
+ * A takeover's load failed (etcd down or too slow for every try of a
+ * page, or a state gkmd cannot read): stop leading, as after a failed
+ * commit, and campaign again only after a delay that grows with every
+ * failure in a row (election.c), so that a state nobody can read is not
+ * loaded again every lease_ttl / 6 for ever.
+ */
+static void load_failed(struct gkmd *d, const char *what)
+{
+	gkmd_log("leadership: cannot load %s; stepping down", what);
+	d->led_generation = 0;
+	gkmd_election_load_failed(d, "the state could not be loaded");
+}
+
+/*
  * This gkmd has just become the leader (generation @gen, fencing token
  * @token): whatever memory holds may be older than etcd, so every group
  * is loaded again, and commits carry the token from now on.
@@ -1201,16 +1215,18 @@ static int groups_reload(struct gkmd *d, uint64_t gen, int64_t token)
 		group_unload(g, "the key server's leadership changed; retry");
 		gkmd_departures_free(g);
 		if (group_load(d, g, true)) {
-			gkmd_log("leadership: cannot load group %u; stepping down", g->id);
-			store_failed(d);
+			char what[32];
+
+			snprintf(what, sizeof(what), "group %u", g->id);
+			load_failed(d, what);
 			return -1;
 		}
 	}
 	if (gkmd_bans_load(d) || gkmd_departures_load(d)) {
-		gkmd_log("leadership: cannot load the bans or departures; stepping down");
-		store_failed(d);
+		load_failed(d, "the bans or departures");
 		return -1;
 	}
+	gkmd_election_loaded(d);
 	d->led_generation = gen;
 	d->led_lapsed = false;
 	d->stat_reloads++;

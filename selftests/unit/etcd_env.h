@@ -105,4 +105,55 @@ static inline void etcd_env_cfg(struct gkmd_etcd_cfg *cfg, const char *prefix)
 	cfg->snapshot_entries = 1024;
 }
 
+/* Put (or with @val NULL, delete) @key on the test's etcd, raw; 0 or -1. */
+static inline int etcd_env_put(const char *key, const void *val, size_t len)
+{
+	struct gkmd_etcd_cfg cfg;
+	struct gkmd_etcd *c = NULL;
+	struct gkmd_etcd_txn *t = gkmd_etcd_txn_new();
+	bool ok = false;
+	int rc = -1;
+
+	etcd_env_cfg(&cfg, "/");
+	if (t && !gkmd_etcd_open(&c, &cfg, 5000) &&
+	    !(val ? gkmd_etcd_txn_put(t, key, val, len, 0) :
+		    gkmd_etcd_txn_delete(t, key, NULL)))
+		rc = gkmd_etcd_txn_run(c, t, &ok, NULL, NULL, NULL);
+	gkmd_etcd_txn_free(t);
+	gkmd_etcd_close(c);
+	return rc || !ok ? -1 : 0;
+}
+
+struct etcd_env_val {
+	uint8_t *p;
+	size_t cap, len;
+};
+
+static inline int etcd_env_copy(void *ctx, const struct gkmd_etcd_kv *kv)
+{
+	struct etcd_env_val *v = ctx;
+
+	if (kv->value_len > v->cap)
+		return -1;
+	memcpy(v->p, kv->value, kv->value_len);
+	v->len = kv->value_len;
+	return 0;
+}
+
+/* @key's value on the test's etcd, raw, into @buf: its length, or -1. */
+static inline ssize_t etcd_env_get(const char *key, void *buf, size_t cap)
+{
+	struct etcd_env_val v = { .p = buf, .cap = cap };
+	struct gkmd_etcd_cfg cfg;
+	struct gkmd_etcd *c = NULL;
+	ssize_t rc = -1;
+
+	etcd_env_cfg(&cfg, "/");
+	if (!gkmd_etcd_open(&c, &cfg, 5000) &&
+	    !gkmd_etcd_range(c, key, NULL, 0, 0, false, etcd_env_copy, &v, NULL) && v.len)
+		rc = (ssize_t)v.len;
+	gkmd_etcd_close(c);
+	return rc;
+}
+
 #endif /* GKM_ETCD_ENV_H */

@@ -1225,4 +1225,55 @@ TEST_F_TIMEOUT(etcd, leadership_lost_when_it_stops_sending, ETCD_TEST_TIMEOUT)
 	close(hole[1]);
 }
 
+/*
+ * Takeovers whose load fails (group.c calls gkmd_election_load_failed()):
+ * the next campaign waits lease_ttl / 6 (500 ms at lease_ttl 3), then
+ * twice as long after every failure in a row, up to 4 lease TTLs (12 s);
+ * each new delay logged once, and in the status.  Meanwhile it does not
+ * lead; a load that succeeds ends the back-off.  (gkmd_test's
+ * etcd_unreadable_state_backs_off: the same with a real gkmd and a state
+ * it cannot read.)
+ */
+TEST_F_TIMEOUT(etcd, failed_loads_back_off, ETCD_TEST_TIMEOUT)
+{
+	static const int64_t want[] = { 500, 1000, 2000, 4000, 8000, 12000, 12000 };
+	struct gkmd *d = election_new("/t13/");
+	char log[128], line[64];
+	struct tee tee;
+	uint64_t gen;
+	int64_t token;
+
+	ASSERT_NE(NULL, d);
+	snprintf(log, sizeof(log), "%s/election.log", self->dir);
+	ASSERT_EQ(0, log_to(&tee, log));
+	ASSERT_EQ(0, gkmd_election_start(d));
+	ASSERT_TRUE(wait_leading(d, true, &gen, &token));
+	EXPECT_EQ(0, election_value(d, "campaign_backoff_ms"));
+	for (int i = 0; i < 7; i++) {
+		gkmd_election_load_failed(d, "test: cannot load");
+		EXPECT_FALSE(gkmd_election_leading(d, &gen, &token));
+		EXPECT_EQ(want[i], election_value(d, "campaign_backoff_ms"));
+		EXPECT_EQ(i + 1, election_value(d, "load_failures"));
+		if (!i)	/* 500 ms later it leads again (the key stayed ours) */
+			ASSERT_TRUE(wait_leading(d, true, &gen, &token));
+	}
+	/* 12 s to wait: not leading 2 s later, however slow the host */
+	usleep(2000000);
+	EXPECT_FALSE(gkmd_election_leading(d, &gen, &token));
+	gkmd_election_loaded(d);
+	EXPECT_EQ(0, election_value(d, "campaign_backoff_ms"));
+	EXPECT_EQ(0, election_value(d, "load_failures"));
+	EXPECT_TRUE(wait_leading(d, true, &gen, &token));
+	election_free(d);
+	log_back(&tee);
+	/* one line per new delay: not the second 12000 */
+	EXPECT_EQ(6, log_count(log, "; next campaign in "));
+	for (int i = 0; i < 6; i++) {
+		snprintf(line, sizeof(line), "failed loads in a row: %d; next campaign in %lld ms",
+			 i + 1, (long long)want[i]);
+		EXPECT_EQ(1, log_count(log, line));
+	}
+	EXPECT_EQ(1, log_count(log, "leadership: loaded after 7 failed loads"));
+}
+
 TEST_HARNESS_MAIN

@@ -2402,6 +2402,88 @@ static int64_t election_value(struct ut_gkmd *g, const char *key)
 	return v;
 }
 
+/* Lines of @g's log that contain @what (grep -c). */
+static int log_lines(struct ut_gkmd *g, const char *what)
+{
+	char cmd[512], out[32] = "";
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "grep -c -- '%s' %s", what, g->log);
+	f = popen(cmd, "r");
+	if (!f)
+		return -1;
+	if (!fgets(out, sizeof(out), f))
+		out[0] = 0;
+	pclose(f);
+	return out[0] ? atoi(out) : -1;
+}
+
+/*
+ * A state the key server cannot read (its group's journal head damaged on
+ * etcd): every takeover's load fails and the gkmd steps down.  It used to
+ * campaign again every lease_ttl / 6 (500 ms) and fail the same way, for
+ * ever; now the next campaign waits twice as long after every failure in
+ * a row (500, 1000, 2000, 4000, 8000 ms, up to 4 lease TTLs), each delay
+ * logged once and in the status.  Asserted: the sequence of the delays
+ * gkmd reports, and no load tried for 3 s once it waits 8 s (a slow host
+ * only tries less often).  The head put back, the next campaign loads it,
+ * leads, and the back-off is over.
+ */
+TEST_F_TIMEOUT(gkmd, etcd_unreadable_state_backs_off, 2 * UT_TIMEOUT)
+{
+	static const char head[] = "/gkmd-test/group/7/head";
+	struct env *e = &self->e;
+	struct member *m = self->mbs;
+	uint8_t saved[4096];
+	ssize_t len;
+	int n, rejoins = 0;
+
+	ASSERT_EQ(0, use_etcd(e));
+	ASSERT_EQ(0, gkmd_start(e));
+	ASSERT_LE(0, wait_role(&e->g, "leader"));
+	ASSERT_EQ(0, join_together(e, m, 2));
+	ASSERT_EQ(0, converge(e, m, NMEMBERS, 5000, NULL));
+	gkmd_kill(e, SIGTERM);
+	len = etcd_env_get(head, saved, sizeof(saved));
+	ASSERT_LT(4, len);
+	ASSERT_EQ(0, etcd_env_put(head, "GKMH", 4));
+
+	ASSERT_EQ(0, gkmd_start(e));
+	for (int i = 0; i < 600 && log_lines(&e->g, "next campaign in 8000 ms") < 1; i++)
+		usleep(100000);
+	ASSERT_EQ(0, ut_sh("test \"$(grep -o 'next campaign in [0-9]* ms' %s | cut -d' ' -f4 | tr '\\n' ' ')\" = '500 1000 2000 4000 8000 '",
+			   e->g.log)) {
+		TH_LOG("%d takeover loads failed, %d delays logged",
+		       log_lines(&e->g, "leadership: cannot load group 7"),
+		       log_lines(&e->g, "next campaign in"));
+	}
+	EXPECT_EQ(8000, election_value(&e->g, "campaign_backoff_ms"));
+	EXPECT_EQ(5, election_value(&e->g, "load_failures"));
+	{
+		char gkmctl_bin[PATH_MAX];
+
+		ASSERT_EQ(0, ut_find_program(gkmctl_bin, "GKMCTL", "gkmctl"));
+		EXPECT_EQ(0, ut_sh("%s gcks --socket %s status | grep -q '^  state: 5 loads failed in a row; the next campaign 8000 ms after the last$'",
+				   gkmctl_bin, e->g.admin));
+	}
+	n = log_lines(&e->g, "leadership: cannot load group 7");
+	EXPECT_EQ(5, n);
+	usleep(3000000);
+	EXPECT_EQ(n, log_lines(&e->g, "leadership: cannot load group 7"));
+	EXPECT_EQ(0, ut_sh("grep -q 'failed loads in a row: 5; next campaign in 8000 ms' %s",
+			   e->g.log));
+
+	/* Readable again: the next campaign loads it and leads. */
+	ASSERT_EQ(0, etcd_env_put(head, saved, (size_t)len));
+	ASSERT_LE(0, wait_role(&e->g, "leader"));
+	EXPECT_EQ(0, ut_sh("grep -q 'leadership: loaded after [0-9]* failed loads' %s", e->g.log));
+	EXPECT_EQ(0, election_value(&e->g, "campaign_backoff_ms"));
+	EXPECT_EQ(0, election_value(&e->g, "load_failures"));
+	ASSERT_EQ(0, member_join(e, &m[2]));
+	ASSERT_EQ(0, converge(e, m, NMEMBERS, 10000, &rejoins));
+	EXPECT_EQ(0, rejoins);
+}
+
 /*
  * A leader whose keep-alive comes back late (here: the whole gkmd paused
  * past two thirds of the lease TTL, but not past the TTL) falls silent,
