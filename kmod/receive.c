@@ -485,7 +485,7 @@ static void gkm_receive_one(struct gkm_group *group, struct sk_buff *skb,
 		t = ktime_get_ns();
 		/* Out of sync stays so until re-registration, but what opened is used. */
 		gkm_apply_sync(group, false, arrival, NULL);
-		st.ns[GKM_LAT_STAGE_ADMIT - 1] = min(waited_ns, gkm_rx_cb(skb)->admit_ns);
+		st.ns[GKM_LAT_STAGE_ADMIT - 1] = min_t(u64, waited_ns, gkm_rx_cb(skb)->admit_ns);
 		st.ns[GKM_LAT_STAGE_QUEUE - 1] = waited_ns - st.ns[GKM_LAT_STAGE_ADMIT - 1];
 		st.ns[GKM_LAT_STAGE_PARSE - 1] = t - start - st.ns[GKM_LAT_STAGE_AEAD - 1] -
 						 st.ns[GKM_LAT_STAGE_VERIFY - 1] -
