@@ -300,6 +300,9 @@ out:
  * median decrypt, signature check, SA install and key crypto (unwraps,
  * keying a new KEK) of the same run. Before the keys stage existed the
  * floor left the key crypto out; that figure is kept to compare runs.
+ * The decrypt is the datagram's one AES-GCM pass, made by softirq's
+ * admission (the worker uses its plaintext); until 3 Dec 2026 the worker
+ * made a second pass and the AEAD stage was that one.
  */
 static uint64_t kb_floor_without_keys(const struct kb_lat *l)
 {

@@ -30,6 +30,7 @@ static const char *const stat_names[GKM_STAT_MAX + 1] = {
 	[GKM_STAT_GCKS_KEY_INVALID] = "gcks_key_invalid",
 	[GKM_STAT_SA_REPLACED] = "sa_replaced",
 	[GKM_STAT_INCOMPLETE] = "incomplete",
+	[GKM_STAT_AEAD_REOPENED] = "aead_reopened",
 };
 
 const char *gkmctl_stat_name(int stat)

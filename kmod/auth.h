@@ -30,7 +30,12 @@ struct gkm_auth_kek;
  *   (one datagram) and by the worker (one open, gkm_auth_open()); it nests
  *   inside nothing and takes nothing;
  * - @staged is what gkm_auth_prepare() keyed for the next commit
- *   (gkm_group.lock).
+ *   (gkm_group.lock);
+ * - @serial numbers the transforms (gkm_group.lock): each keyed one gets
+ *   the next, never 0, so that a datagram softirq opened can name the
+ *   transform that opened it (struct gkm_auth_opened);
+ * - @opened is the worker's datagram's (gkm_group.lock): what
+ *   gkm_auth_open() is to trust instead of decrypting again.
  */
 struct gkm_auth {
 	struct gkm_auth_kek __rcu *kek[2];
@@ -39,6 +44,8 @@ struct gkm_auth {
 	/* seen_mask | last_frag_cnt << 32 | GKM_AUTH_INCOMPLETE */
 	atomic64_t frags;
 	bool ready;			/* a registration is in: READ_ONCE */
+	u64 serial;
+	u64 opened;
 
 	spinlock_t lock;		/* the requests, @buf and @iv */
 	u8 *buf;			/* one datagram, opened in place */
@@ -64,15 +71,51 @@ int gkm_auth_prepare(struct gkm_auth *a, const struct gkm_keystore *next);
 void gkm_auth_publish(struct gkm_auth *a, const struct gkm_keystore *ks);
 
 /*
+ * What softirq's check left for the worker (kept in the skb's cb): the
+ * serial of the transform that opened the datagram and the length of the
+ * plaintext it left in the skb in place of the ciphertext (0: none, the
+ * ciphertext is still there), and how long the AES-GCM open took.
+ */
+struct gkm_auth_opened {
+	u64 serial;
+	u32 aead_ns;
+	u16 plain_len;
+};
+
+/*
  * Softirq (or BH disabled): may the rekey datagram at @off of @skb, @len
  * bytes, whose header is @h, take a queue slot? GKM_OK when it is new
  * and authentic under a held KEK; otherwise the reason (GKM_E_OLD,
  * GKM_E_REPLAY, GKM_E_UNKNOWN_KEK, GKM_E_BAD_TAG, GKM_E_TRUNCATED).
- * Allocates nothing.
+ * Allocates nothing for a datagram that is not authentic. An authentic
+ * one's body is replaced by its plaintext in @skb (made writable, which
+ * allocates when the skb is a clone or not linear that far; if that
+ * fails, the ciphertext stays) and @out says so: the worker then does not
+ * decrypt it again. The caller wipes the plaintext before it frees @skb
+ * (gkm_auth_wipe()).
  */
-enum gkm_wire_err gkm_auth_check(struct gkm_auth *a, const struct sk_buff *skb,
+enum gkm_wire_err gkm_auth_check(struct gkm_auth *a, struct sk_buff *skb,
 				 unsigned int off, unsigned int len,
-				 const struct gkm_wire_hdr *h);
+				 const struct gkm_wire_hdr *h,
+				 struct gkm_auth_opened *out);
+
+/* Wipe the plaintext gkm_auth_check() left at @off of @skb, if any. */
+void gkm_auth_wipe(struct sk_buff *skb, unsigned int off,
+		   struct gkm_auth_opened *opened);
+
+/*
+ * Process context, gkm_group.lock held: the next gkm_auth_open() is of the
+ * datagram @opened describes (NULL: none). If softirq left its plaintext,
+ * the open copies it, provided the transform keyed for the key store's
+ * KEK is still the one that opened it (else -EBADMSG: the plaintext can no
+ * longer be checked against the KEK the member holds now); otherwise it
+ * decrypts.
+ */
+static inline void gkm_auth_expect(struct gkm_auth *a,
+				   const struct gkm_auth_opened *opened)
+{
+	a->opened = opened && opened->plain_len ? opened->serial : 0;
+}
 
 /* The replay state alone (status datagrams): the member's last message id. */
 static inline u64 gkm_auth_last_msg_id(struct gkm_auth *a)
@@ -95,8 +138,10 @@ static inline bool gkm_auth_incomplete(struct gkm_auth *a)
 }
 
 /*
- * Process context: AES-GCM open with the transform keyed for @key (the
- * core's aead_open, kmod/crypto.c). -ENOKEY when no transform holds it.
+ * Process context, gkm_group.lock held: AES-GCM open with the transform
+ * keyed for @key (the core's aead_open, kmod/crypto.c), or the copy of
+ * softirq's plaintext that gkm_auth_expect() announced. -ENOKEY when no
+ * transform holds @key.
  */
 int gkm_auth_open(struct gkm_auth *a, const u8 *key, u32 key_len,
 		  const u8 *nonce, const u8 *aad, u32 aad_len, const u8 *src,

@@ -624,6 +624,8 @@ TEST_F_TIMEOUT(rekey, no_packet_lost_across_rekeys_under_traffic, 600)
 	ASSERT_EQ(0, kt_group_status(&self->m1, GROUP, &st));
 	EXPECT_EQ(rekeys, st.stats[GKM_STAT_ACCEPTED]);
 	EXPECT_EQ(rekeys, st.lat[GKM_LAT_COUNT]);
+	/* One AES-GCM pass each: the worker used softirq's plaintext. */
+	EXPECT_EQ(0, st.stats[GKM_STAT_AEAD_REOPENED]);
 	TH_LOG("member apply latency: p50 %llu us, p99 %llu us, max %llu us",
 	       (unsigned long long)st.lat[GKM_LAT_P50] / 1000,
 	       (unsigned long long)st.lat[GKM_LAT_P99] / 1000,

@@ -189,6 +189,12 @@ enum gkm_stat {
 	 * out of sync; not one of the per-datagram outcomes.
 	 */
 	GKM_STAT_INCOMPLETE,
+	/*
+	 * Authentic rekey datagrams the worker had to decrypt a second time:
+	 * softirq could not leave its plaintext in the skb (no memory to make
+	 * a cloned skb writable). Normally 0: one AES-GCM pass per datagram.
+	 */
+	GKM_STAT_AEAD_REOPENED,
 
 	__GKM_STAT_MAX
 };
@@ -213,7 +219,10 @@ enum gkm_latency {
  * applies, max over all), nanoseconds.
  *   QUEUE:   arrival in softirq until the group's worker takes it, less
  *            ADMIT;
- *   AEAD:    decrypting and authenticating it under the KEK;
+ *   AEAD:    decrypting and authenticating it under the KEK: the one
+ *            AES-GCM pass, made by softirq's admission (taken out of
+ *            ADMIT; the worker uses its plaintext), plus the worker's own
+ *            pass if it had to make one (GKM_STAT_AEAD_REOPENED);
  *   VERIFY:  checking the key server's signature;
  *   PARSE:   everything else in the worker before the SAs change: the
  *            header and replay checks, the body, staging and committing
@@ -224,8 +233,8 @@ enum gkm_latency {
  *            the wrapped keys (RFC 3394) and keying the transform of a new
  *            KEK;
  *   ADMIT:   softirq's admission, taken out of QUEUE: the header and replay
- *            checks and the authentication (one AES-GCM pass) that decide
- *            whether the datagram may take a queue slot.
+ *            checks and the copy that decide, with the AES-GCM pass
+ *            counted in AEAD, whether the datagram may take a queue slot.
  * KEYS and ADMIT come last only because they were added last.
  */
 enum gkm_lat_stage {
