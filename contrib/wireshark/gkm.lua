@@ -205,7 +205,7 @@ end
 
 -- One TLV value; @t the masked type, @v its value range (may be nil when
 -- the length is 0). Key material is never added to the tree.
-local function dissect_tlv_value(t, v, vlen, tree)
+local function dissect_tlv_value(t, v, vlen, tree, critical)
 	if t == 1 and vlen == 16 then
 		tree:add(f.rsa_kek_id, v(0, 4))
 		tree:add(f.rsa_kek_ver, v(4, 4))
@@ -275,10 +275,15 @@ local function dissect_tlv_value(t, v, vlen, tree)
 		-- Rekey bodies only (inside the AEAD): seen when decrypted.
 		local fl = tree:add(f.msg_flags, v(0, 4))
 		fl:add(f.msg_flag_every, v(0, 4))
-		-- Not an error: a later GCKS may set advisory bits.
+		-- Not an error: a later GCKS may set advisory bits. Sent
+		-- critical, the word is strict and members refuse them.
 		local flags = v(0, 4):uint()
 		if flags > 1 then	-- a bit above EVERY_MEMBER
-			fl:add(f.msg_flag_unknown, v(0, 4), flags - flags % 2)
+			local u = fl:add(f.msg_flag_unknown, v(0, 4), flags - flags % 2)
+			if critical then
+				u:add_proto_expert_info(ef.bad_tlv,
+					"unknown bits in a critical MSG_FLAGS: members refuse it")
+			end
 		end
 		tree:append_text(string.format(": 0x%08x", v(0, 4):uint()))
 	elseif t == 8 then
@@ -320,7 +325,7 @@ local function dissect_tlvs(buf, tree)
 			return n
 		end
 		local v = (vlen > 0) and buf(off + 4, vlen) or nil
-		dissect_tlv_value(t, v, vlen, st)
+		dissect_tlv_value(t, v, vlen, st, rawt >= 0x8000)
 		off = off + 4 + vlen
 		n = n + 1
 	end

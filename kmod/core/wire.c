@@ -565,13 +565,21 @@ static enum gkm_wire_err parse_member(struct gkm_wire_body *b, const u8 *v)
  * MSG_FLAGS bits are advisory: a bit this version does not know is
  * ignored (masked off, never stored as if known), so a later GCKS can
  * add one without older members dropping its rekeys.  A flag a member
- * must understand comes in a critical TLV instead (protocol.rst 2.11).
+ * must understand comes in a critical TLV instead (protocol.rst 2.11):
+ * MSG_FLAGS itself sent with the critical bit (@critical) says its bits
+ * must be understood, so there an unknown bit is malformed, as in the
+ * flag fields of the other critical TLVs.
  */
-static enum gkm_wire_err parse_msg_flags(struct gkm_wire_body *b, const u8 *v)
+static enum gkm_wire_err parse_msg_flags(struct gkm_wire_body *b, const u8 *v,
+					 bool critical)
 {
+	u32 flags = get_unaligned_be32(v);
+
 	if (b->has_msg_flags)
 		return GKM_E_DUP_TLV;
-	b->msg_flags = get_unaligned_be32(v) & GKM_MSG_F_ALL;
+	if (critical && (flags & ~GKM_MSG_F_ALL))
+		return GKM_E_MALFORMED_TLV;
+	b->msg_flags = flags & GKM_MSG_F_ALL;
 	b->has_msg_flags = true;
 	return GKM_OK;
 }
@@ -639,7 +647,7 @@ static enum gkm_wire_err parse_tlvs(struct gkm_wire_body *b, u8 msg_type,
 			err = parse_member(b, p);
 			break;
 		case GKM_TLV_MSG_FLAGS:
-			err = parse_msg_flags(b, p);
+			err = parse_msg_flags(b, p, raw & GKM_TLV_CRITICAL);
 			break;
 		default: /* GKM_TLV_GCKS_CERT */
 			err = parse_cert(b, p, vlen);

@@ -520,6 +520,43 @@ TEST_F(rx, tlv_msg_flags_unknown_bits_ignored)
 	}
 }
 
+/*
+ * Sent with the critical bit, MSG_FLAGS is strict: an unknown bit makes
+ * the body malformed (nothing applied), known bits alone still apply.
+ */
+TEST_F(rx, tlv_msg_flags_critical_refuses_unknown_bits)
+{
+	static const u32 unknown[] = { 2, 0x80000000, 0xfffffffe };
+	u8 v[GKM_TLV_MSG_FLAGS_LEN];
+	u64 id = REG_MSG_ID + 1;
+	struct gkm_enc_buf b;
+	u32 i;
+
+	for (i = 0; i < ARRAY_SIZE(unknown); i++) {
+		gkm_enc_init(&b, self->body, sizeof(self->body));
+		put_unaligned_be32(GKM_MSG_F_EVERY_MEMBER | unknown[i], v);
+		gkm_enc_tlv(&b, GKM_TLV_CRITICAL | GKM_TLV_MSG_FLAGS, v, sizeof(v));
+		gkm_enc_next_spi(&b, 0x3300 + i);
+		ASSERT_EQ(0, b.err);
+		ASSERT_EQ(0, tw_rekey(&W, &self->g1, id, 0, 1, b.data, b.len,
+				      self->tmp, &self->len));
+		EXPECT_EQ(GKM_E_MALFORMED_TLV, rx(self, self->tmp, self->len))
+			TH_LOG("flags 0x%08x", GKM_MSG_F_EVERY_MEMBER | unknown[i]);
+		EXPECT_EQ(REG_MSG_ID, self->ks.last_msg_id);
+		EXPECT_NE(0x3300 + i, self->ks.next_spi[0]);
+	}
+	gkm_enc_init(&b, self->body, sizeof(self->body));
+	put_unaligned_be32(GKM_MSG_F_EVERY_MEMBER, v);
+	gkm_enc_tlv(&b, GKM_TLV_CRITICAL | GKM_TLV_MSG_FLAGS, v, sizeof(v));
+	gkm_enc_next_spi(&b, 0x3400);
+	ASSERT_EQ(0, tw_rekey(&W, &self->g1, id, 0, 1, b.data, b.len,
+			      self->tmp, &self->len));
+	ASSERT_EQ(GKM_OK, rx(self, self->tmp, self->len));
+	EXPECT_EQ(id, self->ks.last_msg_id);
+	EXPECT_EQ(0x3400, self->ks.next_spi[0]);
+	EXPECT_TRUE(self->ks.last_every);
+}
+
 /* The encoder sends no bit members would ignore. */
 TEST(enc_msg_flags_refuses_unknown_bits)
 {

@@ -143,7 +143,9 @@ enum gkm_tlv_type {
  * know (those outside its GKM_MSG_F_ALL), so a later version may add a
  * bit without older members dropping the rekeys that carry it.  A flag
  * whose meaning a member must understand needs a new critical TLV
- * instead.  A sender sets no bit outside its GKM_MSG_F_ALL.
+ * instead.  A sender sets no bit outside its GKM_MSG_F_ALL.  Sent with
+ * GKM_TLV_CRITICAL (gkmd never does), the word is strict: a receiver
+ * refuses a bit it does not know (GKM_E_MALFORMED_TLV).
  *
  * EVERY_MEMBER: every fragment of this message concerns every member
  * (the data SA message, Documentation/gkmd.rst section 6), so a member
