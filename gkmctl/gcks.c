@@ -123,6 +123,12 @@ static void print_election(json_object *reply)
 	if (jint(el, "load_failures") > 0)
 		printf("  state: %s loads failed in a row; the next campaign %s ms after the last\n",
 		       jtext(el, "load_failures"), jtext(el, "campaign_backoff_ms"));
+	if (jint(el, "load_handovers") > 0 && jint(el, "campaign_held_ms") > 0)
+		printf("  leader key: given up after a failed load %s times since start; no campaign for another %s ms\n",
+		       jtext(el, "load_handovers"), jtext(el, "campaign_held_ms"));
+	else if (jint(el, "load_handovers") > 0)
+		printf("  leader key: given up after a failed load %s times since start\n",
+		       jtext(el, "load_handovers"));
 	if (jfield(el, "leadership_changes"))
 		printf("  leadership: won %s times; groups reloaded %s times, resumed without reload %s times\n",
 		       jtext(el, "leadership_changes"), jtext(el, "reloads"),

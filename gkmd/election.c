@@ -26,7 +26,13 @@
  * A takeover whose load fails (gkmd_election_load_failed()) campaigns
  * again only after a delay that starts at the campaign interval and
  * doubles with every failure in a row, up to LOAD_BACKOFF_TTLS lease
- * TTLs; a load that succeeds (gkmd_election_loaded()) ends it.
+ * TTLs; a load that succeeds (gkmd_election_loaded()) ends it.  Every
+ * such failure also gives the leader key up: this thread revokes the
+ * lease (the key goes with it) and grants a new one, so that another
+ * gkmd, which may well read the state, wins at its next campaign instead
+ * of waiting out the back-off behind a key nobody uses.  The failing
+ * gkmd cannot take the key back from it: campaigns only create a key
+ * that is not there (gkmd.rst 7.3, "Loading").
  *
  * The controller (group.c) asks gkmd_election_leading() at every round
  * and reloads the groups from etcd whenever the leadership generation
@@ -106,6 +112,8 @@ struct gkmd_election {
 	unsigned int load_failures;	/* failed loads in a row (load_failed()) */
 	uint64_t backoff_ms;		/* the delay after the last of them; 0: none */
 	uint64_t hold_until_ms;		/* no campaign before (monotonic ms) */
+	bool give_up;			/* revoke the lease: a load failed */
+	uint64_t handovers;		/* leader keys given up after failed loads */
 	char etcd_error[320];
 	struct gkmd_etcd_status status;
 	char endpoint[GKMD_ETCD_URL_MAX];
@@ -313,6 +321,44 @@ static void check_status(struct gkmd_election *el)
 	pthread_mutex_unlock(&el->lock);
 }
 
+/*
+ * A takeover's load failed (gkmd_election_load_failed()): give the leader
+ * key up by revoking the lease it hangs on, so that another gkmd can win
+ * it at its next campaign, and take a new lease for this gkmd's own
+ * campaigns, held until the back-off has passed.  A revoke that fails
+ * (etcd does not answer) drops the lease all the same: no longer kept
+ * alive, it expires within lease_ttl, and the key with it.
+ */
+static void hand_over(struct gkmd_election *el)
+{
+	int64_t lease = el->lease;
+	uint64_t now;
+	int rc;
+
+	if (!lease) {		/* expired meanwhile: the key went with it */
+		pthread_mutex_lock(&el->lock);
+		el->give_up = false;
+		pthread_mutex_unlock(&el->lock);
+		return;
+	}
+	rc = gkmd_etcd_lease_revoke(el->c, lease);
+	note_etcd(el, rc);
+	now = gkmd_now_ms();
+	pthread_mutex_lock(&el->lock);
+	el->give_up = false;
+	el->lease = 0;
+	el->handovers++;
+	if (rc)
+		gkmd_log("leadership: giving the leader key up after a failed load: lease %" PRIx64 " not revoked (%s); it expires within %" PRIu64 " ms; campaigning again in %" PRIu64 " ms",
+			 (uint64_t)lease, el->etcd_error, el->ttl_ms,
+			 el->hold_until_ms > now ? el->hold_until_ms - now : 0);
+	else
+		gkmd_log("leadership: gave the leader key up after a failed load (lease %" PRIx64 " revoked: another key server may lead); campaigning again in %" PRIu64 " ms",
+			 (uint64_t)lease,
+			 el->hold_until_ms > now ? el->hold_until_ms - now : 0);
+	pthread_mutex_unlock(&el->lock);
+}
+
 static void *election_thread(void *arg)
 {
 	struct gkmd_election *el = arg;
@@ -321,13 +367,16 @@ static void *election_thread(void *arg)
 	pthread_mutex_lock(&el->lock);
 	while (!el->stop) {
 		uint64_t now = gkmd_now_ms(), next, hold;
-		bool leading;
+		bool leading, give_up;
 		struct timespec ts;
 
 		leading = lead_now(el);
 		hold = el->hold_until_ms;
+		give_up = el->give_up && !leading;
 		pthread_mutex_unlock(&el->lock);
 
+		if (give_up)
+			hand_over(el);
 		if (!el->lease) {
 			if (grant(el, now))
 				goto sleep;
@@ -420,6 +469,7 @@ void gkmd_election_load_failed(struct gkmd *d, const char *why)
 	if (el->backoff_ms > cap)
 		el->backoff_ms = cap;
 	el->hold_until_ms = after(gkmd_now_ms(), el->backoff_ms);
+	el->give_up = true;		/* the thread revokes the lease */
 	if (el->backoff_ms != was)
 		gkmd_log("leadership: failed loads in a row: %u; next campaign in %" PRIu64 " ms",
 			 el->load_failures, el->backoff_ms);
@@ -493,6 +543,11 @@ struct json_object *gkmd_election_status(struct gkmd *d)
 	json_object_object_add(o, "load_failures", json_object_new_int64(el->load_failures));
 	json_object_object_add(o, "campaign_backoff_ms",
 			       json_object_new_int64((int64_t)el->backoff_ms));
+	json_object_object_add(o, "campaign_held_ms", json_object_new_int64(
+				       el->hold_until_ms > now ?
+				       (int64_t)(el->hold_until_ms - now) : 0));
+	json_object_object_add(o, "load_handovers",
+			       json_object_new_int64((int64_t)el->handovers));
 	e = json_object_new_object();
 	json_object_object_add(e, "healthy", json_object_new_boolean(el->etcd_ok));
 	json_object_object_add(e, "endpoint", json_object_new_string(el->endpoint));

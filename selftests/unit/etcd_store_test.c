@@ -1230,7 +1230,9 @@ TEST_F_TIMEOUT(etcd, leadership_lost_when_it_stops_sending, ETCD_TEST_TIMEOUT)
  * the next campaign waits lease_ttl / 6 (500 ms at lease_ttl 3), then
  * twice as long after every failure in a row, up to 4 lease TTLs (12 s);
  * each new delay logged once, and in the status.  Meanwhile it does not
- * lead; a load that succeeds ends the back-off.  (gkmd_test's
+ * lead; a load that succeeds ends the back-off.  Every failure gives the
+ * leader key up (the lease revoked): leading again after the first is an
+ * acquisition with a new token, not a resume.  (gkmd_test's
  * etcd_unreadable_state_backs_off: the same with a real gkmd and a state
  * it cannot read.)
  */
@@ -1240,7 +1242,7 @@ TEST_F_TIMEOUT(etcd, failed_loads_back_off, ETCD_TEST_TIMEOUT)
 	struct gkmd *d = election_new("/t13/");
 	char log[128], line[64];
 	struct tee tee;
-	uint64_t gen;
+	uint64_t gen, gen0;
 	int64_t token;
 
 	ASSERT_NE(NULL, d);
@@ -1248,14 +1250,19 @@ TEST_F_TIMEOUT(etcd, failed_loads_back_off, ETCD_TEST_TIMEOUT)
 	ASSERT_EQ(0, log_to(&tee, log));
 	ASSERT_EQ(0, gkmd_election_start(d));
 	ASSERT_TRUE(wait_leading(d, true, &gen, &token));
+	gen0 = gen;
 	EXPECT_EQ(0, election_value(d, "campaign_backoff_ms"));
 	for (int i = 0; i < 7; i++) {
 		gkmd_election_load_failed(d, "test: cannot load");
 		EXPECT_FALSE(gkmd_election_leading(d, &gen, &token));
 		EXPECT_EQ(want[i], election_value(d, "campaign_backoff_ms"));
 		EXPECT_EQ(i + 1, election_value(d, "load_failures"));
-		if (!i)	/* 500 ms later it leads again (the key stayed ours) */
+		if (!i)	/* 500 ms later it leads again, the key given up meanwhile */
 			ASSERT_TRUE(wait_leading(d, true, &gen, &token));
+		if (!i) {
+			EXPECT_EQ(1, election_value(d, "load_handovers"));
+			EXPECT_EQ(gen0 + 1, gen);	/* a new token */
+		}
 	}
 	/* 12 s to wait: not leading 2 s later, however slow the host */
 	usleep(2000000);
@@ -1274,6 +1281,7 @@ TEST_F_TIMEOUT(etcd, failed_loads_back_off, ETCD_TEST_TIMEOUT)
 		EXPECT_EQ(1, log_count(log, line));
 	}
 	EXPECT_EQ(1, log_count(log, "leadership: loaded after 7 failed loads"));
+	EXPECT_EQ(0, log_count(log, "leadership: resumed"));
 }
 
 TEST_HARNESS_MAIN

@@ -2485,6 +2485,104 @@ TEST_F_TIMEOUT(gkmd, etcd_unreadable_state_backs_off, 2 * UT_TIMEOUT)
 }
 
 /*
+ * Two key servers on one etcd, only one of which cannot read the state:
+ * ks-b also serves group 9, whose journal head on etcd is damaged (a
+ * configuration that differs, or a state only another version reads).
+ * ks-b starts alone, wins the leader key, fails its load; then ks-a, which
+ * reads everything it serves, starts.  ks-b used to keep the leader key
+ * through its whole back-off (the lease kept alive), so ks-a stayed a
+ * standby for good: nobody led.  Now every failed load gives the key up
+ * (the lease revoked, one log line each) and ks-b campaigns again only
+ * after its back-off, by which time ks-a holds the key: ks-a leads after
+ * at most two more failed takeovers of ks-b, keeps leading while ks-b's
+ * back-off runs out and its campaigns find the key taken, and members
+ * follow it.
+ */
+TEST_F_TIMEOUT(gkmd, etcd_unreadable_state_hands_over, 2 * UT_TIMEOUT)
+{
+	static const char g9[] = "leadership: cannot load group 9";
+	struct env *e = &self->e;
+	struct member *m = self->mbs;
+	char role[16], leader[64], gkmctl_bin[PATH_MAX];
+	struct ut_gkmd a, b;
+	int n0, n1, rejoins = 0;
+	int64_t changes;
+	FILE *f;
+
+	ASSERT_EQ(0, use_etcd(e));
+	ASSERT_EQ(0, gkmd_start(e));
+	ASSERT_LE(0, wait_role(&e->g, "leader"));
+	ASSERT_EQ(0, join_together(e, m, 2));
+	ASSERT_EQ(0, converge(e, m, NMEMBERS, 5000, NULL));
+	gkmd_kill(e, SIGTERM);
+	a = e->g;
+
+	/* ks-b: ks-a's configuration plus group 9, whose state nobody reads */
+	ASSERT_EQ(0, second_gkmd(e, &b, "ks-b", REG_PORT + 1));
+	f = fopen(b.conf, "a");
+	ASSERT_NE(NULL, f);
+	ut_conf_group(f, 9, "239.7.7.19", MPORT + 2, conf_ctrl_if, "239.7.7.20");
+	fclose(f);
+	ASSERT_EQ(0, etcd_env_put("/gkmd-test/group/9/head", "GKMH", 4));
+
+	ASSERT_EQ(0, ut_gkmd_start(&b));
+	for (int i = 0; i < 600 && log_lines(&b, g9) < 1; i++)
+		usleep(100000);
+	ASSERT_LE(1, log_lines(&b, g9));
+
+	/* ks-a comes up while ks-b fails its takeovers */
+	e->g = a;
+	ASSERT_EQ(0, gkmd_start(e));
+	a = e->g;
+	n0 = log_lines(&b, g9);
+	ASSERT_LE(0, wait_role(&a, "leader")) {
+		TH_LOG("ks-a never led: ks-b failed %d loads, %d of them after ks-a started, and gave the key up %d times",
+		       log_lines(&b, g9), log_lines(&b, g9) - n0,
+		       log_lines(&b, "gave the leader key up"));
+	}
+	n1 = log_lines(&b, g9);
+	TH_LOG("ks-b failed %d loads before ks-a started, %d after", n0, n1 - n0);
+	EXPECT_GE(2, n1 - n0);
+	/* one line per hand-over; each load's failure named once */
+	EXPECT_EQ(n1, log_lines(&b, "gave the leader key up after a failed load"));
+	EXPECT_EQ(n1, election_value(&b, "load_handovers"));
+	EXPECT_EQ(n1, election_value(&b, "load_failures"));
+
+	/*
+	 * ks-a keeps the key: ks-b's back-off runs out, its campaigns find
+	 * ks-a's key (its status names ks-a), and it loads nothing more.
+	 */
+	for (int i = 0; i < 600; i++) {
+		if (!role_of(&b, role, leader) && !strcmp(leader, "ks-a") &&
+		    !election_value(&b, "campaign_held_ms"))
+			break;
+		usleep(100000);
+	}
+	EXPECT_STREQ("ks-a", leader);
+	EXPECT_STREQ("standby", role);
+	EXPECT_EQ(0, election_value(&b, "campaign_held_ms"));
+	changes = election_value(&a, "leadership_changes");
+	EXPECT_EQ(1, changes);
+	usleep(3000000);	/* ks-b campaigns every 500 ms meanwhile */
+	ASSERT_EQ(0, role_of(&a, role, leader));
+	EXPECT_STREQ("leader", role);
+	EXPECT_EQ(changes, election_value(&a, "leadership_changes"));
+	EXPECT_EQ(0, ut_sh("! grep -q 'leadership: lost' %s", a.log));
+	EXPECT_EQ(n1, log_lines(&b, g9));
+	EXPECT_EQ(n1, election_value(&b, "leadership_changes"));
+	ASSERT_EQ(0, ut_find_program(gkmctl_bin, "GKMCTL", "gkmctl"));
+	EXPECT_EQ(0, ut_sh("%s gcks --socket %s status | grep -q '^  leader key: given up after a failed load %d times since start$'",
+			   gkmctl_bin, b.admin, n1));
+
+	/* the members follow ks-a */
+	ASSERT_EQ(0, member_join(e, &m[2]));
+	ASSERT_EQ(0, converge(e, m, NMEMBERS, 10000, &rejoins));
+	EXPECT_EQ(0, rejoins);
+	ut_gkmd_stop(&b, SIGTERM);
+	ut_gkmd_cleanup(&b);
+}
+
+/*
  * A leader whose keep-alive comes back late (here: the whole gkmd paused
  * past two thirds of the lease TTL, but not past the TTL) falls silent,
  * then leads again with the leader key it still holds: the same token.
