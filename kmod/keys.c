@@ -90,7 +90,9 @@ void gkm_keys_scratch_free(struct gkm_group *group)
 
 /*
  * Publish @staged (a full store, borrowed) as the group's keys: in place
- * when the live store has room, else in a new store that replaces it.
+ * when the live store has room (its old SA memory kept as its spare for
+ * the next stage), else in a new store that replaces it (the old one's SA
+ * memory is freed with it: the next stage allocates its copy's once).
  * Every reader of gkm_group.ks holds gkm_group.lock, as the caller does,
  * so the old store can be freed at once. On failure (no memory) nothing
  * changes: the datagram is lost as if it had not arrived.

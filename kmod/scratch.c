@@ -72,9 +72,14 @@ void gkm_scratch_put(struct gkm_scratch *s)
 {
 	if (!s)
 		return;
-	/* A store that was not committed may still own SAs: free them. */
+	/*
+	 * A store that was not committed may still own SA memory: free it
+	 * (the group's, charged to it: the pool keeps none). That zeroes all
+	 * of the store, so only the message and the datagram are left.
+	 */
 	gkm_keystore_wipe(&s->ks);
-	memzero_explicit(s, offsetof(struct gkm_scratch, node));
+	memzero_explicit(&s->msg, sizeof(s->msg));
+	memzero_explicit(s->buf, sizeof(s->buf));
 	spin_lock(&gkm_scratch_lock);
 	list_add(&s->node, &gkm_scratch_free);
 	spin_unlock(&gkm_scratch_lock);

@@ -21,13 +21,19 @@
  * returned. Entries are allocated on first need and kept until module
  * unload; they are module memory, not any user's (not accounted).
  *
+ * The staging store owns no SA memory while the entry is in the pool: a
+ * stage borrows the group's spare SA memory from its live store and the
+ * commit (or a failed stage) hands it back (core/keystore.h), and
+ * gkm_scratch_put() frees whatever a stage that was not committed still
+ * holds. So the SA memory stays the group's, charged to its cgroup.
+ *
  * Lock order: take the group lock first, then borrow (a borrower never
  * waits for a group lock while holding an entry, so the pool cannot
  * deadlock against groups).
  */
 struct gkm_scratch {
 	struct gkm_wire_msg msg;
-	struct gkm_keystore ks;			/* staging store */
+	struct gkm_keystore ks;			/* staging store, see above */
 	u8 buf[GKM_WIRE_MAX_DATAGRAM];		/* a datagram, off the skb */
 	struct list_head node;			/* in the pool while free */
 };

@@ -45,6 +45,7 @@ static inline void gkm_core_free(void *p, size_t size)
 #else /* !__KERNEL__ */
 
 #include <assert.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -68,16 +69,31 @@ static inline void gkm_core_free(void *p, size_t size)
 
 #define BUILD_BUG_ON(cond) static_assert(!(cond), #cond)
 
-/* What the core allocates: zeroed, wiped on free (see the kernel side). */
+/*
+ * What the core allocates: zeroed, wiped on free (see the kernel side).
+ * Counted (core/keystore.c defines the counters) so that tests can tell
+ * what a call allocated: gkm_core_allocs objects are alive, and
+ * gkm_core_nallocs allocations were ever made.
+ */
+extern atomic_long gkm_core_allocs;
+extern atomic_ulong gkm_core_nallocs;
+
 static inline void *gkm_core_zalloc(size_t size)
 {
-	return calloc(1, size);
+	void *p = calloc(1, size);
+
+	if (p) {
+		atomic_fetch_add_explicit(&gkm_core_allocs, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&gkm_core_nallocs, 1, memory_order_relaxed);
+	}
+	return p;
 }
 
 static inline void gkm_core_free(void *p, size_t size)
 {
 	if (!p)
 		return;
+	atomic_fetch_sub_explicit(&gkm_core_allocs, 1, memory_order_relaxed);
 	explicit_bzero(p, size);
 	free(p);
 }

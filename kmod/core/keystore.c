@@ -10,6 +10,12 @@
 #include "compat.h"
 #include "keystore.h"
 
+#ifndef __KERNEL__
+/* The kernel's is in kmod/sa.c; only the key store allocates. */
+atomic_long gkm_core_allocs;
+atomic_ulong gkm_core_nallocs;
+#endif
+
 static struct gkm_key *find_exact(struct gkm_keystore *ks, u32 id, u32 ver)
 {
 	u32 i;
@@ -48,6 +54,7 @@ const struct gkm_sa *gkm_keystore_find_sa(const struct gkm_keystore *ks,
 	return find_sa((struct gkm_keystore *)ks, spi);
 }
 
+/* Free the first @n objects @sas points to (they are wiped), then @sas. */
 static void free_sas(struct gkm_sa **sas, u32 n, u32 cap)
 {
 	u32 i;
@@ -57,11 +64,18 @@ static void free_sas(struct gkm_sa **sas, u32 n, u32 cap)
 	gkm_core_free(sas, cap * sizeof(sas[0]));
 }
 
+/* Free every SA object and array @ks owns (struct gkm_keystore). */
+static void free_sa_memory(struct gkm_keystore *ks)
+{
+	free_sas(ks->sas, ks->nsas + ks->nfree, ks->sas_cap);
+	free_sas(ks->spare, ks->nspare, ks->spare_cap);
+}
+
 void gkm_keystore_wipe(struct gkm_keystore *ks)
 {
 	u32 cap = ks->keys_cap;
 
-	free_sas(ks->sas, ks->nsas, ks->sas_cap);
+	free_sa_memory(ks);
 	memzero_explicit(ks, gkm_keystore_size(gkm_keystore_cap(ks)));
 	ks->keys_cap = cap;
 }
@@ -72,73 +86,154 @@ void gkm_keystore_init_compact(struct gkm_keystore *ks, u32 cap)
 	ks->keys_cap = cap;
 }
 
-/* Duplicates of @src's SAs in a new array, or NULL (no memory). */
-static struct gkm_sa **dup_sas(const struct gkm_keystore *src)
+/*
+ * Objects for @n SAs in @ks without changing what it holds: afterwards
+ * sas[0, n) all point to objects, its SAs and then free ones.  Only what
+ * @ks lacks is allocated: an array of @cap (>= @n) slots when its own has
+ * fewer than @n, objects when it owns fewer than @n in @sas.  False, @ks
+ * unchanged, when there is no memory.
+ */
+static bool reserve_sas(struct gkm_keystore *ks, u32 n, u32 cap)
 {
-	struct gkm_sa **sas;
-	u32 i;
+	u32 have = ks->nsas + ks->nfree, i;
+	struct gkm_sa **sas = ks->sas;
 
-	sas = gkm_core_zalloc(src->sas_cap * sizeof(sas[0]));
-	if (!sas)
-		return NULL;
-	for (i = 0; i < src->nsas; i++) {
-		sas[i] = gkm_core_zalloc(sizeof(*sas[i]));
-		if (!sas[i]) {
-			free_sas(sas, i, src->sas_cap);
-			return NULL;
-		}
-		memcpy(sas[i], src->sas[i], sizeof(*sas[i]));
+	if (n > ks->sas_cap) {
+		sas = gkm_core_zalloc(cap * sizeof(sas[0]));
+		if (!sas)
+			return false;
+		if (have)
+			memcpy(sas, ks->sas, have * sizeof(sas[0]));
 	}
-	return sas;
+	/* sas[have, n) are NULL (past the free objects): fill them. */
+	for (i = have; i < n; i++) {
+		sas[i] = gkm_core_zalloc(sizeof(*sas[i]));
+		if (!sas[i])
+			goto fail;
+	}
+	if (sas != ks->sas) {
+		gkm_core_free(ks->sas, ks->sas_cap * sizeof(sas[0]));
+		ks->sas = sas;
+		ks->sas_cap = cap;
+	}
+	if (n > have)
+		ks->nfree += n - have;
+	return true;
+fail:
+	while (i-- > have) {
+		gkm_core_free(sas[i], sizeof(*sas[i]));
+		sas[i] = NULL;
+	}
+	if (sas != ks->sas)
+		gkm_core_free(sas, cap * sizeof(sas[0]));
+	return false;
 }
 
-/* Everything but the SAs and the capacity: @dst's SAs must be gone. */
+/*
+ * Everything but the SA memory and the capacity: the fields before @sas
+ * and the keys.  Of @dst's keys only those it held need wiping: the room
+ * past nkeys is zero in every store (see struct gkm_keystore).
+ */
 static void copy_plain(struct gkm_keystore *dst, const struct gkm_keystore *src)
 {
-	u32 cap = dst->keys_cap, room = gkm_keystore_cap(dst);
+	u32 had = dst->nkeys;
 
-	memcpy(dst, src, offsetof(struct gkm_keystore, keys));
-	dst->keys_cap = cap;
+	memcpy(dst, src, offsetof(struct gkm_keystore, sas));
 	memcpy(dst->keys, src->keys, src->nkeys * sizeof(src->keys[0]));
-	memzero_explicit(&dst->keys[src->nkeys],
-			 (room - src->nkeys) * sizeof(dst->keys[0]));
+	if (had > src->nkeys)
+		memzero_explicit(&dst->keys[src->nkeys],
+				 (had - src->nkeys) * sizeof(dst->keys[0]));
 }
 
 bool gkm_keystore_copy(struct gkm_keystore *dst, const struct gkm_keystore *src)
 {
-	struct gkm_sa **sas = NULL;
+	u32 n = src->nsas, total, i;
 
 	BUILD_BUG_ON(GKM_WIRE_MAX_SAS * sizeof(struct gkm_sa *) > 4096);
 	if (src->nkeys > gkm_keystore_cap(dst))
 		return false;
 	if (dst == src)
 		return true;
-	if (src->nsas) {
-		sas = dup_sas(src);
-		if (!sas)
-			return false;
-	}
-	free_sas(dst->sas, dst->nsas, dst->sas_cap);
+	if (!reserve_sas(dst, n, src->sas_cap))
+		return false;
+	/* The whole object: nothing of what it held before survives. */
+	for (i = 0; i < n; i++)
+		memcpy(dst->sas[i], src->sas[i], sizeof(*dst->sas[i]));
+	/* @dst's own SAs past @src's become free objects: wipe them. */
+	for (; i < dst->nsas; i++)
+		memzero_explicit(dst->sas[i], sizeof(*dst->sas[i]));
+	total = dst->nsas + dst->nfree;
 	copy_plain(dst, src);
-	dst->sas = sas;
-	if (!sas)
-		dst->sas_cap = 0;
+	dst->nfree = total - n;
 	return true;
+}
+
+/*
+ * Stage: give @staged, which owns no SA memory, @live's spare SA memory
+ * to build its copy in.
+ */
+static void take_spare(struct gkm_keystore *staged, struct gkm_keystore *live)
+{
+	if (staged->sas || staged->spare || !live->spare)
+		return;
+	staged->sas = live->spare;
+	staged->sas_cap = live->spare_cap;
+	staged->nfree = live->nspare;
+	live->spare = NULL;
+	live->spare_cap = 0;
+	live->nspare = 0;
+}
+
+/*
+ * A failed stage: @staged's SA array and objects, wiped, become @live's
+ * spare again (if it has none: it has none when take_spare() took it), and
+ * @staged is wiped.
+ */
+static void stage_fail(struct gkm_keystore *staged, struct gkm_keystore *live)
+{
+	u32 i;
+
+	if (staged->sas && !live->spare) {
+		for (i = 0; i < staged->nsas; i++)
+			memzero_explicit(staged->sas[i], sizeof(*staged->sas[i]));
+		live->spare = staged->sas;
+		live->spare_cap = staged->sas_cap;
+		live->nspare = staged->nsas + staged->nfree;
+		staged->sas = NULL;
+		staged->sas_cap = 0;
+		staged->nsas = 0;
+		staged->nfree = 0;
+	}
+	gkm_keystore_wipe(staged);
 }
 
 bool gkm_keystore_commit(struct gkm_keystore *live,
 			 struct gkm_keystore *staged)
 {
-	u32 cap = staged->keys_cap;
+	u32 cap = staged->keys_cap, i;
 
 	if (staged->nkeys > gkm_keystore_cap(live)) {
 		gkm_keystore_wipe(staged);
 		return false;
 	}
-	/* @live's SAs go, @staged's change owner: nothing to allocate. */
-	free_sas(live->sas, live->nsas, live->sas_cap);
+	/*
+	 * Nothing to allocate: @staged's SA memory changes owner, and @live's
+	 * own, its SAs wiped, becomes its spare (a spare either had, which a
+	 * stage did not take, goes).
+	 */
+	for (i = 0; i < live->nsas; i++)
+		memzero_explicit(live->sas[i], sizeof(*live->sas[i]));
+	free_sas(live->spare, live->nspare, live->spare_cap);
+	free_sas(staged->spare, staged->nspare, staged->spare_cap);
+	live->spare = live->sas;
+	live->spare_cap = live->sas_cap;
+	live->nspare = live->nsas + live->nfree;
+	live->sas = staged->sas;
+	live->sas_cap = staged->sas_cap;
+	live->nfree = staged->nfree;
 	copy_plain(live, staged);
-	memzero_explicit(staged, gkm_keystore_size(gkm_keystore_cap(staged)));
+	/* All of @staged but its first nkeys keys is zero already. */
+	memzero_explicit(staged, gkm_keystore_size(staged->nkeys));
 	staged->keys_cap = cap;
 	return true;
 }
@@ -169,6 +264,7 @@ static int grow_sas(struct gkm_keystore *ks)
 
 bool gkm_keystore_remove_sa(struct gkm_keystore *ks, u32 spi)
 {
+	struct gkm_sa *sa;
 	u32 i;
 
 	for (i = 0; i < ks->nsas; i++)
@@ -176,11 +272,14 @@ bool gkm_keystore_remove_sa(struct gkm_keystore *ks, u32 spi)
 			break;
 	if (i == ks->nsas)
 		return false;
-	gkm_core_free(ks->sas[i], sizeof(*ks->sas[i]));
+	/* Its object, wiped, becomes the first free one. */
+	sa = ks->sas[i];
+	memzero_explicit(sa, sizeof(*sa));
 	memmove(&ks->sas[i], &ks->sas[i + 1],
 		(ks->nsas - i - 1) * sizeof(ks->sas[0]));
 	ks->nsas--;
-	ks->sas[ks->nsas] = NULL;
+	ks->sas[ks->nsas] = sa;
+	ks->nfree++;
 	return true;
 }
 
@@ -239,10 +338,17 @@ static enum gkm_wire_err add_sa(struct gkm_keystore *ks,
 	rc = grow_sas(ks);
 	if (rc)
 		return rc == -ENOSPC ? GKM_E_TOO_MANY_SAS : GKM_E_INTERNAL;
-	sa = gkm_core_zalloc(sizeof(*sa));
-	if (!sa)
-		return GKM_E_INTERNAL;
-	ks->sas[ks->nsas++] = sa;
+	if (ks->nfree) {
+		/* A free object (zero): no allocation. */
+		sa = ks->sas[ks->nsas];
+		ks->nfree--;
+	} else {
+		sa = gkm_core_zalloc(sizeof(*sa));
+		if (!sa)
+			return GKM_E_INTERNAL;
+		ks->sas[ks->nsas] = sa;
+	}
+	ks->nsas++;
 	sa->pol = *pol;
 	sa->state = GKM_SA_ACTIVE;
 	sa->added_msg = msg_id;
@@ -524,7 +630,7 @@ enum gkm_wire_err gkm_keystore_open(const struct gkm_keystore *ks,
 	return gkm_wire_open(m, c, kek->key, kek->len);
 }
 
-enum gkm_wire_err gkm_keystore_stage(const struct gkm_keystore *live,
+enum gkm_wire_err gkm_keystore_stage(struct gkm_keystore *live,
 				     struct gkm_keystore *staged,
 				     const struct gkm_wire_msg *m,
 				     const struct gkm_crypto *c)
@@ -542,15 +648,19 @@ enum gkm_wire_err gkm_keystore_stage(const struct gkm_keystore *live,
 	if (err)
 		return err;
 
-	if (!gkm_keystore_copy(staged, live))
+	take_spare(staged, live);
+	if (!gkm_keystore_copy(staged, live)) {
+		stage_fail(staged, live);
 		return GKM_E_INTERNAL;
+	}
 	err = apply(staged, m, c, &resolved);
 	if (err) {
-		gkm_keystore_wipe(staged);
+		stage_fail(staged, live);
 		return err;
 	}
+	/* Never allocates: @staged has objects for @live's SAs already. */
 	if (!resolved && !gkm_keystore_copy(staged, live)) {
-		gkm_keystore_wipe(staged);
+		stage_fail(staged, live);
 		return GKM_E_INTERNAL;
 	}
 

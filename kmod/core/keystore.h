@@ -19,6 +19,22 @@
  * live store never sees half a rekey; only the retirement of a dying SA or
  * of the previous KEK (gkm_keystore_remove_sa(), _retire_prev_kek()) edits
  * a live store.
+ *
+ * SA memory changes owner but is never shared and never lost (struct
+ * gkm_keystore, "The memory of the data SAs"):
+ * - gkm_keystore_stage() first gives the staging store the live store's
+ *   spare SA memory, if the staging store owns no SA memory of its own,
+ *   and builds the copy in it, allocating only what that lacks (when the
+ *   live store holds more SAs than its spare memory);
+ * - gkm_keystore_commit() gives the staged SA memory to the live store and
+ *   keeps the live store's previous SA memory, wiped, as its spare: the
+ *   staging store is left owning nothing;
+ * - a stage that fails gives the SA memory it took (wiped) back to the
+ *   live store and leaves the staging store owning nothing;
+ * - gkm_keystore_wipe() frees all of a store's SA memory.
+ * So, in the kernel, the SA memory of a group's rekeys stays the group's
+ * (charged to its memory cgroup) and the pool's staging stores (scratch.h)
+ * hold none between datagrams.
  */
 #ifndef _GKM_CORE_KEYSTORE_H
 #define _GKM_CORE_KEYSTORE_H
@@ -76,20 +92,40 @@ struct gkm_keystore {
 	bool last_resolved;
 	bool last_every;
 
-	u32 nkeys;
+	u32 nkeys;		/* keys[nkeys..] are all zero */
 	u32 nsas;
-	u32 sas_cap;		/* slots in @sas; grows with need */
 	u32 nnext;
-	/*
-	 * The data SAs (nsas of them, at most GKM_WIRE_MAX_SAS): pointers,
-	 * each SA its own allocation, the array at most a page however many
-	 * senders the group has (512 pointers are 4 KiB); NULL while none.
-	 */
-	struct gkm_sa **sas;
 	u32 next_spi[GKM_WIRE_MAX_NEXT_SPI];
 
 	/* Unwrap output; here rather than on the stack, see crypto.h. */
 	u8 scratch[GKM_KW_MAX_WRAPPED_LEN];
+
+	/*
+	 * The memory of the data SAs, which the store owns and a copy never
+	 * shares (gkm_keystore_copy() leaves these fields alone; they come
+	 * after everything it copies).  Each SA is its own allocation; the
+	 * arrays of pointers grow with need (up to GKM_WIRE_MAX_SAS pointers,
+	 * 4 KiB, however many senders the group has); every pointer not
+	 * listed here is NULL.
+	 *
+	 * - sas[0, nsas): the SAs, in the order they were added;
+	 * - sas[nsas, nsas + nfree): free SA objects;
+	 * - spare[0, nspare), an array of spare_cap slots: more free objects,
+	 *   the array and SAs the store held before its last commit, kept
+	 *   for the next gkm_keystore_stage() from it to build its copy in.
+	 *
+	 * A free object is zero: no key byte survives in one.  Objects are
+	 * allocated only for an array that has fewer than the SAs it is to
+	 * hold, so a store holds at most twice the most SAs it (or a stage
+	 * from it) held at once, and a stage and commit in the steady state
+	 * (no more SAs than before) allocate and free nothing.
+	 */
+	struct gkm_sa **sas;
+	u32 sas_cap;		/* slots in @sas */
+	u32 nfree;
+	struct gkm_sa **spare;
+	u32 spare_cap;
+	u32 nspare;
 
 	/* Room in keys[]: 0 means GKM_WIRE_MAX_KEYS (a declared store). */
 	u32 keys_cap;
@@ -114,12 +150,17 @@ void gkm_keystore_init_compact(struct gkm_keystore *ks, u32 cap);
 
 /*
  * Make @dst (a store of any capacity, its own kept) an independent copy of
- * @src, its SAs duplicated.  False, with @dst unchanged, when @dst has no
- * room for @src's keys or there is no memory for the SAs.
+ * @src, its SAs duplicated into the SA objects @dst owns already (wiped
+ * first where @dst has more); allocates only the objects, and the array,
+ * that @dst lacks.  False, with @dst unchanged, when @dst has no room for
+ * @src's keys or there is no memory for the SAs.
  */
 bool gkm_keystore_copy(struct gkm_keystore *dst, const struct gkm_keystore *src);
 
-/* Free the SAs @ks owns and zero everything in it but its capacity. */
+/*
+ * Free the SAs and SA memory @ks owns and zero everything in it but its
+ * capacity.
+ */
 void gkm_keystore_wipe(struct gkm_keystore *ks);
 
 /*
@@ -165,9 +206,11 @@ enum gkm_wire_err gkm_keystore_open(const struct gkm_keystore *ks,
  * built in @staged.  Returns GKM_OK when the update applies,
  * GKM_E_PENDING or GKM_E_OUT_OF_SYNC when it is authentic but this member
  * cannot use it (then @staged equals @live except for the replay state),
- * or an error (then @staged is wiped and must not be committed).
+ * or an error (then @staged is wiped and must not be committed).  @live's
+ * contents are never changed; its spare SA memory moves to @staged when
+ * @staged owns none (and back on an error), see the top of this file.
  */
-enum gkm_wire_err gkm_keystore_stage(const struct gkm_keystore *live,
+enum gkm_wire_err gkm_keystore_stage(struct gkm_keystore *live,
 				     struct gkm_keystore *staged,
 				     const struct gkm_wire_msg *m,
 				     const struct gkm_crypto *c);
@@ -181,9 +224,10 @@ static inline bool gkm_keystore_must_commit(enum gkm_wire_err err)
 
 /*
  * Move @staged into @live (the SAs change owner, @live's old contents are
- * wiped) and leave @staged empty.  @live must have room for @staged's keys
- * (the kernel grows it first: gkm_keys_commit()); if it has not, nothing
- * is committed, @staged is wiped and false is returned.  Never allocates.
+ * wiped, its old SA memory kept as its spare) and leave @staged empty,
+ * owning no SA memory.  @live must have room for @staged's keys (the
+ * kernel grows it first: gkm_keys_commit()); if it has not, nothing is
+ * committed, @staged is wiped and false is returned.  Never allocates.
  */
 bool gkm_keystore_commit(struct gkm_keystore *live,
 			 struct gkm_keystore *staged);
@@ -222,7 +266,10 @@ const struct gkm_key *gkm_keystore_find_key(const struct gkm_keystore *ks,
 					    u32 id);
 const struct gkm_sa *gkm_keystore_find_sa(const struct gkm_keystore *ks,
 					  u32 spi);
-/* Drop a (dying) SA once its deactivation delay has passed. */
+/*
+ * Drop a (dying) SA once its deactivation delay has passed; its object,
+ * wiped, stays @ks's as a free one.
+ */
 bool gkm_keystore_remove_sa(struct gkm_keystore *ks, u32 spi);
 /* Stop accepting the previous KEK (its deactivation delay passed). */
 void gkm_keystore_retire_prev_kek(struct gkm_keystore *ks);

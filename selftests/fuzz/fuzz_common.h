@@ -120,7 +120,8 @@ static inline void fz_check_store(const struct gkm_keystore *ks)
 	u32 i, j;
 
 	if (ks->nkeys > GKM_WIRE_MAX_KEYS || ks->nsas > GKM_WIRE_MAX_SAS ||
-	    ks->nsas > ks->sas_cap ||
+	    ks->nsas + ks->nfree > ks->sas_cap ||
+	    ks->nspare > ks->spare_cap ||
 	    ks->nnext > GKM_WIRE_MAX_NEXT_SPI)
 		abort();
 	for (i = 0; i < ks->nkeys; i++) {
@@ -168,8 +169,10 @@ static inline bool fz_same_store(const struct gkm_keystore *a,
 
 	memcpy(&x, a, sizeof(x));
 	memcpy(&y, b, sizeof(y));
-	x.sas = y.sas = NULL;
-	x.sas_cap = y.sas_cap = 0;
+	/* Not what the store holds but the memory it holds it in. */
+	x.sas = y.sas = x.spare = y.spare = NULL;
+	x.sas_cap = y.sas_cap = x.nfree = y.nfree = 0;
+	x.spare_cap = y.spare_cap = x.nspare = y.nspare = 0;
 	return !memcmp(&x, &y, sizeof(x)) && fz_same_sas(a, b);
 }
 

@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The store owns its SAs: free the previous input's. */
 	gkm_keystore_wipe(&ks);
 	/*
-	 * Poison everything but the capacity and the (empty) SA table:
+	 * Poison everything but the capacity and the (empty) SA memory:
 	 * keys_cap 0 is a full-size store (the kernel's staging store); any
 	 * other value would tell the store it is a smaller allocation than
 	 * this one.
@@ -34,6 +34,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	ks.sas = NULL;
 	ks.nsas = 0;
 	ks.sas_cap = 0;
+	ks.nfree = 0;
+	ks.spare = NULL;
+	ks.spare_cap = 0;
+	ks.nspare = 0;
 	err = gkm_wire_parse_registration(&msg, data, (u32)size);
 	if ((int)err < 0 || err >= __GKM_E_MAX)
 		abort();

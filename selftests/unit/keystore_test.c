@@ -111,8 +111,10 @@ static bool same(FIXTURE_DATA(grp) *self, const struct gkm_keystore *ks)
 
 	memcpy(&x, &self->snap, sizeof(x));
 	memcpy(&y, ks, sizeof(y));
-	x.sas = y.sas = NULL;
-	x.sas_cap = y.sas_cap = 0;
+	/* Not what the store holds but the memory it holds it in. */
+	x.sas = y.sas = x.spare = y.spare = NULL;
+	x.sas_cap = y.sas_cap = x.nfree = y.nfree = 0;
+	x.spare_cap = y.spare_cap = x.nspare = y.nspare = 0;
 	return !memcmp(&x, &y, sizeof(x)) && same_sas(&self->snap, ks);
 }
 
@@ -808,6 +810,159 @@ TEST_F(grp, compact_stores_hold_what_fits)
 		ASSERT_EQ(0, p[i]);
 	free(small);
 	free(fit);
+}
+
+/* A message adding SAs 0x6000 + first .. + @n - 1, each TEK under R v1. */
+static int rx_sas(FIXTURE_DATA(grp) *self, struct gkm_keystore *ks, u64 id,
+		  u32 first, u32 n)
+{
+	struct gkm_wire_sa sa;
+	struct gkm_enc_buf b;
+	struct gkm_key t, r1;
+	u32 i;
+
+	tw_kwk(&r1, TW_ROOT, 1);
+	gkm_enc_init(&b, self->body, sizeof(self->body));
+	for (i = first; i < first + n; i++) {
+		tw_tek(&t, 6000 + i, 1, GKM_KEY_TEK128_LEN);
+		gkm_enc_wrapped_key(&b, &W.c, &t, &r1);
+		tw_sa(&sa, 0x6000 + i, 6000 + i, 1);
+		gkm_enc_data_sa(&b, &sa);
+	}
+	return deliver(self, ks, &self->g1, id, &b);
+}
+
+/* SAs 0x6000 + 0 .. + @n - 1 held, each keyed with its own TEK. */
+static bool has_sas(const struct gkm_keystore *ks, u32 n)
+{
+	const struct gkm_sa *sa;
+	struct gkm_key t;
+	u32 i;
+
+	for (i = 0; i < n; i++) {
+		sa = gkm_keystore_find_sa(ks, 0x6000 + i);
+		tw_tek(&t, 6000 + i, 1, GKM_KEY_TEK128_LEN);
+		if (!sa || sa->state != GKM_SA_ACTIVE ||
+		    sa->key_len != GKM_KEY_TEK128_LEN ||
+		    memcmp(sa->key, t.key, sa->key_len))
+			return false;
+	}
+	return true;
+}
+
+/* Every free SA object @ks owns is zero: no key byte left in one. */
+static bool free_sas_zero(const struct gkm_keystore *ks)
+{
+	static const struct gkm_sa zero;
+	u32 i;
+
+	for (i = ks->nsas; i < ks->nsas + ks->nfree; i++)
+		if (memcmp(ks->sas[i], &zero, sizeof(zero)))
+			return false;
+	for (i = 0; i < ks->nspare; i++)
+		if (memcmp(ks->spare[i], &zero, sizeof(zero)))
+			return false;
+	return true;
+}
+
+/* Allocations the core made since @since. */
+static unsigned long allocs_since(unsigned long since)
+{
+	return atomic_load(&gkm_core_nallocs) - since;
+}
+
+/*
+ * The staged copy reuses the SA memory of the store's previous contents
+ * (the commit keeps it): once warm, a rekey allocates nothing, also after
+ * a failed stage, a removed SA or a grown SA count; only more SAs than the
+ * store ever held need memory, once.  Free objects are always zero.
+ */
+TEST_F(grp, staged_copy_allocates_nothing_when_warm)
+{
+	struct gkm_enc_buf b;
+	struct gkm_wire_sa sa;
+	long alive0 = atomic_load(&gkm_core_allocs), alive;
+	unsigned long n;
+	u64 id = 11;
+
+	/* Cold: the first stage has no spare memory to take. */
+	ASSERT_EQ(1, self->a.nsas);
+	n = atomic_load(&gkm_core_nallocs);
+	ASSERT_EQ(GKM_OK, rx_next(self, &self->a, id++));
+	ASSERT_NE(0, allocs_since(n));
+	ASSERT_EQ(1, self->a.nspare);
+	ASSERT_TRUE(free_sas_zero(&self->a));
+
+	/* Warm: nothing allocated, nothing freed. */
+	snap(self, &self->a);
+	n = atomic_load(&gkm_core_nallocs);
+	alive = atomic_load(&gkm_core_allocs);
+	for (; id < 20; id++)
+		ASSERT_EQ(GKM_OK, rx_next(self, &self->a, id));
+	ASSERT_EQ(0, allocs_since(n));
+	ASSERT_EQ(alive, atomic_load(&gkm_core_allocs));
+	ASSERT_TRUE(same_keys(self, &self->a));
+	ASSERT_TRUE(free_sas_zero(&self->a));
+	ASSERT_FALSE(self->scratch.sas || self->scratch.spare);
+
+	/* A stage that fails gives the memory back: still nothing to allocate. */
+	tw_sa(&sa, TW_SPI, TW_T, 1);
+	sa.hard++;
+	gkm_enc_init(&b, self->body, sizeof(self->body));
+	gkm_enc_data_sa(&b, &sa);
+	snap(self, &self->a);
+	ASSERT_EQ(GKM_E_SA_CONFLICT, deliver(self, &self->a, &self->g1, id++, &b));
+	ASSERT_TRUE(same(self, &self->a));
+	ASSERT_EQ(1, self->a.nspare);
+	ASSERT_TRUE(free_sas_zero(&self->a));
+	n = atomic_load(&gkm_core_nallocs);
+	ASSERT_EQ(GKM_OK, rx_next(self, &self->a, id++));
+	ASSERT_EQ(0, allocs_since(n));
+
+	/* Grown past the arrays' 4 slots: allocates, and every SA is right. */
+	n = atomic_load(&gkm_core_nallocs);
+	ASSERT_EQ(GKM_OK, rx_sas(self, &self->a, id++, 0, 3));
+	ASSERT_EQ(GKM_OK, rx_sas(self, &self->a, id++, 3, 6));
+	ASSERT_NE(0, allocs_since(n));
+	ASSERT_EQ(10, self->a.nsas);
+	ASSERT_TRUE(has_sas(&self->a, 9));
+	ASSERT_NE(NULL, gkm_keystore_find_sa(&self->a, TW_SPI));
+	/* One more rekey brings the spare up to the new count ... */
+	ASSERT_EQ(GKM_OK, rx_next(self, &self->a, id++));
+	ASSERT_EQ(10, self->a.nspare);
+	/* ... and then none allocates. */
+	snap(self, &self->a);
+	n = atomic_load(&gkm_core_nallocs);
+	alive = atomic_load(&gkm_core_allocs);
+	ASSERT_EQ(GKM_OK, rx_next(self, &self->a, id++));
+	ASSERT_EQ(GKM_OK, rx_next(self, &self->a, id++));
+	ASSERT_EQ(0, allocs_since(n));
+	ASSERT_EQ(alive, atomic_load(&gkm_core_allocs));
+	ASSERT_TRUE(same_keys(self, &self->a));
+	ASSERT_TRUE(has_sas(&self->a, 9));
+	ASSERT_TRUE(free_sas_zero(&self->a));
+
+	/* A removed SA's object is kept (wiped) for the next one added. */
+	ASSERT_TRUE(gkm_keystore_remove_sa(&self->a, 0x6000 + 4));
+	ASSERT_EQ(9, self->a.nsas);
+	ASSERT_EQ(1, self->a.nfree);
+	ASSERT_TRUE(free_sas_zero(&self->a));
+	ASSERT_EQ(GKM_OK, rx_sas(self, &self->a, id++, 9, 1));
+	ASSERT_EQ(GKM_OK, rx_next(self, &self->a, id++));
+	ASSERT_EQ(0, allocs_since(n));
+	ASSERT_EQ(10, self->a.nsas);
+	ASSERT_EQ(NULL, gkm_keystore_find_sa(&self->a, 0x6000 + 4));
+	ASSERT_NE(NULL, gkm_keystore_find_sa(&self->a, 0x6000 + 9));
+	ASSERT_TRUE(free_sas_zero(&self->a));
+
+	/*
+	 * Wiping frees all of it: fewer alive than at the start by what the
+	 * registration had allocated for A (its SA and the array).
+	 */
+	gkm_keystore_wipe(&self->a);
+	gkm_keystore_wipe(&self->snap);
+	ASSERT_FALSE(self->scratch.sas || self->scratch.spare);
+	ASSERT_EQ(alive0 - 2, atomic_load(&gkm_core_allocs));
 }
 
 TEST_HARNESS_MAIN
