@@ -72,9 +72,17 @@ static int write_conf(struct env *e, int nallowed)
 	return 0;
 }
 
-static void env_teardown(struct env *e)
+/* 0, or -1 if gkmd left a sanitizer report or stopped badly (ut_gkmd_cleanup()). */
+static int __attribute__((warn_unused_result)) env_teardown(struct env *e)
 {
-	ut_gkmd_cleanup(&e->g);
+	return ut_gkmd_cleanup(&e->g);
+}
+
+/* A failed setup's undoing: the setup fails anyway; findings are printed. */
+static void setup_undo(struct env *e)
+{
+	if (env_teardown(e))
+		fprintf(stderr, "# and gkmd left a sanitizer report or stopped badly\n");
 }
 
 static int start_gkmd_in_netns(struct env *e)
@@ -155,6 +163,7 @@ static int gkmctl_as(struct env *e, struct run *r, uid_t uid, const char *fmt, .
 		r->rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 	slurp(out, r->out, sizeof(r->out));
 	slurp(err, r->err, sizeof(r->err));
+	ut_san_collect(err);		/* UBSan reports to stderr only */
 	return r->rc;
 }
 
@@ -296,18 +305,18 @@ static enum setup_error fixture_setup(struct env *e, bool with_gkmd)
 	if (ut_gkmd_init(&e->g, "gkmctl_gcks_test", gkmd_bin, REG_PORT))
 		return SETUP_DIR;
 	if (!has_gcks(e)) {
-		env_teardown(e);
+		setup_undo(e);
 		return SETUP_NO_GCKS;
 	}
 	if (!with_gkmd)
 		return SETUP_OK;
 	if (start_gkmd_in_netns(e)) {
-		env_teardown(e);
+		setup_undo(e);
 		return SETUP_GKMD;
 	}
 	for (int i = 0; i < NMEMBERS; i++) {
 		if (join(e, i)) {
-			env_teardown(e);
+			setup_undo(e);
 			return SETUP_JOIN;
 		}
 	}
@@ -327,7 +336,7 @@ FIXTURE_SETUP(nodaemon)
 
 FIXTURE_TEARDOWN(nodaemon)
 {
-	env_teardown(&self->e);
+	EXPECT_EQ(0, env_teardown(&self->e));
 }
 
 TEST_F_TIMEOUT(nodaemon, help_and_usage, UT_TIMEOUT)
@@ -411,7 +420,7 @@ FIXTURE_SETUP(gkmd)
 
 FIXTURE_TEARDOWN(gkmd)
 {
-	env_teardown(&self->e);
+	EXPECT_EQ(0, env_teardown(&self->e));
 }
 
 TEST_F_TIMEOUT(gkmd, status_and_members, UT_TIMEOUT)

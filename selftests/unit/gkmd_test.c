@@ -175,13 +175,14 @@ static int use_etcd(struct env *e)
 	return etcd_env_start(&e->etcd, e->g.dir) || write_conf(e, 50, 2, 5);
 }
 
-static void env_teardown(struct env *e)
+/* 0, or -1 if gkmd left a sanitizer report or stopped badly (ut_gkmd_cleanup()). */
+static int __attribute__((warn_unused_result)) env_teardown(struct env *e)
 {
-	gkmd_kill(e, SIGTERM);
+	gkmd_kill(e, SIGTERM);		/* before etcd: gkmd hands over on SIGTERM */
 	etcd_env_stop(&e->etcd, SIGTERM);
 	if (e->rx > 0)
 		close(e->rx);
-	ut_gkmd_cleanup(&e->g);
+	return ut_gkmd_cleanup(&e->g);
 }
 
 /* ---- datagram log: every datagram seen, for the message-id checks ---------- */
@@ -479,7 +480,7 @@ FIXTURE_SETUP(gkmd)
 FIXTURE_TEARDOWN(gkmd)
 {
 	members_fini(self->mbs, NMEMBERS);
-	env_teardown(&self->e);
+	EXPECT_EQ(0, env_teardown(&self->e));
 	free(dlog);
 }
 
@@ -977,11 +978,13 @@ TEST_F_TIMEOUT(gkmd, config_errors, UT_TIMEOUT)
 	fclose(f);
 	sprintf(out, "%s/check.out", e->g.dir);
 	EXPECT_NE(0, ut_sh("%s --check-config -c %s 2>%s", gkmd_bin, bad, out));
+	ut_san_collect(out);
 	EXPECT_EQ(0, ut_sh("grep -q '^%s:5: control_address' %s", bad, out));
 	f = fopen(bad, "w");
 	fprintf(f, "[gkmd]\nlisten_port = 99999\n");
 	fclose(f);
 	EXPECT_NE(0, ut_sh("%s --check-config -c %s 2>%s", gkmd_bin, bad, out));
+	ut_san_collect(out);
 	EXPECT_EQ(0, ut_sh("grep -q '^%s:2: listen_port' %s", bad, out));
 	EXPECT_EQ(0, ut_sh("%s --check-config -c %s >/dev/null", gkmd_bin, e->g.conf));
 
@@ -989,6 +992,7 @@ TEST_F_TIMEOUT(gkmd, config_errors, UT_TIMEOUT)
 	EXPECT_EQ(0, ut_sh("sed 's/^\\[gkmd\\]$/[gkmd]\\nsignature = dsa/' %s > %s",
 			   e->g.conf, bad));
 	EXPECT_NE(0, ut_sh("%s --check-config -c %s 2>%s", gkmd_bin, bad, out));
+	ut_san_collect(out);
 	EXPECT_EQ(0, ut_sh("grep -q \"signature: 'dsa' is not rsa-pkcs1-sha256 or ecdsa-p256\" %s",
 			   out));
 	EXPECT_EQ(0, ut_sh("sed 's/^\\[gkmd\\]$/[gkmd]\\nsignature = ecdsa-p256/' %s > %s",
@@ -996,6 +1000,7 @@ TEST_F_TIMEOUT(gkmd, config_errors, UT_TIMEOUT)
 	EXPECT_EQ(0, ut_sh("%s --check-config -c %s >/dev/null", gkmd_bin, bad));
 	/* ... but this configuration's signing key is RSA: gkmd refuses to start. */
 	EXPECT_NE(0, ut_sh("cd %s && timeout 20 %s -c %s >%s 2>&1", e->g.dir, gkmd_bin, bad, out));
+	ut_san_collect(out);
 	EXPECT_EQ(0, ut_sh("grep -q 'signing_key must be an EC P-256 key' %s", out));
 }
 
@@ -1056,6 +1061,7 @@ TEST_F_TIMEOUT(gkmd, config_errors_etcd, UT_TIMEOUT)
 		ASSERT_EQ(0, ut_sh("sed 's|^\\[group |%s\\n&|' %s > %s",
 				cases[i].text, e->g.conf, bad));
 		EXPECT_NE(0, ut_sh("%s --check-config -c %s 2>%s", gkmd_bin, bad, out));
+		ut_san_collect(out);
 		EXPECT_EQ(0, ut_sh("grep -qF -- \"%s\" %s && grep -q '^%s:[0-9]*: ' %s",
 				cases[i].want, out, bad, out))
 			TH_LOG("case %zu: %s", i, cases[i].want);
@@ -1141,11 +1147,13 @@ TEST_F_TIMEOUT(gkmd, tek_lifetimes_and_refresh_before_soft, UT_TIMEOUT)
 	ASSERT_EQ(0, write_conf(e, 50, 3, 500));
 	sprintf(out, "%s/check.out", e->g.dir);
 	EXPECT_NE(0, ut_sh("%s --check-config -c %s 2>%s", gkmd_bin, e->g.conf, out));
+	ut_san_collect(out);
 	EXPECT_EQ(0, ut_sh("grep -q 'below the TEK refresh interval (3 s for tek_lifetime 10)' %s",
 			out));
 	/* No time left at all: 4 copies 2 s apart. */
 	ASSERT_EQ(0, write_conf(e, 50, 4, 2000));
 	EXPECT_NE(0, ut_sh("%s --check-config -c %s 2>%s", gkmd_bin, e->g.conf, out));
+	ut_san_collect(out);
 	EXPECT_EQ(0, ut_sh("grep -q 'tek_lifetime 10 leaves no time to refresh' %s", out));
 
 	conf_tek_lifetime = 12;
@@ -2386,7 +2394,7 @@ TEST_F_TIMEOUT(gkmd, etcd_two_key_servers_fail_over, 2 * UT_TIMEOUT)
 	TH_LOG("%zu datagrams, %zu message ids, one content each", ndlog, nids);
 	ut_gkmd_stop(&b, SIGTERM);
 	e->g = a;
-	ut_gkmd_cleanup(&b);
+	EXPECT_EQ(0, ut_gkmd_cleanup(&b));
 	conf_servers = "127.0.0.1:47078";
 }
 
@@ -2579,7 +2587,7 @@ TEST_F_TIMEOUT(gkmd, etcd_unreadable_state_hands_over, 2 * UT_TIMEOUT)
 	ASSERT_EQ(0, converge(e, m, NMEMBERS, 10000, &rejoins));
 	EXPECT_EQ(0, rejoins);
 	ut_gkmd_stop(&b, SIGTERM);
-	ut_gkmd_cleanup(&b);
+	EXPECT_EQ(0, ut_gkmd_cleanup(&b));
 }
 
 /*

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /* The userspace tests' gkmd; see gkmd_env.h. */
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -76,6 +79,102 @@ int ut_netns_lo(void)
 		     "ip route add 224.0.0.0/4 dev lo");
 }
 
+/* ---- sanitizer reports ------------------------------------------------------ */
+
+/*
+ * Under SAN=1 every program a test runs from this build is sanitized, and
+ * with -fno-sanitize-recover=all a report ends it; but a report in a gkmd
+ * that is being stopped anyway, or in a program whose failure the test
+ * expects, changes no outcome by itself. So reports are looked for:
+ *   - gkmd started by ut_gkmd_start(): in its log (stderr, log_path=stderr);
+ *   - any other sanitized program (gkmd --check-config, gkmctl): ASan and
+ *     LeakSanitizer write to san_dir (ASAN_OPTIONS log_path, set for the
+ *     test's children by the test's first ut_gkmd_init()); UBSan, whose
+ *     reports go to stderr whatever the options say (GCC links it as a
+ *     runtime of its own), through ut_san_collect() of that stderr.
+ * LeakSanitizer is forced on (detect_leaks=1, after whatever ASAN_OPTIONS
+ * the test was started with, so it wins).
+ */
+static char san_dir[sizeof(((struct ut_gkmd *)0)->dir) + 8];	/* "" or DIR/san */
+static bool san_saved, san_record_failed;
+static char *asan_orig, *ubsan_orig;	/* the test's own; NULL when unset */
+
+static void san_save(void)
+{
+	const char *a = getenv("ASAN_OPTIONS"), *u = getenv("UBSAN_OPTIONS");
+
+	if (san_saved)
+		return;
+	asan_orig = a ? strdup(a) : NULL;
+	ubsan_orig = u ? strdup(u) : NULL;
+	san_saved = true;
+}
+
+/* "@name=" (with @with_name), the test's own options, then @add. */
+static char *san_options(const char *name, bool with_name, const char *orig,
+			 const char *add)
+{
+	char *s;
+
+	if (asprintf(&s, "%s%s%s%s%s", with_name ? name : "", with_name ? "=" : "",
+		     orig ? orig : "", orig && *orig ? ":" : "", add) < 0)
+		return NULL;
+	return s;
+}
+
+static int san_env_set(void)
+{
+	char add[sizeof(san_dir) + 64], *a, *u;
+	int rc;
+
+	san_save();
+	snprintf(add, sizeof(add), "detect_leaks=1:log_path=%s/asan", san_dir);
+	a = san_options("ASAN_OPTIONS", false, asan_orig, add);
+	u = san_options("UBSAN_OPTIONS", false, ubsan_orig, "print_stacktrace=1");
+	rc = a && u && !setenv("ASAN_OPTIONS", a, 1) && !setenv("UBSAN_OPTIONS", u, 1) ? 0 : -1;
+	free(a);
+	free(u);
+	return rc;
+}
+
+static void san_env_restore(void)
+{
+	if (asan_orig)
+		setenv("ASAN_OPTIONS", asan_orig, 1);
+	else
+		unsetenv("ASAN_OPTIONS");
+	if (ubsan_orig)
+		setenv("UBSAN_OPTIONS", ubsan_orig, 1);
+	else
+		unsetenv("UBSAN_OPTIONS");
+}
+
+static bool is_report(const char *line)
+{
+	return strstr(line, "Sanitizer") || strstr(line, "runtime error:");
+}
+
+void ut_san_collect(const char *path)
+{
+	char *line = NULL, dst[sizeof(san_dir) + 32];
+	static int n;
+	size_t cap = 0;
+	bool found = false;
+	FILE *f;
+
+	if (!san_dir[0] || !(f = fopen(path, "r")))
+		return;
+	while (!found && getline(&line, &cap, f) > 0)
+		found = is_report(line);
+	free(line);
+	fclose(f);
+	if (!found)
+		return;
+	snprintf(dst, sizeof(dst), "%s/stderr.%d.%d", san_dir, (int)getpid(), n++);
+	if (ut_sh("cp '%s' '%s'", path, dst))
+		san_record_failed = true;
+}
+
 int ut_gkmd_init(struct ut_gkmd *g, const char *prefix, const char *bin,
 		 uint16_t reg_port)
 {
@@ -88,6 +187,14 @@ int ut_gkmd_init(struct ut_gkmd *g, const char *prefix, const char *bin,
 	snprintf(g->conf, sizeof(g->conf), "%s/gkmd.conf", g->dir);
 	snprintf(g->admin, sizeof(g->admin), "%s/admin.sock", g->dir);
 	snprintf(g->log, sizeof(g->log), "%s/gkmd.log", g->dir);
+	if (!san_dir[0]) {
+		/* Sticky and open to all: gkmctl runs as nobody too. */
+		snprintf(san_dir, sizeof(san_dir), "%s/san", g->dir);
+		if (mkdir(san_dir, 01777) || chmod(san_dir, 01777) || san_env_set()) {
+			san_dir[0] = 0;
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -163,14 +270,101 @@ static int registration_listens(const struct ut_gkmd *g)
 	return ok;
 }
 
+/*
+ * How gkmd @pid ended (@status), after @sig (0: by itself while starting),
+ * one line in DIR/stops: "ok ..." or "FAIL ...".
+ */
+static void note_exit(const struct ut_gkmd *g, pid_t pid, int sig, int status)
+{
+	char path[sizeof(g->dir) + 8], how[80];
+	bool ok;
+	FILE *f;
+
+	if (WIFEXITED(status))
+		snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(how, sizeof(how), "killed by signal %d (%s)", WTERMSIG(status),
+			 strsignal(WTERMSIG(status)));
+	else
+		snprintf(how, sizeof(how), "wait status %#x", status);
+	if (!sig)		/* the test asserts whether it should have started */
+		ok = true;
+	else if (sig == SIGTERM || sig == SIGINT)
+		ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	else
+		ok = WIFSIGNALED(status) && WTERMSIG(status) == sig;
+	snprintf(path, sizeof(path), "%s/stops", g->dir);
+	f = fopen(path, "a");
+	if (!f) {
+		fprintf(stderr, "# %s: %s\n", path, strerror(errno));
+		san_record_failed = true;
+		return;
+	}
+	if (sig)
+		fprintf(f, "%s gkmd pid %d, stopped with signal %d (%s): %s%s\n",
+			ok ? "ok" : "FAIL", (int)pid, sig, strsignal(sig), how,
+			ok ? "" : sig == SIGTERM || sig == SIGINT ? ", expected exit status 0" :
+			", expected death by that signal");
+	else
+		fprintf(f, "ok gkmd pid %d, ended while starting: %s\n", (int)pid, how);
+	fclose(f);
+}
+
+/* ASAN_OPTIONS=..., UBSAN_OPTIONS=... for gkmd, in place of the test's. */
+static char **gkmd_environ(void)
+{
+	extern char **environ;
+	size_t n = 0, k = 0;
+	char **env;
+
+	san_save();
+	while (environ[n])
+		n++;
+	env = calloc(n + 3, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "ASAN_OPTIONS=", 13) &&
+		    strncmp(environ[i], "UBSAN_OPTIONS=", 14))
+			env[k++] = environ[i];
+	env[k] = san_options("ASAN_OPTIONS", true, asan_orig,
+			     "detect_leaks=1:log_path=stderr");
+	env[k + 1] = san_options("UBSAN_OPTIONS", true, ubsan_orig, "print_stacktrace=1");
+	if (!env[k] || !env[k + 1]) {
+		free(env[k]);
+		free(env[k + 1]);
+		free(env);
+		return NULL;
+	}
+	return env;
+}
+
+static void gkmd_environ_free(char **env)
+{
+	size_t n = 0;
+
+	while (env[n])
+		n++;
+	free(env[n - 2]);	/* the two made by gkmd_environ() */
+	free(env[n - 1]);
+	free(env);
+}
+
 int ut_gkmd_start(struct ut_gkmd *g)
 {
+	char **env = gkmd_environ();
+	char *argv[] = { "gkmd", "-c", g->conf, NULL };
 	pid_t pid;
+	int status;
 
+	if (!env)
+		return -1;
 	fflush(NULL);
 	pid = fork();
-	if (pid < 0)
+	if (pid < 0) {
+		gkmd_environ_free(env);
 		return -1;
+	}
 	if (!pid) {
 		int fd = open(g->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
 
@@ -178,9 +372,10 @@ int ut_gkmd_start(struct ut_gkmd *g)
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		execl(g->bin, "gkmd", "-c", g->conf, (char *)NULL);
+		execve(g->bin, argv, env);
 		_exit(127);
 	}
+	gkmd_environ_free(env);
 	g->pid = pid;
 	/*
 	 * A bound, not a measurement: a host busy with other guests can take
@@ -189,7 +384,8 @@ int ut_gkmd_start(struct ut_gkmd *g)
 	for (int i = 0; i < 12000; i++) {
 		int fd;
 
-		if (waitpid(pid, NULL, WNOHANG) == pid) {
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			note_exit(g, pid, 0, status);
 			g->pid = 0;
 			return -1;
 		}
@@ -206,20 +402,108 @@ int ut_gkmd_start(struct ut_gkmd *g)
 
 void ut_gkmd_stop(struct ut_gkmd *g, int sig)
 {
+	int status;
+
 	if (g->pid > 0) {
 		kill(g->pid, sig);
-		waitpid(g->pid, NULL, 0);
+		kill(g->pid, SIGCONT);	/* a test may have stopped it (SIGSTOP) */
+		/*
+		 * ECHILD: a copy of @g (tests copy them) already reaped it, and
+		 * noted how it ended.
+		 */
+		if (waitpid(g->pid, &status, 0) == g->pid)
+			note_exit(g, g->pid, sig, status);
 	}
 	g->pid = 0;
 }
 
-void ut_gkmd_cleanup(struct ut_gkmd *g)
+/*
+ * The report lines of @path ("Sanitizer", "runtime error:"; with @fail_lines,
+ * lines starting "FAIL"; with @all, every line) named on stderr, then up to
+ * 150 lines of it from the first one. Their number.
+ */
+static int scan(const char *path, bool fail_lines, bool all)
 {
+	char *line = NULL;
+	size_t cap = 0;
+	long no = 0, first = 0;
+	int found = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return 0;
+	while (getline(&line, &cap, f) > 0) {
+		no++;
+		if (all || (fail_lines ? !strncmp(line, "FAIL", 4) : is_report(line))) {
+			if (!found++)
+				first = no;
+			if (found <= 20)
+				fprintf(stderr, "# %s:%ld: %s%s", path, no, line,
+					strchr(line, '\n') ? "" : "\n");
+		}
+	}
+	if (found && !all && !fail_lines) {
+		rewind(f);
+		fprintf(stderr, "# %s from line %ld:\n", path, first);
+		for (no = 1; getline(&line, &cap, f) > 0; no++)
+			if (no >= first && no < first + 150)
+				fprintf(stderr, "# | %s%s", line, strchr(line, '\n') ? "" : "\n");
+	}
+	free(line);
+	fclose(f);
+	return found;
+}
+
+/* The reports that sanitized programs of the test left in @dir; their number. */
+static int scan_san_dir(const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	int found = 0;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		found += scan(path, false, true) ? 1 : 0;
+	}
+	closedir(d);
+	return found;
+}
+
+int ut_gkmd_cleanup(struct ut_gkmd *g)
+{
+	char path[sizeof(g->dir) + 8];
+	int bad = 0;
+
 	ut_gkmd_stop(g, SIGTERM);
-	if (getenv("GKMD_TEST_KEEP"))
+	if (g->dir[0]) {
+		/* Every gkmd run with this directory appended to one log. */
+		bad += scan(g->log, false, false);
+		snprintf(path, sizeof(path), "%s/stops", g->dir);
+		bad += scan(path, true, false);
+		snprintf(path, sizeof(path), "%s/san", g->dir);
+		if (!strcmp(path, san_dir)) {
+			bad += scan_san_dir(san_dir);
+			san_dir[0] = 0;
+			san_env_restore();
+		}
+	}
+	if (san_record_failed) {
+		fprintf(stderr, "# a sanitizer report or a stop could not be recorded\n");
+		bad++;
+	}
+	if (bad)
+		fprintf(stderr, "# %s: %d sanitizer report line(s) or unexpected stop(s) "
+			"(full log: %s); kept %s\n", g->log, bad, g->log, g->dir);
+	else if (getenv("GKMD_TEST_KEEP"))
 		fprintf(stderr, "# kept %s\n", g->dir);
 	else if (g->dir[0])
 		ut_sh("rm -rf %s", g->dir);
+	return bad ? -1 : 0;
 }
 
 json_object *ut_admin(const struct ut_gkmd *g, const char *cmd)

@@ -84,13 +84,36 @@ void ut_conf_group(FILE *f, unsigned int id, const char *ctrl, int port,
  * Start gkmd with @g->conf; returns 0 once its admin socket answers and its
  * registration port accepts, -1 if it exited or did not get there in 60 s
  * (a bound for a loaded host, not a measure of speed).
- * gkmd gets SIGTERM if the test dies.
+ * gkmd gets SIGTERM if the test dies. Its stdout and stderr, sanitizer
+ * reports included (ASan, LeakSanitizer on, UBSan), go to @g->log.
  */
 int ut_gkmd_start(struct ut_gkmd *g);
-/* Send @sig (SIGTERM: clean stop; SIGKILL: crash) and reap it. */
+/*
+ * Send @sig (SIGTERM: clean stop; SIGKILL: crash) and reap it. How it ended
+ * is recorded in @g->dir (not in @g, which tests copy): a SIGTERM or SIGINT
+ * must end in exit status 0, any other signal in death by that signal;
+ * anything else (a sanitizer report exits 1, a crash dies by its signal)
+ * fails ut_gkmd_cleanup().
+ */
 void ut_gkmd_stop(struct ut_gkmd *g, int sig);
-/* Stop gkmd and remove the directory (kept with GKMD_TEST_KEEP=1). */
-void ut_gkmd_cleanup(struct ut_gkmd *g);
+/*
+ * Stop gkmd (SIGTERM) and check what every gkmd run in @g->dir left:
+ * -1, with the offending lines printed, if @g->log holds a sanitizer
+ * report (AddressSanitizer, LeakSanitizer, UndefinedBehaviorSanitizer,
+ * "runtime error:"), if a stop ended otherwise than expected
+ * (ut_gkmd_stop()), or if another sanitized program the test ran (gkmd
+ * --check-config, gkmctl) left a report (ut_san_collect()); the directory is
+ * then kept. 0 otherwise, and the directory is removed (kept with
+ * GKMD_TEST_KEEP=1). A teardown must assert it: EXPECT_EQ(0, ...).
+ */
+int ut_gkmd_cleanup(struct ut_gkmd *g) __attribute__((warn_unused_result));
+/*
+ * The stderr of a sanitized program the test ran, in the file @path: if it
+ * holds a sanitizer report, a copy goes where the next ut_gkmd_cleanup()
+ * of this test looks (for UBSan, whose reports go to stderr whatever
+ * ASAN_OPTIONS says; ASan's and LeakSanitizer's go there by themselves).
+ */
+void ut_san_collect(const char *path);
 
 /* Does the admin socket accept a connection? */
 int ut_admin_connect(const struct ut_gkmd *g);
