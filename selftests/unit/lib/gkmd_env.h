@@ -35,7 +35,8 @@ int ut_find_program(char *out, const char *env_name, const char *name);
 
 /*
  * Move the calling process into a new network namespace whose lo carries
- * multicast (route 224.0.0.0/4), so gkmd's rekeys can be received on lo.
+ * multicast (route 224.0.0.0/4), so gkmd's rekeys can be received on lo,
+ * and whose ephemeral ports (49152-60999) miss the tests' fixed ones.
  */
 int ut_netns_lo(void);
 
