@@ -135,6 +135,8 @@ static json_object *group_json(const struct gkmctl_group *grp)
 		json_object_object_add(l, "p50_ns", json_u64(grp->latency[GKM_LAT_P50]));
 		json_object_object_add(l, "p99_ns", json_u64(grp->latency[GKM_LAT_P99]));
 		json_object_object_add(l, "max_ns", json_u64(grp->latency[GKM_LAT_MAX]));
+		if (grp->latency[GKM_LAT_COUNT])
+			json_object_object_add(l, "last_ns", json_u64(grp->latency[GKM_LAT_LAST]));
 		if (grp->has_stages) {
 			json_object *st = json_object_new_object();
 
@@ -145,6 +147,9 @@ static json_object *group_json(const struct gkmctl_group *grp)
 				json_object_object_add(one, "p50_ns", json_u64(v[GKM_LAT_P50]));
 				json_object_object_add(one, "p99_ns", json_u64(v[GKM_LAT_P99]));
 				json_object_object_add(one, "max_ns", json_u64(v[GKM_LAT_MAX]));
+				if (grp->latency[GKM_LAT_COUNT])
+					json_object_object_add(one, "last_ns",
+							       json_u64(v[GKM_LAT_LAST]));
 				json_object_object_add(st, gkmctl_stage_name(i), one);
 			}
 			json_object_object_add(l, "stages", st);

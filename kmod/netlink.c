@@ -365,7 +365,7 @@ static int gkm_genl_put_sas(struct sk_buff *msg, struct gkm_group *group)
 	return 0;
 }
 
-/* A nest of enum gkm_latency. */
+/* A nest of enum gkm_latency (LAST once there was an apply). */
 static int gkm_genl_put_latency(struct sk_buff *msg, int type,
 				const struct gkm_stats_latency *lat)
 {
@@ -375,7 +375,9 @@ static int gkm_genl_put_latency(struct sk_buff *msg, int type,
 	    nla_put_u64_64bit(msg, GKM_LAT_COUNT, lat->count, GKM_LAT_UNSPEC) ||
 	    nla_put_u64_64bit(msg, GKM_LAT_P50, lat->p50, GKM_LAT_UNSPEC) ||
 	    nla_put_u64_64bit(msg, GKM_LAT_P99, lat->p99, GKM_LAT_UNSPEC) ||
-	    nla_put_u64_64bit(msg, GKM_LAT_MAX, lat->max, GKM_LAT_UNSPEC))
+	    nla_put_u64_64bit(msg, GKM_LAT_MAX, lat->max, GKM_LAT_UNSPEC) ||
+	    (lat->count &&
+	     nla_put_u64_64bit(msg, GKM_LAT_LAST, lat->last, GKM_LAT_UNSPEC)))
 		return -EMSGSIZE;
 	nla_nest_end(msg, nest);
 	return 0;

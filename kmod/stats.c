@@ -21,6 +21,8 @@ void gkm_stats_init(struct gkm_stats *stats)
 	stats->lat_cap = 0;
 	stats->lat_count = 0;
 	stats->lat_max = 0;
+	stats->lat_last = 0;
+	memset(stats->stage_last, 0, sizeof(stats->stage_last));
 	stats->stages = NULL;
 	stats->stage_cap = 0;
 	memset(stats->stage_max, 0, sizeof(stats->stage_max));
@@ -112,10 +114,12 @@ void gkm_stats_record_latency(struct gkm_stats *stats, const struct gkm_stats_st
 			stats->stages[row][i] = min_t(u64, st->ns[i], U32_MAX);
 		if (st->ns[i] > stats->stage_max[i])
 			stats->stage_max[i] = st->ns[i];
+		stats->stage_last[i] = st->ns[i];
 	}
 	stats->lat_count++;
 	if (ns > stats->lat_max)
 		stats->lat_max = ns;
+	stats->lat_last = ns;
 	spin_unlock_bh(&stats->lat_lock);
 }
 
@@ -146,6 +150,7 @@ void gkm_stats_latency(struct gkm_stats *stats, struct gkm_stats_latency *out)
 	spin_lock_bh(&stats->lat_lock);
 	out->count = stats->lat_count;
 	out->max = stats->lat_max;
+	out->last = stats->lat_last;
 	n = min_t(u64, stats->lat_count, stats->lat_cap);
 	if (copy && n)
 		memcpy(copy, stats->lat, n * sizeof(*copy));
@@ -169,6 +174,7 @@ void gkm_stats_stage_latency(struct gkm_stats *stats,
 	for (i = 0; i < GKM_LAT_STAGE_MAX; i++) {
 		out[i].count = stats->lat_count;
 		out[i].max = stats->stage_max[i];
+		out[i].last = stats->stage_last[i];
 		out[i].p50 = 0;
 		out[i].p99 = 0;
 	}

@@ -41,10 +41,13 @@ struct gkm_stats {
 	u32 lat_cap;
 	u64 lat_count;
 	u64 lat_max;			/* ns */
+	u64 lat_last;			/* ns, the last apply's (0 before one) */
 	/* stage_cap rows of the same applies' stages (ns), NULL before the first */
 	u32 (*stages)[GKM_LAT_STAGE_MAX];
 	u32 stage_cap;
 	u64 stage_max[GKM_LAT_STAGE_MAX];	/* ns */
+	/* the last apply's stages (ns, not saturated): they sum to lat_last */
+	u64 stage_last[GKM_LAT_STAGE_MAX];
 };
 
 struct gkm_stats_latency {
@@ -52,6 +55,7 @@ struct gkm_stats_latency {
 	u64 p50;
 	u64 p99;
 	u64 max;
+	u64 last;
 };
 
 /* One applied rekey: how long each stage took (ns), in enum gkm_lat_stage order. */
@@ -81,7 +85,10 @@ static inline u64 gkm_stats_read(struct gkm_stats *stats, int stat)
  * (allocation failed) replaces the oldest.
  */
 void gkm_stats_record_latency(struct gkm_stats *stats, const struct gkm_stats_stages *st);
-/* Process context (allocates): p50/p99 over the ring, max over all. */
+/*
+ * Process context (allocates): p50/p99 over the ring, max over all, the
+ * last apply's.
+ */
 void gkm_stats_latency(struct gkm_stats *stats, struct gkm_stats_latency *out);
 /* The same for the stages, out[] indexed by enum gkm_lat_stage - 1. */
 void gkm_stats_stage_latency(struct gkm_stats *stats,

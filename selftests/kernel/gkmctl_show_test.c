@@ -179,6 +179,7 @@ TEST_F_TIMEOUT(show, json_matches_the_kernel, KT_TIMEOUT)
 	EXPECT_EQ(st.lat[GKM_LAT_P50], jget(grp, "latency", "p50_ns"));
 	EXPECT_EQ(st.lat[GKM_LAT_P99], jget(grp, "latency", "p99_ns"));
 	EXPECT_EQ(st.lat[GKM_LAT_MAX], jget(grp, "latency", "max_ns"));
+	EXPECT_EQ(st.lat[GKM_LAT_LAST], jget(grp, "latency", "last_ns"));
 	/* Each apply stage, by name, says what the kernel says. */
 	ASSERT_TRUE(json_object_object_get_ex(grp, "latency", &v));
 	ASSERT_TRUE(json_object_object_get_ex(v, "stages", &v));
@@ -189,6 +190,7 @@ TEST_F_TIMEOUT(show, json_matches_the_kernel, KT_TIMEOUT)
 		EXPECT_EQ(st.stage[i][GKM_LAT_P50], jget(stage, "p50_ns", NULL));
 		EXPECT_EQ(st.stage[i][GKM_LAT_P99], jget(stage, "p99_ns", NULL));
 		EXPECT_EQ(st.stage[i][GKM_LAT_MAX], jget(stage, "max_ns", NULL));
+		EXPECT_EQ(st.stage[i][GKM_LAT_LAST], jget(stage, "last_ns", NULL));
 	}
 
 	/* The same SAs, in the same order, with their state. */

@@ -189,7 +189,8 @@ static int event_cb(const struct nlmsghdr *nlh, void *data)
  * The apply stages (uapi enum gkm_lat_stage) partition each apply: no
  * stage's maximum exceeds the apply latency's, the slowest apply's stages
  * add up to its latency (so the stages' maxima add up to at least it, and
- * to exactly it when there was one apply). No stage is required to be
+ * to exactly it when there was one apply), and the last apply's stages
+ * add up to its latency exactly (GKM_LAT_LAST). No stage is required to be
  * non-zero: on a kernel whose clock ticks in milliseconds (the debug
  * guest's) a decrypt reads as 0 ns.
  */
@@ -216,6 +217,23 @@ static void expect_stages_add_up(struct __test_metadata *_metadata,
 	} else {
 		EXPECT_LE(st->lat[GKM_LAT_MAX], sum);
 	}
+	/*
+	 * The last apply's stages (in ns, never saturated) add up to its
+	 * latency exactly, and it is one of the applies the maxima cover.
+	 */
+	if (!st->lat[GKM_LAT_COUNT])
+		return;
+	sum = 0;
+	for (i = 1; i <= GKM_LAT_STAGE_MAX; i++) {
+		EXPECT_LE(st->stage[i][GKM_LAT_LAST], st->stage[i][GKM_LAT_MAX]);
+		sum += st->stage[i][GKM_LAT_LAST];
+	}
+	TH_LOG("last apply: %llu ns, its stages sum to %llu ns",
+	       (unsigned long long)st->lat[GKM_LAT_LAST], (unsigned long long)sum);
+	EXPECT_EQ(st->lat[GKM_LAT_LAST], sum);
+	EXPECT_LE(st->lat[GKM_LAT_LAST], st->lat[GKM_LAT_MAX]);
+	if (st->lat[GKM_LAT_COUNT] == 1)
+		EXPECT_EQ(st->lat[GKM_LAT_MAX], st->lat[GKM_LAT_LAST]);
 }
 
 TEST_F_TIMEOUT(rekey, rekey_installs_new_sa_then_retires_the_old_one, KT_TIMEOUT)

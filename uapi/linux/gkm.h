@@ -200,13 +200,20 @@ enum gkm_stat {
 };
 #define GKM_STAT_MAX (__GKM_STAT_MAX - 1)
 
-/* Apply latency (datagram arrival -> SAs installed), nanoseconds. */
+/*
+ * Apply latency (datagram arrival -> SAs installed), nanoseconds. LAST is
+ * the most recent apply's: in GKM_A_LATENCY_STAGES, that apply's stages,
+ * which add up to GKM_A_LATENCY's LAST exactly (a reader can set each
+ * apply against its own stages, which the percentiles cannot do: p50s
+ * do not add up). Absent before the first apply.
+ */
 enum gkm_latency {
 	GKM_LAT_UNSPEC,
 	GKM_LAT_COUNT,
 	GKM_LAT_P50,
 	GKM_LAT_P99,
 	GKM_LAT_MAX,
+	GKM_LAT_LAST,
 
 	__GKM_LAT_MAX
 };
@@ -216,7 +223,7 @@ enum gkm_latency {
  * The stages of one applied rekey, in GKM_A_LATENCY_STAGES: they follow
  * each other and add up to its apply latency. Each is a nest of enum
  * gkm_latency (count, p50, p99 over the last GKM_LAT_STAGE_SAMPLES
- * applies, max over all), nanoseconds.
+ * applies, max over all, the last apply's), nanoseconds.
  *   QUEUE:   arrival in softirq until the group's worker takes it, less
  *            ADMIT;
  *   AEAD:    decrypting and authenticating it under the KEK: the one
