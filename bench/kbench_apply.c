@@ -65,6 +65,14 @@ struct kb_lat {
 	uint64_t accepted, rate_limited;	/* kernel only */
 	/* Kernel only: p50 of each stage (uapi enum gkm_lat_stage, ns). */
 	uint64_t stage_p50[GKM_LAT_STAGE_MAX + 1];
+	/*
+	 * Kernel only, each apply against its own floor (GKM_LAT_LAST, read
+	 * after every apply): how many applies were read, the p50 of their
+	 * floors and the p50 of each apply's latency over its floor.
+	 */
+	int per_apply_n;
+	uint64_t per_apply_floor_p50;
+	double per_apply_ratio_p50;
 };
 
 static int kb_make_dgrams(struct kb_dgrams *d, int per_run)
@@ -107,16 +115,59 @@ static int kb_applied_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
+static uint64_t kb_floor_of(const uint64_t *stage)
+{
+	return stage[GKM_LAT_STAGE_AEAD] + stage[GKM_LAT_STAGE_VERIFY] +
+	       stage[GKM_LAT_STAGE_INSTALL] + stage[GKM_LAT_STAGE_KEYS];
+}
+
+static int kb_cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int kb_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The median of @n applies' floors and of each apply's latency over its
+ * own floor (nearest rank, as the kernel's p50): each apply held against
+ * its own crypto and install. The p50s of the stages do not add up to the
+ * p50 of their sum, so p50 over the sum of stage p50s sets the median
+ * apply against stages of other applies.
+ */
+static void kb_per_apply(uint64_t *floors, double *ratios, int n, struct kb_lat *lat)
+{
+	lat->per_apply_n = n;
+	if (!n)
+		return;
+	qsort(floors, n, sizeof(*floors), kb_cmp_u64);
+	qsort(ratios, n, sizeof(*ratios), kb_cmp_double);
+	lat->per_apply_floor_p50 = floors[(n - 1) / 2];
+	lat->per_apply_ratio_p50 = ratios[(n - 1) / 2];
+}
+
 /* Datagrams [@from, @from + @n) through gkm.ko in gk-m1. */
 static int kb_run_kernel(const struct kb_dgrams *d, int from, int n, int gap_ms,
 			 int tx, struct kb_lat *lat)
 {
+	uint64_t *floors = calloc(n, sizeof(*floors));
+	double *ratios = calloc(n, sizeof(*ratios));
 	struct gkm_genl g, ev;
 	struct kt_status st;
-	int i, ret = -1;
+	int i, ret = -1, read = 0;
 
-	if (kt_genl_in("gk-m1", &g))
+	if (!floors || !ratios || kt_genl_in("gk-m1", &g)) {
+		free(floors);
+		free(ratios);
 		return -1;
+	}
 	if (kt_genl_in("gk-m1", &ev) || gkm_genl_subscribe(&ev))
 		goto out_g;
 	if (kt_group_new(&g, KB_GROUP, KB_CTRL, KB_CTRL_PORT,
@@ -150,8 +201,27 @@ static int kb_run_kernel(const struct kb_dgrams *d, int from, int n, int gap_ms,
 					(unsigned long long)st.stats[GKM_STAT_OUT_OF_SYNC]);
 			goto out;
 		}
+		/*
+		 * This apply against its own stages (before the gap, so the
+		 * read never overlaps the next datagram). A rate-limited or
+		 * dropped datagram is not this case: it was applied.
+		 */
+		if (!kt_group_status(&g, KB_GROUP, &st) &&
+		    st.lat[GKM_LAT_COUNT] == (uint64_t)(i - from + 1)) {
+			uint64_t last[GKM_LAT_STAGE_MAX + 1] = { 0 };
+			int j;
+
+			for (j = 1; j <= GKM_LAT_STAGE_MAX; j++)
+				last[j] = st.stage[j][GKM_LAT_LAST];
+			if (kb_floor_of(last)) {
+				floors[read] = kb_floor_of(last);
+				ratios[read] = (double)st.lat[GKM_LAT_LAST] / floors[read];
+				read++;
+			}
+		}
 		kb_sleep_ms(gap_ms);
 	}
+	kb_per_apply(floors, ratios, read, lat);
 	if (kt_group_status(&g, KB_GROUP, &st))
 		goto out;
 	lat->count = st.lat[GKM_LAT_COUNT];
@@ -170,6 +240,8 @@ out:
 	gkm_genl_close(&ev);
 out_g:
 	gkm_genl_close(&g);
+	free(floors);
+	free(ratios);
 	return ret;
 }
 
@@ -207,13 +279,6 @@ static void kb_ref_child(const struct kb_dgrams *d, int n, int ack)
 	if (write(ack, samples, n * sizeof(*samples)) != (ssize_t)(n * sizeof(*samples)))
 		_exit(1);
 	_exit(0);
-}
-
-static int kb_cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 /* p50/p99 the way kmod/group.c computes them, over the last 1024. */
@@ -312,7 +377,7 @@ static uint64_t kb_floor_without_keys(const struct kb_lat *l)
 
 static uint64_t kb_floor(const struct kb_lat *l)
 {
-	return kb_floor_without_keys(l) + l->stage_p50[GKM_LAT_STAGE_KEYS];
+	return kb_floor_of(l->stage_p50);
 }
 
 static struct json_object *kb_lat_json(const struct kb_lat *l, bool kernel)
@@ -336,6 +401,11 @@ static struct json_object *kb_lat_json(const struct kb_lat *l, bool kernel)
 		kb_put_double(o, "floor_p50_us", kb_floor(l) / 1000.0);
 		kb_put_double(o, "p50_over_floor",
 			      kb_floor(l) ? (double)l->p50 / kb_floor(l) : 0);
+		kb_put_int(o, "per_apply_n", l->per_apply_n);
+		kb_put_double(o, "per_apply_floor_p50_us", l->per_apply_floor_p50 / 1000.0);
+		kb_put_double(o, "p50_over_per_apply_floor", l->per_apply_floor_p50 ?
+			      (double)l->p50 / l->per_apply_floor_p50 : 0);
+		kb_put_double(o, "per_apply_ratio_p50", l->per_apply_ratio_p50);
 		kb_put_double(o, "floor_without_keys_p50_us", kb_floor_without_keys(l) / 1000.0);
 		kb_put_double(o, "p50_over_floor_without_keys",
 			      kb_floor_without_keys(l) ?

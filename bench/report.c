@@ -233,6 +233,21 @@ static void apply_rows(struct json_object *kern, struct json_object *sum)
 		put(sum, key, ratio);
 		snprintf(what, sizeof(what), "in-kernel %s: floor p50 / p50 over floor", phases[p]);
 		row2(what, fl, ratio, "%.0f us / %.2f");
+		/* Each apply against its own floor (GKM_LAT_LAST). */
+		snprintf(path, sizeof(path), "rekey_apply.kernel.%s.per_apply_floor_p50_us",
+			 phases[p]);
+		fl = num(kern, path);
+		snprintf(path, sizeof(path), "rekey_apply.kernel.%s.per_apply_ratio_p50",
+			 phases[p]);
+		ratio = num(kern, path);
+		snprintf(key, sizeof(key), "rekey_apply_us_kernel_%s_per_apply_floor_p50",
+			 phases[p]);
+		put(sum, key, fl);
+		snprintf(key, sizeof(key), "rekey_apply_kernel_%s_per_apply_ratio_p50", phases[p]);
+		put(sum, key, ratio);
+		snprintf(what, sizeof(what), "in-kernel %s: per-apply floor p50 / ratio p50",
+			 phases[p]);
+		row2(what, fl, ratio, "%.0f us / %.2f");
 	}
 }
 
