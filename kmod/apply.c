@@ -185,6 +185,23 @@ static void gkm_apply_arm(struct gkm_group *group, unsigned long when,
 		*next = when;
 }
 
+/* A day: within MAX_JIFFY_OFFSET at any HZ, on 32-bit too. */
+#define GKM_APPLY_MAX_ARM	((u64)GKM_WIRE_MAX_DELAY * HZ)
+
+/*
+ * The timer for a jiffies64 deadline @when: at most GKM_APPLY_MAX_ARM
+ * ahead, since a delayed work's delay is an unsigned long of jiffies; a
+ * timer that fires before @when finds nothing due and the sync re-arms it.
+ */
+static void gkm_apply_arm64(struct gkm_group *group, u64 when, u64 now,
+			    unsigned long *next)
+{
+	u64 ahead = time_after64(when, now) ? when - now : 0;
+
+	gkm_apply_arm(group, (unsigned long)now +
+		      (unsigned long)min_t(u64, ahead, GKM_APPLY_MAX_ARM), next);
+}
+
 bool gkm_apply_out_of_sync(struct gkm_group *group, u64 msg_id, int reason)
 {
 	lockdep_assert_held(&group->lock);
@@ -259,9 +276,9 @@ int gkm_apply_sync(struct gkm_group *group, bool registration,
 		gsa->x = x;
 		gsa->digest = gkm_apply_digest(group, sa);
 		gsa->this_sync = true;
-		gsa->added = now;
+		gsa->added = get_jiffies_64();
 		if (sa->pol.soft)
-			gsa->expiring_at = now + sa->pol.soft * HZ ? : 1;
+			gsa->expiring_at = gsa->added + (u64)sa->pol.soft * HZ;
 	}
 
 	/* 2./3. Dying SAs wait out their delay; vanished ones go. */
@@ -282,7 +299,7 @@ int gkm_apply_sync(struct gkm_group *group, bool registration,
 		/* Listed as active again (a re-registration): not dying. */
 		gsa->dying_since = 0;
 		if (gsa->expiring_at && !gsa->expiring_sent)
-			gkm_apply_arm(group, gsa->expiring_at, &next);
+			gkm_apply_arm64(group, gsa->expiring_at, get_jiffies_64(), &next);
 	}
 
 	/* The previous KEK is accepted for its deactivation delay only. */
@@ -323,11 +340,18 @@ static void gkm_apply_timer_work(struct work_struct *work)
 					       struct gkm_group, apply.timer);
 	struct gkm_apply_sa *gsa;
 	struct gkm_keystore *ks;
+	struct mem_cgroup *memcg;
 	unsigned long now = jiffies;
 
 	mutex_lock(&group->lock);
 	if (group->dead)
 		goto out;
+	/*
+	 * A sender's deferred install allocates here (the SA's entry, its
+	 * xfrm state's key copy): charged to the group's owner, as the
+	 * receive worker's allocations are.
+	 */
+	memcg = gkm_account_enter(&group->acct);
 	ks = group->ks;
 	list_for_each_entry(gsa, &group->apply.sas, node) {
 		const struct gkm_sa *sa;
@@ -343,7 +367,7 @@ static void gkm_apply_timer_work(struct work_struct *work)
 		const struct gkm_sa *sa;
 
 		if (!gsa->x || !gsa->expiring_at || gsa->expiring_sent ||
-		    time_before(now, gsa->expiring_at))
+		    time_before64(get_jiffies_64(), gsa->expiring_at))
 			continue;
 		sa = gkm_keystore_find_sa(ks, gsa->spi);
 		if (!sa || sa->state != GKM_SA_ACTIVE)
@@ -363,6 +387,7 @@ static void gkm_apply_timer_work(struct work_struct *work)
 			gkm_stats_count(&group->stats, GKM_STAT_OUT_OF_SYNC);
 	}
 	gkm_apply_sync(group, false, 0, NULL);
+	gkm_account_exit(memcg);
 out:
 	mutex_unlock(&group->lock);
 }

@@ -23,10 +23,16 @@ struct gkm_apply_sa {
 	u32 spi;
 	struct xfrm_state *x;
 	u64 digest;			/* of what @x was made from, see apply.c */
-	unsigned long added;		/* jiffies when installed */
+	u64 added;			/* jiffies64 when installed */
 	unsigned long activate_at;	/* jiffies; install then (senders) */
 	unsigned long dying_since;	/* jiffies; 0 = not dying */
-	unsigned long expiring_at;	/* jiffies; soft lifetime end, 0 = none */
+	/*
+	 * jiffies64: the soft lifetime's end, 0 = none. 64-bit because a soft
+	 * lifetime is a u32 of seconds from the key server: in 32-bit jiffies
+	 * it would wrap (u32 seconds * HZ) or exceed what time_before() can
+	 * compare (MAX_JIFFY_OFFSET: 12 days at HZ=1000 on 32-bit).
+	 */
+	u64 expiring_at;
 	bool expiring_sent;		/* KEYS_EXPIRING sent for this SA */
 	bool this_sync;			/* added or installed by the running sync */
 };

@@ -356,7 +356,7 @@ static int gkm_genl_put_sas(struct sk_buff *msg, struct gkm_group *group)
 		    nla_put_u32(msg, GKM_SA_A_SENDER_ID, sa->pol.sender_id) ||
 		    nla_put_u8(msg, GKM_SA_A_INSTALLED, gsa && gsa->x) ||
 		    nla_put_u64_64bit(msg, GKM_SA_A_AGE, gsa && gsa->x ?
-				      (jiffies - gsa->added) / HZ : 0,
+				      div_u64(get_jiffies_64() - gsa->added, HZ) : 0,
 				      GKM_SA_A_UNSPEC))
 			return -EMSGSIZE;
 		nla_nest_end(msg, sa_nest);

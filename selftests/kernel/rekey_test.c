@@ -838,6 +838,34 @@ TEST_F_TIMEOUT(rekey, soft_lifetime_raises_keys_expiring_once, KT_TIMEOUT)
 	EXPECT_EQ(1, expiring);
 }
 
+/*
+ * A soft lifetime whose jiffies (seconds * HZ) do not fit 32 bits: the
+ * member once computed the deadline in 32 bits, so a lifetime of about
+ * 2^32 / HZ seconds (199 days at HZ=250) wrapped to under a second and
+ * raised KEYS_EXPIRING at once. One value per common HZ (100, 250, 300,
+ * 1000; Debian's kernels use 250), each SA active for 2 s or more: none may raise
+ * the event.
+ */
+TEST_F_TIMEOUT(rekey, soft_lifetime_beyond_32_bit_jiffies_is_not_due, KT_TIMEOUT)
+{
+	static const uint32_t hz[] = { 100, 250, 300, 1000 };
+	int len, expiring = 0, i, j;
+
+	for (i = 0; i < (int)(sizeof(hz) / sizeof(hz[0])); i++) {
+		/* The smallest lifetime whose seconds * HZ wrap 32 bits. */
+		self->gcks.soft = (uint32_t)((1ull << 32) / hz[i] + 1);
+		len = kt_gcks_rekey(&self->gcks, 0, 1, self->buf, sizeof(self->buf));
+		ASSERT_LT(0, len);
+		ASSERT_EQ(0, send_rekey(self, self->buf, len));
+		ASSERT_EQ(0, kt_wait_msg_id(&self->m1, GROUP, self->gcks.msg_id, 5000));
+		/* Each wait ends at an event or after 1 s: at least 2 s in all. */
+		for (j = 0; j < 4; j++)
+			gkm_genl_wait_event(&self->ev, 1000, expiring_cb, &expiring);
+		EXPECT_EQ(0, expiring) TH_LOG("soft lifetime %u s (HZ %u)",
+					      self->gcks.soft, hz[i]);
+	}
+}
+
 /* Per-sender SAs: ours carries the output reqid, the other sender's reqid 0. */
 TEST_F_TIMEOUT(rekey, per_sender_sas_only_ours_is_an_output_candidate, KT_TIMEOUT)
 {
