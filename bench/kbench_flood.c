@@ -112,7 +112,9 @@ struct kb_flood_ctx {
 
 /*
  * One flood of @secs seconds with @tmpl; with @rekeys > 0, that many
- * genuine rekeys are sent during it. Adds the figures to @o.
+ * genuine rekeys are sent during it. Without @tmpl, no flood: the same
+ * rekeys on a quiet link, the baseline of the flood's latency. Adds the
+ * figures to @o.
  */
 static int kb_flood(struct kb_flood_ctx *c, const uint8_t *tmpl, int len, int secs,
 		    int rekeys, struct json_object *o)
@@ -126,10 +128,10 @@ static int kb_flood(struct kb_flood_ctx *c, const uint8_t *tmpl, int len, int se
 
 	if (pipe(stop) || pipe(res))
 		return -1;
-	pid = fork();
+	pid = tmpl ? fork() : 0;
 	if (pid < 0)
 		return -1;
-	if (pid == 0)
+	if (tmpl && pid == 0)
 		kb_attacker(stop[0], res[1], tmpl, len, c->k.msg_id + 1000000);
 	kb_sleep_ms(500);
 	if (kt_group_status(&c->m1, KB_GROUP, &st) || kb_cpu_read(&c0))
@@ -156,15 +158,17 @@ static int kb_flood(struct kb_flood_ctx *c, const uint8_t *tmpl, int len, int se
 	if (kt_group_status(&c->m1, KB_GROUP, &st) || kb_cpu_read(&c1))
 		return -1;
 	rx1 = st.stats[GKM_STAT_RX];
-	if (write(stop[1], "x", 1) != 1 || read(res[0], &sent, sizeof(sent)) != sizeof(sent))
+	if (tmpl && (write(stop[1], "x", 1) != 1 ||
+		     read(res[0], &sent, sizeof(sent)) != sizeof(sent)))
 		sent = 0;
-	waitpid(pid, NULL, 0);
+	if (tmpl)
+		waitpid(pid, NULL, 0);
 	close(stop[0]);
 	close(stop[1]);
 	close(res[0]);
 	close(res[1]);
 
-	{
+	if (tmpl) {
 		double s = (double)(t1 - t0) / 1e9;
 		unsigned long long busy = (c1.user - c0.user) + (c1.sys - c0.sys) +
 					  (c1.softirq - c0.softirq);
@@ -205,6 +209,7 @@ int kb_forged_flood(struct json_object *out)
 	struct json_object *o = json_object_new_object();
 	struct json_object *forged = json_object_new_object();
 	struct json_object *unknown = json_object_new_object();
+	struct json_object *idle = json_object_new_object();
 	uint8_t reg[GKM_WIRE_MAX_REG_LEN], tmpl[GKM_WIRE_MAX_DATAGRAM];
 	struct kb_flood_ctx c = { .tx = -1 };
 	int32_t key;
@@ -235,17 +240,34 @@ int kb_forged_flood(struct json_object *out)
 		goto out_del;
 	memset(tmpl + GKM_WIRE_HDR_LEN, 0xa5, len - GKM_WIRE_HDR_LEN);
 
+	printf("# kbench: no flood, the baseline (%d s, %d rekeys)\n", secs, rekeys);
+	if (kb_flood(&c, NULL, len, secs, rekeys, idle))
+		goto out_del;
 	printf("# kbench: forged flood, current KEK id (%d s, %d rekeys)\n", secs, rekeys);
 	if (kb_flood(&c, tmpl, len, secs, rekeys, forged))
 		goto out_del;
+	{
+		struct json_object *i99, *f99;
+
+		/* issue #17: p99 under the flood against p99 without it, same run. */
+		if (json_object_object_get_ex(idle, "apply_p99_us", &i99) &&
+		    json_object_object_get_ex(forged, "apply_p99_us", &f99) &&
+		    json_object_get_int64(i99) > 0) {
+			double r = (double)json_object_get_int64(f99) / json_object_get_int64(i99);
+
+			kb_put_double(forged, "apply_p99_over_no_flood", r);
+			printf("#   apply p99 under the flood %.2f x without it\n", r);
+		}
+	}
 	tmpl[GKM_WIRE_OFF_KEK_ID] ^= 0x80;
 	printf("# kbench: forged flood, unknown KEK id (%d s)\n", secs);
 	if (kb_flood(&c, tmpl, len, secs, 0, unknown))
 		goto out_del;
 	kb_put_int(o, "datagram_bytes", len);
+	json_object_object_add(o, "no_flood", idle);
 	json_object_object_add(o, "current_kek", forged);
 	json_object_object_add(o, "unknown_kek", unknown);
-	forged = unknown = NULL;
+	idle = forged = unknown = NULL;
 	ret = 0;
 out_del:
 	kt_group_del(&c.m1, KB_GROUP);
@@ -255,6 +277,7 @@ out:
 	gkm_genl_close(&c.ev);
 	gkm_genl_close(&c.m1);
 	kt_gcks_free(&c.k);
+	json_object_put(idle);
 	json_object_put(forged);
 	json_object_put(unknown);
 	json_object_object_add(out, "forged_flood", o);

@@ -375,7 +375,12 @@ int main(int argc, char **argv)
 	row2("  rekeys applied during it / sent", v, w, "%.0f / %.0f");
 	v = num(kern, "forged_flood.current_kek.apply_p99_us");
 	put(sum, "forged_flood_apply_p99_us", v);
-	row1("  first copy to applied p99 during it", v, "%.0f us");
+	w = num(kern, "forged_flood.no_flood.apply_p99_us");
+	put(sum, "forged_flood_no_flood_apply_p99_us", w);
+	row2("  first copy to applied p99 during it / without it", v, w, "%.0f us / %.0f us");
+	v = num(kern, "forged_flood.current_kek.apply_p99_over_no_flood");
+	put(sum, "forged_flood_apply_p99_over_no_flood", v);
+	row1("  p99 during it / without it (target <= 3)", v, "%.2f");
 	row2("  unknown KEK id: absorbed / CPU per datagram",
 	     num(kern, "forged_flood.unknown_kek.absorbed_per_s"),
 	     num(kern, "forged_flood.unknown_kek.cpu_ns_per_datagram"), "%.0f /s / %.0f ns");
