@@ -739,6 +739,125 @@ TEST_F_TIMEOUT(rekey, rekey_before_registration_is_held_then_applied, KT_TIMEOUT
 	EXPECT_TRUE(kt_xfrm_has_spi("gk-m1", self->gcks.spi));
 }
 
+struct applied_order {
+	uint64_t ids[32];	/* REKEY_APPLIED message ids, as they came */
+	int n;
+	int other;		/* events of another group */
+};
+
+static int applied_order_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *tb[GKM_A_MAX + 1];
+	struct applied_order *a = data;
+
+	if (gkm_genl_parse(nlh, tb) || !tb[GKM_A_EVENT] ||
+	    mnl_attr_get_u8(tb[GKM_A_EVENT]) != GKM_EVENT_REKEY_APPLIED)
+		return MNL_CB_OK;
+	if (!tb[GKM_A_GROUP_ID] || mnl_attr_get_u32(tb[GKM_A_GROUP_ID]) != 9) {
+		a->other++;
+		return MNL_CB_OK;
+	}
+	if (tb[GKM_A_MSG_ID] && a->n < 32)
+		a->ids[a->n++] = mnl_attr_get_u64(tb[GKM_A_MSG_ID]);
+	return MNL_CB_OK;
+}
+
+/*
+ * Several rekeys before the registration (message ids n+1..n+3 while the
+ * registration is at n), forgeries (valid header, fresh message id, junk
+ * body) between them: all are held, and at GROUP_SET the genuine ones are
+ * applied once each, in arrival order (REKEY_APPLIED n+1, n+2, n+3; none
+ * counted replayed or duplicate), the forgeries are counted as bad tags,
+ * and nothing else moves (the other group, the queue, the state).
+ */
+TEST_F_TIMEOUT(rekey, several_held_rekeys_and_forgeries_apply_in_order, KT_TIMEOUT)
+{
+	enum { NGOOD = 3, NFORGED = 4 };
+	uint8_t reg[GKM_WIRE_MAX_REG_LEN], good[NGOOD][GKM_WIRE_MAX_DATAGRAM];
+	uint8_t junk[GKM_WIRE_MAX_DATAGRAM];
+	struct applied_order seen = { 0 };
+	struct kt_status st, st7, st7b;
+	int reg_len, len[NGOOD], i, f = 0, k;
+	uint32_t last_spi;
+
+	ASSERT_EQ(0, kt_group_status(&self->m1, GROUP, &st7));
+	ASSERT_EQ(0, kt_group_new(&self->m1, 9, CTRL, CTRL_PORT,
+				  kt_ifindex_in("gk-m1", "eth0"), "239.77.1.9", REQID,
+				  GKM_ROLE_RECEIVER));
+	self->gcks.group = 9;
+	self->gcks.msg_id = 1;
+	reg_len = kt_gcks_registration(&self->gcks, GKM_ROLE_RECEIVER, reg, sizeof(reg));
+	ASSERT_LT(0, reg_len);
+	for (i = 0; i < NGOOD; i++) {
+		len[i] = kt_gcks_rekey(&self->gcks, 0, 5, good[i], sizeof(good[i]));
+		ASSERT_LT(0, len[i]);
+	}
+	last_spi = self->gcks.spi;
+
+	/* good 2, forged, good 3, forged, forged, good 4, forged */
+	for (i = 0; i < NGOOD; i++) {
+		ASSERT_EQ(0, send_rekey(self, good[i], len[i]));
+		for (k = 0; k < (i == 0 ? 1 : i == 1 ? 2 : 1); k++, f++) {
+			memcpy(junk, good[i], len[i]);
+			for (int b = 0; b < 8; b++)
+				junk[GKM_WIRE_OFF_MSG_ID + b] = (uint64_t)(2 + f) >> (56 - 8 * b);
+			memset(junk + GKM_WIRE_HDR_LEN, 0xa5 + f, len[i] - GKM_WIRE_HDR_LEN);
+			ASSERT_EQ(0, send_rekey(self, junk, len[i]));
+		}
+	}
+	ASSERT_EQ(NFORGED, f);
+	/* Received, held, nothing classified yet. */
+	for (i = 0; i < 50; i++) {
+		ASSERT_EQ(0, kt_group_status(&self->m1, 9, &st));
+		if (st.stats[GKM_STAT_RX] >= NGOOD + NFORGED)
+			break;
+		usleep(100000);
+	}
+	EXPECT_EQ(GKM_STATE_UNREGISTERED, st.state);
+	EXPECT_EQ(NGOOD + NFORGED, st.stats[GKM_STAT_RX]);
+	EXPECT_EQ(0, st.stats[GKM_STAT_ACCEPTED]);
+	EXPECT_EQ(0, st.stats[GKM_STAT_BAD_TAG]);
+
+	ASSERT_EQ(0, kt_group_set(&self->m1, 9, reg, reg_len, self->key));
+	ASSERT_EQ(0, kt_wait_msg_id(&self->m1, 9, 1 + NGOOD, 5000));
+	while (seen.n < NGOOD &&
+	       !gkm_genl_wait_event(&self->ev, 2000, applied_order_cb, &seen))
+		;
+	/* Anything late (a second apply) would show here. */
+	while (!gkm_genl_wait_event(&self->ev, 500, applied_order_cb, &seen))
+		;
+	ASSERT_EQ(0, kt_group_status(&self->m1, 9, &st));
+	TH_LOG("held: %d applied (%llu..%llu), accepted %llu, bad tag %llu, replayed %llu, "
+	       "duplicate %llu", seen.n, (unsigned long long)(seen.n ? seen.ids[0] : 0),
+	       (unsigned long long)(seen.n ? seen.ids[seen.n - 1] : 0),
+	       (unsigned long long)st.stats[GKM_STAT_ACCEPTED],
+	       (unsigned long long)st.stats[GKM_STAT_BAD_TAG],
+	       (unsigned long long)st.stats[GKM_STAT_REPLAYED],
+	       (unsigned long long)st.stats[GKM_STAT_DUPLICATE]);
+	ASSERT_EQ(NGOOD, seen.n);
+	for (i = 0; i < NGOOD; i++)
+		EXPECT_EQ(2 + i, seen.ids[i]);
+	EXPECT_EQ(0, seen.other);
+	EXPECT_EQ(GKM_STATE_ACTIVE, st.state);
+	EXPECT_EQ(1 + NGOOD, st.msg_id);
+	EXPECT_EQ(NGOOD, st.stats[GKM_STAT_ACCEPTED]);
+	EXPECT_EQ(NGOOD, st.lat[GKM_LAT_COUNT]);
+	EXPECT_EQ(NFORGED, st.stats[GKM_STAT_BAD_TAG]);
+	EXPECT_EQ(0, st.stats[GKM_STAT_REPLAYED]);
+	EXPECT_EQ(0, st.stats[GKM_STAT_DUPLICATE]);
+	EXPECT_EQ(0, st.stats[GKM_STAT_MALFORMED]);
+	EXPECT_EQ(0, st.stats[GKM_STAT_QUEUE_DROPS]);
+	EXPECT_EQ(0, st.stats[GKM_STAT_BAD_SIG]);
+	EXPECT_EQ(0, st.stats[GKM_STAT_OUT_OF_SYNC]);
+	EXPECT_EQ(NGOOD + NFORGED, st.stats[GKM_STAT_RX]);
+	EXPECT_TRUE(kt_xfrm_has_spi("gk-m1", last_spi));
+	/* The other group saw none of it. */
+	ASSERT_EQ(0, kt_group_status(&self->m1, GROUP, &st7b));
+	EXPECT_EQ(st7.msg_id, st7b.msg_id);
+	EXPECT_EQ(st7.stats[GKM_STAT_ACCEPTED], st7b.stats[GKM_STAT_ACCEPTED]);
+	EXPECT_EQ(st7.stats[GKM_STAT_BAD_TAG], st7b.stats[GKM_STAT_BAD_TAG]);
+}
+
 /*
  * ECDSA P-256 (gkmd's signature = ecdsa-p256). Where the kernel has it
  * (kt_kernel_has_ecdsa_p256(): 6.12 and the debug kernel), a group signed
