@@ -55,6 +55,7 @@ struct gkm_rx_cb {
 	u64 arrival_ns;
 	struct gkm_auth_opened opened;	/* softirq's AES-GCM pass, auth.c */
 	u32 admit_ns;		/* how long gkm_receive_admit() took */
+	u32 charged;		/* truesize counted in queue_bytes or held_bytes */
 	bool status;		/* counted in gkm_receive.status_queued */
 };
 
@@ -65,6 +66,23 @@ static struct gkm_rx_cb *gkm_rx_cb(struct sk_buff *skb)
 }
 
 static void gkm_receive_count(struct gkm_group *group, enum gkm_wire_err err);
+
+/*
+ * The truesize budgets (GKM_RXQ_BYTES, GKM_HELD_BYTES): an skb is charged
+ * to @bytes (rx.queue_bytes or rx.held_bytes) when it is put on the list
+ * and uncharged, by what it was charged, when it is taken off it, both
+ * under rx.queue.lock. Freeing it stays gkm_receive_skb_free()'s.
+ */
+static void gkm_rx_charge(unsigned int *bytes, struct sk_buff *skb)
+{
+	gkm_rx_cb(skb)->charged = skb->truesize;
+	*bytes += skb->truesize;
+}
+
+static void gkm_rx_uncharge(unsigned int *bytes, struct sk_buff *skb)
+{
+	*bytes -= gkm_rx_cb(skb)->charged;
+}
 
 /*
  * Every skb that got a cb (gkm_receive_encap()) is freed here: the
@@ -158,30 +176,52 @@ static enum gkm_wire_err gkm_receive_admit_timed(struct gkm_group *group,
  * GROUP_SET must not be lost. gkm_receive_release_held() authenticates
  * them once registered. An outsider can displace held datagrams (there is
  * nothing to authenticate them with yet), never reach the queue with
- * them; what is lost that way the status heartbeat recovers. Softirq.
- * Returns true when the skb was kept.
+ * them; what is lost that way the status heartbeat recovers. The held
+ * skbs keep at most GKM_HELD_BYTES of truesize: the oldest make room for
+ * a newer one as for the count, and one that alone exceeds the budget (a
+ * datagram reassembled from many fragments) is dropped, counted as
+ * QUEUE_DROPS, displacing nothing. Softirq. Returns true when the skb was
+ * taken (kept or dropped).
  */
 static bool gkm_receive_hold(struct gkm_group *group, struct sk_buff *skb)
 {
-	struct sk_buff *old = NULL;
-	bool kept = false;
+	struct gkm_receive *rx = &group->rx;
+	struct sk_buff_head old;
+	struct sk_buff *victim;
+	bool taken = false, drop = false;
 
-	spin_lock(&group->rx.queue.lock);
+	__skb_queue_head_init(&old);
+	spin_lock(&rx->queue.lock);
 	/* Checked again under the lock that GROUP_SET takes to release. */
-	if (!READ_ONCE(group->rx.auth.ready)) {
-		if (skb_queue_len(&group->rx.held) >= GKM_HELD_MAX)
-			old = __skb_dequeue(&group->rx.held);
-		__skb_queue_tail(&group->rx.held, skb);
-		kept = true;
+	if (!READ_ONCE(rx->auth.ready)) {
+		taken = true;
+		drop = skb->truesize > GKM_HELD_BYTES;
+		while (!drop && (skb_queue_len(&rx->held) >= GKM_HELD_MAX ||
+				 rx->held_bytes + skb->truesize > GKM_HELD_BYTES)) {
+			victim = __skb_dequeue(&rx->held);
+			if (!victim)
+				break;
+			gkm_rx_uncharge(&rx->held_bytes, victim);
+			__skb_queue_tail(&old, victim);
+		}
+		if (!drop) {
+			gkm_rx_charge(&rx->held_bytes, skb);
+			__skb_queue_tail(&rx->held, skb);
+		}
 	}
-	spin_unlock(&group->rx.queue.lock);
-	if (old)
-		gkm_receive_skb_free(old, false);
-	return kept;
+	spin_unlock(&rx->queue.lock);
+	while ((victim = __skb_dequeue(&old)))
+		gkm_receive_skb_free(victim, false);
+	if (drop) {
+		gkm_stats_count(&group->stats, GKM_STAT_QUEUE_DROPS);
+		gkm_receive_skb_free(skb, false);
+	}
+	return taken;
 }
 
 int gkm_receive_encap(struct sock *sk, struct sk_buff *skb)
 {
+	int drop = GKM_STAT_UNSPEC;
 	struct gkm_receive *rx;
 	struct gkm_group *group;
 	struct gkm_wire_hdr h;
@@ -215,21 +255,25 @@ int gkm_receive_encap(struct sock *sk, struct sk_buff *skb)
 		goto count;
 
 	spin_lock(&rx->queue.lock);
-	if (gkm_rx_cb(skb)->status) {
+	if (rx->queue_bytes + skb->truesize > GKM_RXQ_BYTES) {
+		/* Bytes, for either type: what a fragment train can cost. */
+		drop = GKM_STAT_QUEUE_DROPS;
+	} else if (gkm_rx_cb(skb)->status) {
 		/* Status heartbeats have their own budget. */
 		if (rx->status_queued >= GKM_STATUS_BURST)
-			err = GKM_E_INTERNAL;
+			drop = GKM_STAT_RATE_LIMITED;
 		else
 			rx->status_queued++;
 	} else if (skb_queue_len(&rx->queue) >= GKM_RXQ_MAX) {
-		err = GKM_E_INTERNAL;
+		drop = GKM_STAT_QUEUE_DROPS;
 	}
-	if (!err)
+	if (!drop) {
+		gkm_rx_charge(&rx->queue_bytes, skb);
 		__skb_queue_tail(&rx->queue, skb);
+	}
 	spin_unlock(&rx->queue.lock);
-	if (err) {
-		gkm_stats_count(&group->stats, h.type == GKM_WIRE_T_STATUS ?
-				GKM_STAT_RATE_LIMITED : GKM_STAT_QUEUE_DROPS);
+	if (drop) {
+		gkm_stats_count(&group->stats, drop);
 		gkm_receive_skb_free(skb, false);
 		return 0;
 	}
@@ -322,7 +366,8 @@ static void gkm_receive_count(struct gkm_group *group, enum gkm_wire_err err)
  * through softirq's admission now that there are KEKs to authenticate
  * them with, and what passes goes to the head of the queue, in arrival
  * order, ahead of anything that arrived after the registration (which
- * would make them old).
+ * would make them old). They are charged to the queue's budget but not
+ * refused by it: at most GKM_HELD_BYTES (as held, before admission) more.
  */
 static void gkm_receive_release_held(struct gkm_group *group)
 {
@@ -337,6 +382,7 @@ static void gkm_receive_release_held(struct gkm_group *group)
 	__skb_queue_head_init(&admitted);
 	spin_lock_bh(&rx->queue.lock);
 	skb_queue_splice_init(&rx->held, &held);
+	rx->held_bytes = 0;	/* all of them are off the list */
 	spin_unlock_bh(&rx->queue.lock);
 
 	local_bh_disable();
@@ -356,8 +402,10 @@ static void gkm_receive_release_held(struct gkm_group *group)
 		return;
 
 	spin_lock_bh(&rx->queue.lock);
-	skb_queue_walk(&admitted, skb)
+	skb_queue_walk(&admitted, skb) {
 		rx->status_queued += gkm_rx_cb(skb)->status;
+		gkm_rx_charge(&rx->queue_bytes, skb);
+	}
 	skb_queue_splice_init(&admitted, &rx->queue);
 	spin_unlock_bh(&rx->queue.lock);
 	if (!group->dead)
@@ -553,8 +601,10 @@ static void gkm_receive_work(struct work_struct *work)
 
 		spin_lock_bh(&group->rx.queue.lock);
 		skb = __skb_dequeue(&group->rx.queue);
-		if (skb)
+		if (skb) {
 			group->rx.status_queued -= gkm_rx_cb(skb)->status;
+			gkm_rx_uncharge(&group->rx.queue_bytes, skb);
+		}
 		spin_unlock_bh(&group->rx.queue.lock);
 		if (!skb)
 			break;
@@ -676,12 +726,21 @@ int gkm_receive_init(struct gkm_group *group, struct netlink_ext_ack *extack)
 
 void gkm_receive_stop(struct gkm_group *group)
 {
+	struct gkm_receive *rx = &group->rx;
+	struct sk_buff_head purge;
 	struct sk_buff *skb;
 
-	cancel_work_sync(&group->rx.work);
-	while ((skb = skb_dequeue(&group->rx.queue)))
-		gkm_receive_skb_free(skb, false);
-	while ((skb = skb_dequeue(&group->rx.held)))
+	cancel_work_sync(&rx->work);
+	/* Off both lists and their budgets at once, freed outside the lock. */
+	__skb_queue_head_init(&purge);
+	spin_lock_bh(&rx->queue.lock);
+	skb_queue_splice_init(&rx->queue, &purge);
+	skb_queue_splice_tail_init(&rx->held, &purge);
+	rx->queue_bytes = 0;
+	rx->held_bytes = 0;
+	rx->status_queued = 0;
+	spin_unlock_bh(&rx->queue.lock);
+	while ((skb = __skb_dequeue(&purge)))
 		gkm_receive_skb_free(skb, false);
 }
 

@@ -19,6 +19,14 @@
  *   group fails with EDQUOT and an extack naming the parameter (and
  *   `gkmctl group add` prints it and fails), in the same and in a second
  *   network namespace; deleting one makes room again.
+ * - rx.held_truesize_is_bounded: the datagrams an unregistered group holds
+ *   (anyone on the link can send them) keep at most GKM_HELD_BYTES of skb
+ *   truesize, not GKM_HELD_MAX datagrams of any truesize: 1,400-byte
+ *   datagrams sent in 8-byte IP fragments (176 skbs, over 100 KiB of
+ *   truesize each once reassembled) are dropped and counted as
+ *   QUEUE_DROPS, and the sk_buffs they leave allocated (skbuff_head_cache)
+ *   stay far below what 16 of them would keep; 16 whole datagrams are
+ *   still held.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +37,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <net/if.h>
+#include <netinet/ip.h>
+#include <netinet/udp.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -464,6 +475,176 @@ TEST_F_TIMEOUT(account, user_limit_holds_across_netns, KT_TIMEOUT)
 
 	ASSERT_EQ(0, user_step(&self->u, 4, &rep));
 	EXPECT_EQ(0, rep.err) TH_LOG("after a deletion: '%s'", rep.msg);
+}
+
+/* --- rx.held_truesize_is_bounded --- */
+
+#define RX_GROUP	4242
+#define RX_ADDR		"239.77.9.2"
+#define RX_PORT		21999
+#define RX_FRAG		8	/* payload bytes per IP fragment: the fewest */
+#define RX_WHOLE	16	/* GKM_HELD_MAX */
+#define RX_TRAINS	32	/* fragmented datagrams: twice GKM_HELD_MAX */
+
+/* Active objects of slab cache @name (/proc/slabinfo), or -1 if absent. */
+static long slab_active(const char *name)
+{
+	char line[512], cache[128];
+	long active, ret = -1;
+	FILE *f = fopen("/proc/slabinfo", "r");
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%127s %ld", cache, &active) == 2 && !strcmp(cache, name))
+			ret = active;
+	if (f)
+		fclose(f);
+	return ret;
+}
+
+/*
+ * One UDP datagram (@len bytes of payload, checksum 0) to RX_ADDR:RX_PORT
+ * in IPv4 fragments of RX_FRAG bytes, through a raw socket (IPPROTO_RAW:
+ * the header is ours, the kernel fills in source and checksum).
+ */
+static int send_fragmented(int raw, const uint8_t *payload, size_t len, uint16_t id)
+{
+	uint8_t dgram[sizeof(struct udphdr) + GKM_WIRE_MAX_DATAGRAM];
+	uint8_t pkt[sizeof(struct iphdr) + RX_FRAG];
+	struct udphdr *uh = (struct udphdr *)dgram;
+	struct iphdr *ip = (struct iphdr *)pkt;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	size_t total = sizeof(*uh) + len, off, n;
+
+	inet_pton(AF_INET, RX_ADDR, &sin.sin_addr);
+	memset(uh, 0, sizeof(*uh));
+	uh->source = htons(RX_PORT);
+	uh->dest = htons(RX_PORT);
+	uh->len = htons(total);
+	memcpy(dgram + sizeof(*uh), payload, len);
+	for (off = 0; off < total; off += n) {
+		n = total - off < RX_FRAG ? total - off : RX_FRAG;
+		memset(ip, 0, sizeof(*ip));
+		ip->version = 4;
+		ip->ihl = 5;
+		ip->ttl = 1;
+		ip->protocol = IPPROTO_UDP;
+		ip->id = htons(id);
+		ip->frag_off = htons((off / 8) | (off + n < total ? IP_MF : 0));
+		ip->tot_len = htons(sizeof(*ip) + n);
+		ip->daddr = sin.sin_addr.s_addr;
+		memcpy(pkt + sizeof(*ip), dgram + off, n);
+		if (sendto(raw, pkt, sizeof(*ip) + n, 0, (struct sockaddr *)&sin,
+			   sizeof(sin)) != (ssize_t)(sizeof(*ip) + n))
+			return -errno;
+	}
+	return 0;
+}
+
+/* GROUP_GET until counter @stat reaches @want (softirq may lag the sender). */
+static int wait_stat(struct gkm_genl *g, int stat, uint64_t want, struct kt_status *st)
+{
+	int i, ret = 0;
+
+	for (i = 0; i < 250; i++) {
+		ret = kt_group_status(g, RX_GROUP, st);
+		if (ret || st->stats[stat] >= want)
+			return ret;
+		usleep(20 * 1000);
+	}
+	return -ETIMEDOUT;
+}
+
+FIXTURE(rx) {
+	struct gkm_genl g;
+	bool open;
+};
+
+FIXTURE_SETUP(rx)
+{
+	KT_SELECT();
+	self->open = false;
+	/* The harness forks each test: this network namespace is the test's. */
+	ASSERT_EQ(0, unshare(CLONE_NEWNET));
+	ASSERT_EQ(0, kt_sh("ip link set lo up"));
+	ASSERT_EQ(0, gkm_genl_open(&self->g));
+	self->open = true;
+	/* Created and never registered: it holds what it receives. */
+	ASSERT_EQ(0, kt_group_new(&self->g, RX_GROUP, RX_ADDR, RX_PORT, if_nametoindex("lo"),
+				  NULL, 9, GKM_ROLE_RECEIVER))
+		TH_LOG("%s", self->g.nl.errmsg);
+}
+
+FIXTURE_TEARDOWN(rx)
+{
+	if (self->open) {
+		kt_group_del(&self->g, RX_GROUP);
+		gkm_genl_close(&self->g);
+	}
+}
+
+TEST_F_TIMEOUT(rx, held_truesize_is_bounded, KT_TIMEOUT)
+{
+	static uint8_t buf[GKM_WIRE_MAX_REG_LEN];
+	struct ip_mreqn mr = { .imr_ifindex = (int)if_nametoindex("lo") };
+	long before, after, grown, per_train;
+	static struct kt_status st;
+	unsigned char no_loop = 0;
+	struct kt_gcks k;
+	int udp, raw, len, i;
+
+	/* A genuine rekey's header for the group, padded to the most there is. */
+	ASSERT_EQ(0, kt_gcks_init(&k, RX_GROUP, 0x7000));
+	len = kt_gcks_rekey(&k, 0, 0, buf, sizeof(buf));
+	kt_gcks_free(&k);
+	ASSERT_LT(0, len);
+	ASSERT_GE(GKM_WIRE_MAX_DATAGRAM, len);
+	memset(buf + len, 0, GKM_WIRE_MAX_DATAGRAM - len);
+	len = GKM_WIRE_MAX_DATAGRAM;
+
+	udp = socket(AF_INET, SOCK_DGRAM, 0);
+	raw = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
+	ASSERT_LE(0, udp);
+	ASSERT_LE(0, raw);
+	ASSERT_EQ(0, setsockopt(udp, IPPROTO_IP, IP_MULTICAST_IF, &mr, sizeof(mr)));
+	ASSERT_EQ(0, setsockopt(raw, IPPROTO_IP, IP_MULTICAST_IF, &mr, sizeof(mr)));
+	ASSERT_EQ(0, setsockopt(raw, IPPROTO_IP, IP_MULTICAST_LOOP, &no_loop, sizeof(no_loop)));
+
+	/* Whole datagrams of the largest size: held, none dropped. */
+	for (i = 0; i < RX_WHOLE; i++)
+		ASSERT_EQ(0, kt_send4(udp, RX_ADDR, RX_PORT, buf, len));
+	ASSERT_EQ(0, wait_stat(&self->g, GKM_STAT_RX, RX_WHOLE, &st));
+	EXPECT_EQ(RX_WHOLE, st.stats[GKM_STAT_RX]);
+	EXPECT_EQ(0, st.stats[GKM_STAT_QUEUE_DROPS]);
+	EXPECT_EQ(0, st.stats[GKM_STAT_MALFORMED]);
+
+	/* Then trains of fragments: each datagram alone is over the budget. */
+	before = slab_active("skbuff_head_cache");
+	for (i = 0; i < RX_TRAINS; i++)
+		ASSERT_EQ(0, send_fragmented(raw, buf, len, 0x100 + i));
+	ASSERT_EQ(0, wait_stat(&self->g, GKM_STAT_RX, RX_WHOLE + RX_TRAINS, &st));
+	usleep(200 * 1000);
+	after = slab_active("skbuff_head_cache");
+	grown = after - before;
+	per_train = (len + (long)sizeof(struct udphdr) + RX_FRAG - 1) / RX_FRAG;
+	TH_LOG("rx %llu, queue_drops %llu, malformed %llu; skbuff_head_cache %ld -> %ld "
+	       "(%+ld sk_buffs; %d trains of %ld fragments: %d held would keep %ld)",
+	       (unsigned long long)st.stats[GKM_STAT_RX],
+	       (unsigned long long)st.stats[GKM_STAT_QUEUE_DROPS],
+	       (unsigned long long)st.stats[GKM_STAT_MALFORMED], before, after, grown,
+	       RX_TRAINS, per_train, RX_WHOLE, RX_WHOLE * per_train);
+	/* Every train was reassembled and reached the group. */
+	EXPECT_EQ(RX_WHOLE + RX_TRAINS, st.stats[GKM_STAT_RX]);
+	EXPECT_EQ(0, st.stats[GKM_STAT_MALFORMED]);
+	/* Each was over the held budget alone: dropped and counted. */
+	EXPECT_EQ(RX_TRAINS, st.stats[GKM_STAT_QUEUE_DROPS]);
+	/*
+	 * And the memory stays bounded: 16 held trains keep 16 × 176
+	 * sk_buffs; a quarter of that is left for the slab's per-CPU slack.
+	 */
+	ASSERT_LE(0, before);
+	EXPECT_LT(grown, RX_WHOLE * per_train / 4);
+	close(raw);
+	close(udp);
 }
 
 TEST_HARNESS_MAIN

@@ -174,7 +174,7 @@ enum gkm_stat {
 	GKM_STAT_BAD_SIG,
 	GKM_STAT_MALFORMED,	/* any parse error */
 	GKM_STAT_RATE_LIMITED,	/* dropped before signature check */
-	GKM_STAT_QUEUE_DROPS,	/* receive queue full */
+	GKM_STAT_QUEUE_DROPS,	/* receive queue (or held) full: count or bytes */
 	GKM_STAT_OUT_OF_SYNC,
 	GKM_STAT_WRONG_GROUP,
 	GKM_STAT_SA_INSTALLED,
