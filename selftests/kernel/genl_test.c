@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/gkm.h>
@@ -456,6 +457,280 @@ TEST_F_TIMEOUT(gkm, network_namespaces_are_independent, KT_TIMEOUT)
 	EXPECT_EQ(0, group_req(&self->g, GKM_CMD_GROUP_DEL, 2));
 	EXPECT_EQ(-ENOENT, group_req(&self->g, GKM_CMD_GROUP_DEL, 10));
 	EXPECT_EQ(1, group_count(&self->g));
+}
+
+/* ---- concurrent requests (parallel_ops, kmod/netlink.c) ------------------ */
+
+#define PAR_WORKERS	4	/* two in this namespace, two in PAR_NS */
+#define PAR_NS		"gk-par"
+#define PAR_SHARED	3	/* ids 1..3: every worker of a namespace races on them */
+#define PAR_OWN		100	/* worker w's own id: PAR_OWN + w, never raced */
+
+enum { PAR_NEW, PAR_GET, PAR_DUMP, PAR_SET, PAR_DEL, PAR_OPS };
+static const char *const par_op_name[PAR_OPS] = { "GROUP_NEW", "GROUP_GET", "dump",
+						  "GROUP_SET", "GROUP_DEL" };
+
+struct par_result {
+	int requests;
+	int unexpected;		/* answers with an errno the operation may not give */
+	int bad[PAR_OPS], bad_err[PAR_OPS];	/* ...per operation, and its last errno */
+	int raced[PAR_OPS];	/* EEXIST/ENOENT on a shared id: another worker won */
+	int stray;		/* dump entries no worker of this namespace creates */
+	int twice;		/* dump entries listed twice */
+	int setup;		/* non-zero: the worker could not start */
+};
+
+/* Ids worker @w's namespace may hold: the shared ones and its workers' own. */
+static bool par_id_allowed(int w, uint32_t id)
+{
+	int first = w < 2 ? 0 : 2;
+
+	return (id >= 1 && id <= PAR_SHARED) || id == PAR_OWN + (uint32_t)first ||
+	       id == PAR_OWN + (uint32_t)first + 1;
+}
+
+/* One answer: 0, or @race (0: none) on a shared id. */
+static void par_check(struct par_result *r, int op, uint32_t id, int err, int want,
+		      int race)
+{
+	r->requests++;
+	if (err == want)
+		return;
+	if (race && (id <= PAR_SHARED || op == PAR_DUMP) && err == race) {
+		r->raced[op]++;
+		return;
+	}
+	r->unexpected++;
+	r->bad[op]++;
+	r->bad_err[op] = err;
+}
+
+struct par_ctx {
+	int w;
+	struct gkm_genl g;
+	struct id_list *l;
+	int32_t key;
+	uint8_t (*regs)[GKM_WIRE_MAX_REG_LEN];
+	const int *reg_len;
+	struct par_result *r;
+};
+
+/* One request @op on group @id, its answer checked. */
+static void par_op(struct par_ctx *c, int op, uint32_t id)
+{
+	int reg = id <= PAR_SHARED ? (int)id - 1 : PAR_SHARED + c->w;
+	struct nlmsghdr *nlh;
+	int err, e;
+
+	switch (op) {
+	case PAR_NEW:
+		par_check(c->r, op, id, group_req(&c->g, GKM_CMD_GROUP_NEW, id), 0, -EEXIST);
+		break;
+	case PAR_GET:
+		par_check(c->r, op, id, group_req(&c->g, GKM_CMD_GROUP_GET, id), 0, -ENOENT);
+		break;
+	case PAR_DUMP:
+		c->l->n = 0;
+		nlh = gkm_genl_request(&c->g, GKM_CMD_GROUP_GET, NLM_F_DUMP);
+		err = gkm_genl_talk(&c->g, nlh, id_cb, c->l);
+		/*
+		 * A dump that a change in the namespace interrupted ends with
+		 * NLM_F_DUMP_INTR (libmnl: EINTR), and the caller dumps again.
+		 * What it did list must still be this namespace's. libmnl
+		 * stopped reading mid-dump: a new socket for what follows.
+		 */
+		par_check(c->r, op, id, err, 0, -EINTR);
+		for (e = 0; (!err || err == -EINTR) && e < c->l->n; e++) {
+			c->r->stray += !par_id_allowed(c->w, c->l->ids[e]);
+			/* Nor twice (two GROUP_NEWs that both won). */
+			for (int f = 0; f < e; f++)
+				c->r->twice += c->l->ids[f] == c->l->ids[e];
+		}
+		if (err) {
+			gkm_genl_close(&c->g);
+			if (gkm_genl_open(&c->g))
+				_exit(3);
+		}
+		break;
+	case PAR_SET:
+		/* Data SAs for a group without a data address: EINVAL. */
+		par_check(c->r, op, id, kt_group_set(&c->g, id, c->regs[reg], c->reg_len[reg],
+						     c->key), -EINVAL, -ENOENT);
+		break;
+	case PAR_DEL:
+		par_check(c->r, op, id, group_req(&c->g, GKM_CMD_GROUP_DEL, id), 0, -ENOENT);
+		break;
+	}
+}
+
+#define PAR_ROUND	10	/* requests per round */
+
+/*
+ * Worker @w: @iters rounds, each GROUP_NEW, GROUP_GET, a refused
+ * GROUP_SET (after the key lookup and the parse) and GROUP_DEL of its own
+ * id (no other answer allowed), a dump, and five requests of any kind on
+ * a shared id, both drawn at random (the other worker of the namespace
+ * races: EEXIST, ENOENT); at the end GROUP_DEL of every shared id.
+ */
+static void par_worker(int w, int iters, const struct kt_gcks *k,
+		       uint8_t (*regs)[GKM_WIRE_MAX_REG_LEN], const int *reg_len,
+		       struct par_result *r)
+{
+	struct par_ctx c = { .w = w, .regs = regs, .reg_len = reg_len, .r = r };
+	unsigned int seed = 7919 * (w + 1) + getpid();
+	uint32_t own = PAR_OWN + (uint32_t)w;
+	int i, j;
+
+	if (w >= 2 && kt_netns_enter(PAR_NS))
+		_exit(r->setup = 1);
+	c.l = calloc(1, sizeof(*c.l));
+	/* The process keyring is not inherited: each worker adds the key. */
+	c.key = kt_keyring_add(k);
+	if (!c.l || c.key <= 0 || gkm_genl_open(&c.g))
+		_exit(r->setup = 2);
+	for (i = 0; i < iters; i++) {
+		par_op(&c, PAR_NEW, own);
+		par_op(&c, PAR_GET, own);
+		par_op(&c, PAR_SET, own);
+		par_op(&c, PAR_DEL, own);
+		par_op(&c, PAR_DUMP, own);
+		for (j = 0; j < PAR_ROUND - 5; j++)
+			par_op(&c, rand_r(&seed) % PAR_OPS, 1 + rand_r(&seed) % PAR_SHARED);
+	}
+	for (j = 1; j <= PAR_SHARED; j++)
+		par_op(&c, PAR_DEL, j);
+	gkm_genl_close(&c.g);
+	_exit(0);
+}
+
+/* Count what gkm.ko logged as created and destroyed, and bug reports, on @fd. */
+struct par_log {
+	int created, destroyed, bugs;
+};
+
+static void par_log_read(int fd, struct par_log *l, int ms)
+{
+	static const char *const bad[] = {
+		"BUG:", "WARNING:", "KASAN", "UBSAN", "circular locking", "inconsistent lock",
+		"suspicious RCU", "refcount_t:", "list_add corruption", "list_del corruption",
+		"sleeping function called", "gkm: leak:",
+	};
+	char line[512], kind[16], id[16];
+	int end, i;
+
+	while (kt_kmsg_next(fd, line, sizeof(line), ms) == 1) {
+		for (i = 0; i < (int)(sizeof(bad) / sizeof(bad[0])); i++)
+			if (strstr(line, bad[i])) {
+				l->bugs++;
+				fprintf(stderr, "# kernel: %s\n", line);
+				break;
+			}
+		/* "gkm: <kind> <id> created|destroyed": groups, sockets, SAs. */
+		end = 0;
+		if (sscanf(line, "gkm: %15s %15s created%n", kind, id, &end) == 2 && end &&
+		    !line[end] && strcmp(kind, "netns"))
+			l->created++;
+		end = 0;
+		if (sscanf(line, "gkm: %15s %15s destroyed%n", kind, id, &end) == 2 && end &&
+		    !line[end] && strcmp(kind, "netns"))
+			l->destroyed++;
+	}
+}
+
+/*
+ * The family is parallel_ops: four processes, two in this namespace and
+ * two in another, send GROUP_NEW, GROUP_GET, dumps, refused GROUP_SETs and
+ * GROUP_DEL at once, on the same ids within a namespace. Every answer is
+ * 0, the errno the operation gives for a lost race (EEXIST, ENOENT) or
+ * the refusal's (EINVAL), never another; no dump shows an id of the other
+ * namespace; no group is left; every object gkm.ko logged as created in
+ * the meantime is destroyed; the kernel reports nothing (the debug guest
+ * runs this under lockdep and KASAN).
+ */
+TEST_F_TIMEOUT(gkm, concurrent_requests_in_two_namespaces, 600)
+{
+	static uint8_t regs[PAR_SHARED + PAR_WORKERS][GKM_WIRE_MAX_REG_LEN];
+	const int iters = kt_scale(100, 25);
+	int reg_len[PAR_SHARED + PAR_WORKERS], i, w, status, kmsg, total = 0;
+	int raced[PAR_OPS] = { 0 };
+	struct par_result *res;
+	struct par_log log = { 0 };
+	struct gkm_genl other;
+	struct kt_gcks k;
+	pid_t pid[PAR_WORKERS];
+
+	kmsg = kt_kmsg_open();
+	ASSERT_LE(0, kmsg);
+	/*
+	 * The namespaces of the tests before this one are torn down after
+	 * they end (cleanup_net): from 2 s of a quiet log on, what gkm.ko
+	 * logs is this test's.
+	 */
+	par_log_read(kmsg, &log, 2000);
+	memset(&log, 0, sizeof(log));
+	ASSERT_EQ(0, kt_gcks_init(&k, 1, 0x5000));
+	for (i = 0; i < PAR_SHARED + PAR_WORKERS; i++) {
+		k.group = i < PAR_SHARED ? 1 + i : PAR_OWN + i - PAR_SHARED;
+		reg_len[i] = kt_gcks_registration(&k, GKM_ROLE_RECEIVER, regs[i], sizeof(regs[i]));
+		ASSERT_LT(0, reg_len[i]);
+	}
+	kt_sh("ip netns del " PAR_NS " 2>/dev/null");
+	ASSERT_EQ(0, kt_sh("ip netns add " PAR_NS));
+	res = mmap(NULL, PAR_WORKERS * sizeof(*res), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, res);
+	memset(res, 0, PAR_WORKERS * sizeof(*res));
+
+	for (w = 0; w < PAR_WORKERS; w++) {
+		pid[w] = fork();
+		ASSERT_LE(0, pid[w]);
+		if (pid[w] == 0)
+			par_worker(w, iters, &k, regs, reg_len, &res[w]);
+	}
+	for (w = 0; w < PAR_WORKERS; w++) {
+		ASSERT_EQ(pid[w], waitpid(pid[w], &status, 0));
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			TH_LOG("worker %d: status 0x%x, setup %d", w, status, res[w].setup);
+	}
+	for (w = 0; w < PAR_WORKERS; w++) {
+		struct par_result *r = &res[w];
+
+		total += r->requests;
+		for (i = 0; i < PAR_OPS; i++)
+			raced[i] += r->raced[i];
+		EXPECT_EQ(0, r->unexpected) TH_LOG("worker %d: %d unexpected answers", w,
+						   r->unexpected);
+		for (i = 0; i < PAR_OPS; i++)
+			if (r->bad[i])
+				TH_LOG("worker %d: %s: %d unexpected, the last %d (%s)", w,
+				       par_op_name[i], r->bad[i], r->bad_err[i],
+				       strerror(-r->bad_err[i]));
+		EXPECT_EQ(0, r->stray) TH_LOG("worker %d", w);
+		EXPECT_EQ(0, r->twice) TH_LOG("worker %d", w);
+		EXPECT_EQ(iters * PAR_ROUND + PAR_SHARED, r->requests) TH_LOG("worker %d", w);
+	}
+	TH_LOG("%d requests by %d workers; lost races: GROUP_NEW EEXIST %d, GROUP_GET ENOENT %d, "
+	       "dump EINTR %d, GROUP_SET ENOENT %d, GROUP_DEL ENOENT %d", total, PAR_WORKERS,
+	       raced[PAR_NEW], raced[PAR_GET], raced[PAR_DUMP], raced[PAR_SET], raced[PAR_DEL]);
+
+	/* No group left in either namespace. */
+	EXPECT_EQ(0, group_count(&self->g));
+	ASSERT_EQ(0, kt_genl_in(PAR_NS, &other));
+	EXPECT_EQ(0, group_count(&other));
+	gkm_genl_close(&other);
+	EXPECT_EQ(0, kt_sh("ip netns del " PAR_NS));
+
+	/* Every object created was destroyed (teardown may finish after DEL). */
+	par_log_read(kmsg, &log, 1000);
+	for (i = 0; i < 30 && log.created != log.destroyed; i++)
+		par_log_read(kmsg, &log, 1000);
+	TH_LOG("gkm.ko logged %d objects created, %d destroyed", log.created, log.destroyed);
+	EXPECT_LT(0, log.created);
+	EXPECT_EQ(log.created, log.destroyed);
+	EXPECT_EQ(0, log.bugs);
+	close(kmsg);
+	munmap(res, PAR_WORKERS * sizeof(*res));
+	kt_gcks_free(&k);
 }
 
 TEST_HARNESS_MAIN
