@@ -725,7 +725,9 @@ TEST_F_TIMEOUT(gkm, concurrent_requests_in_two_namespaces, 600)
 	for (i = 0; i < 30 && log.created != log.destroyed; i++)
 		par_log_read(kmsg, &log, 1000);
 	TH_LOG("gkm.ko logged %d objects created, %d destroyed", log.created, log.destroyed);
-	EXPECT_LT(0, log.created);
+	/* The objects are logged by pr_debug: not without dynamic debug (debug kernel). */
+	if (kt_kernel_has_dyndbg())
+		EXPECT_LT(0, log.created);
 	EXPECT_EQ(log.created, log.destroyed);
 	EXPECT_EQ(0, log.bugs);
 	close(kmsg);
