@@ -640,9 +640,16 @@ TEST_F_TIMEOUT(rx, held_truesize_is_bounded, KT_TIMEOUT)
 	/*
 	 * And the memory stays bounded: 16 held trains keep 16 × 176
 	 * sk_buffs; a quarter of that is left for the slab's per-CPU slack.
+	 * Not under KASAN (the debug pass): its quarantine keeps freed
+	 * sk_buffs allocated for a while, so the slab counts every train's
+	 * (+5,664 for 32 trains there, dropped or not).
 	 */
 	ASSERT_LE(0, before);
-	EXPECT_LT(grown, RX_WHOLE * per_train / 4);
+	if (kt_sh("grep -q ' kasan_report$' /proc/kallsyms")) {
+		EXPECT_LT(grown, RX_WHOLE * per_train / 4);
+	} else {
+		TH_LOG("KASAN: freed sk_buffs sit in its quarantine, the slab bound is not checked");
+	}
 	close(raw);
 	close(udp);
 }
